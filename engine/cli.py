@@ -1,0 +1,187 @@
+"""The ``icdlinker`` command line: code files, evaluate on a corpus, look up a term.
+
+This is the one place in the CLI where engine errors become messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from tqdm import tqdm
+
+from engine.codes import Edition
+from engine.dictionary import LANGUAGES
+from engine.errors import EngineError
+from engine.evaluate import evaluate
+from engine.export import CSV_COLUMNS, csv_rows, write_csv, write_text_atomic
+from engine.gold import load_gold
+from engine.model import DocumentResult, Mention, Span
+from engine.pipeline import Pipeline
+from engine.readers import iter_input_files
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_DOCUMENT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+class _BarProgress:
+    """Progress on stderr through tqdm; disappears when stderr is not a terminal."""
+
+    def __init__(self, total: int, unit: str) -> None:
+        self._bar = tqdm(total=total, unit=unit, file=sys.stderr, disable=None, dynamic_ncols=True)
+
+    def update(self, done: int, total: int, message: str) -> None:
+        self._bar.set_postfix_str(message[:30], refresh=False)
+        self._bar.update(done - self._bar.n)
+
+    def cancelled(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="icdlinker", description="Offline ICD-10 coding of clinical documents (no data leaves this machine)."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def language_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--lang", choices=LANGUAGES, default="es", help="document language (default es)")
+        command.add_argument(
+            "--edition", choices=[e.value for e in Edition], help="ICD-10 edition (default: the language's)"
+        )
+
+    code = commands.add_parser("code", help="code documents (.txt, .docx, .pdf; files or folders)")
+    code.add_argument("paths", nargs="+", type=Path)
+    language_options(code)
+    code.add_argument("-o", "--output", type=Path, help="write a CSV here instead of printing a table")
+
+    ev = commands.add_parser("eval", help="evaluate on a CodiEsp split, brat folder or JSONL file")
+    ev.add_argument("split", type=Path)
+    language_options(ev)
+    ev.add_argument("--mentions", choices=("gold", "detect"), default="gold")
+    ev.add_argument("--no-llm", action="store_true", help="dictionary stage only (the only stage so far)")
+    ev.add_argument(
+        "--dictionary-exclude", action="append", default=[], metavar="SPLIT",
+        help="leave a CodiEsp split out of the dictionary (e.g. dev) for an honest evaluation",
+    )
+    ev.add_argument("--limit", type=int, help="only the first N documents")
+    ev.add_argument("--json", type=Path, help="also write the scores as JSON here")
+
+    lookup = commands.add_parser("lookup", help="show what the dictionary and candidates say about a term")
+    lookup.add_argument("term")
+    language_options(lookup)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except EngineError as error:
+        print(f"icdlinker: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("icdlinker: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _pipeline(args: argparse.Namespace, exclude: frozenset[str] = frozenset()) -> Pipeline:
+    return Pipeline.bundled(args.lang, Edition(args.edition) if args.edition else None, exclude=exclude)
+
+
+def _code(args: argparse.Namespace) -> int:
+    missing = [p for p in args.paths if not p.exists()]
+    for path in missing:
+        print(f"icdlinker: [ICD-E101] {path}: no such file or folder", file=sys.stderr)
+    files = iter_input_files([p for p in args.paths if p.exists()])
+    pipeline = _pipeline(args)
+    results: list[DocumentResult] = []
+    bar = _BarProgress(len(files), "doc")
+    try:
+        for result in pipeline.run(files, bar):
+            if result.error:
+                tqdm.write(f"icdlinker: {result.error}", file=sys.stderr)
+            results.append(result)
+    finally:
+        bar.close()
+    failed = sum(1 for r in results if r.error) + len(missing)
+    if args.output:
+        rows = write_csv(args.output, results)
+        print(f"{rows} codes from {len(results) - failed + len(missing)} documents written to {args.output}")
+    else:
+        _print_table(csv_rows(results), sys.stdout)
+    if failed:
+        print(f"icdlinker: {failed} of {len(files) + len(missing)} inputs failed", file=sys.stderr)
+    return EXIT_DOCUMENT_FAILED if failed or not files else EXIT_OK
+
+
+def _print_table(rows: list[list[str]], out: TextIO) -> None:
+    shown = ("document", "spans", "mention", "code", "stage", "score", "title")
+    index = [CSV_COLUMNS.index(c) for c in shown]
+    width = shutil.get_terminal_size((140, 20)).columns
+    limits = {"document": 26, "spans": 11, "mention": 32, "code": 8, "stage": 10, "score": 5}
+    limits["title"] = max(20, width - sum(limits.values()) - 2 * len(limits))
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            (c if len(c) <= limits[n] else c[: limits[n] - 1] + "…").ljust(limits[n]) for n, c in zip(shown, cells)
+        ).rstrip()
+
+    print(line(shown), file=out)
+    print(line(["-" * limits[n] for n in shown]), file=out)
+    for row in rows:
+        print(line([row[i] for i in index]), file=out)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    exclude = frozenset(s if s.startswith("codiesp-") else f"codiesp-{s}" for s in args.dictionary_exclude)
+    corpus = load_gold(args.split, args.lang)[: args.limit]
+    pipeline = _pipeline(args, exclude)
+    bar = _BarProgress(len(corpus), "doc")
+    try:
+        scores = evaluate(pipeline, corpus, args.mentions, bar)
+    finally:
+        bar.close()
+    print(_format_scores(scores, args.mentions))
+    if args.json:
+        write_text_atomic(args.json, json.dumps(scores, indent=2) + "\n")
+    return EXIT_OK
+
+
+def _format_scores(scores: dict, mode: str) -> str:
+    lines = [f"{scores['n_documents']} documents, {scores['n_mentions']} gold mentions, "
+             f"{scores['seconds']} s, mentions: {mode}"]
+    for group in ("mentions", "documents"):
+        for level, s in scores[group].items():
+            lines.append(f"{group:<9} {level:<11}  P {s['p']:.3f}  R {s['r']:.3f}  F1 {s['f1']:.3f}")
+    return "\n".join(lines)
+
+
+def _lookup(args: argparse.Namespace) -> int:
+    pipeline = _pipeline(args)
+    entry = pipeline.dictionary.lookup(args.term)
+    if entry is None:
+        print(f"{args.term!r}: not in the {args.lang} dictionary")
+    else:
+        decided = pipeline.settings.rule.decide(entry)
+        verdict = f"unambiguous → {decided[0]}" if decided else "ambiguous"
+        print(f"{entry.display!r} [{', '.join(sorted(entry.sources))}]: {verdict}")
+        for code, count in entry.codes:
+            print(f"  {code:<9} ×{count:<5} {pipeline.catalog.title(code, args.lang)}")
+    assignment = pipeline.linker.link(Mention((Span(0, len(args.term)),), args.term))
+    print("candidates:")
+    for candidate in assignment.candidates:
+        print(f"  {candidate.code:<9} {candidate.score:.2f}  {candidate.title}  ({candidate.source})")
+    return EXIT_OK
+
+
+_COMMANDS = {"code": _code, "eval": _eval, "lookup": _lookup}

@@ -1,0 +1,60 @@
+"""Typed errors with a stable code and a hint saying what to do next.
+
+A coder on an air-gapped workstation phones IT with "ICD-E101"; the code and
+hint make that call short.  The CLI and the GUI each have exactly one place
+that turns these into messages (``str(error)`` is that message).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CatalogError",
+    "DictionaryError",
+    "DocumentReadError",
+    "EngineError",
+    "GoldFormatError",
+]
+
+
+class EngineError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    code = "ICD-E000"
+    hint = ""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        text = f"[{self.code}] {self.message}"
+        return f"{text} — {self.hint}" if self.hint else text
+
+
+class DocumentReadError(EngineError, OSError):
+    """A document could not be read or decoded; the batch goes on without it."""
+
+    code = "ICD-E101"
+    hint = "Check that the file is a text, .docx or .pdf document and not damaged."
+
+
+class GoldFormatError(EngineError, ValueError):
+    """An annotation file (CodiEsp, brat, JSONL) is malformed."""
+
+    code = "ICD-E102"
+    hint = "Check the annotation layout against the formats listed in the README."
+
+
+class DictionaryError(EngineError):
+    """A bundled dictionary is missing or damaged."""
+
+    code = "ICD-E201"
+    hint = "Reinstall the application or rebuild dictionaries with 'python -m dictionaries.build'."
+
+
+class CatalogError(DictionaryError):
+    """A code catalog is missing, damaged, or asked for an unknown edition/language."""
+
+    code = "ICD-E202"

@@ -1,0 +1,85 @@
+"""The dictionary stage: settle unambiguous mentions, rank candidates for the rest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine.candidates import CandidateIndex
+from engine.catalog import Catalog
+from engine.dictionary import LinkingRule, TermDictionary, TermEntry
+from engine.model import Assignment, Candidate, Mention, ReviewStatus, Stage
+
+__all__ = ["DictionaryLinker", "LinkerSettings"]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkerSettings:
+    rule: LinkingRule = field(default_factory=LinkingRule)
+    fuzzy_threshold: float = 0.0  # best candidate score (0–1) needed for a fuzzy assignment
+    candidates: int = 10
+
+
+class DictionaryLinker:
+    """Links mentions by exact dictionary lookup, with a fuzzy fallback.
+
+    Every assignment carries the candidates it was chosen from, so the LLM
+    stage and the coder see the same alternatives.
+    """
+
+    def __init__(
+        self,
+        dictionary: TermDictionary,
+        catalog: Catalog,
+        index: CandidateIndex,
+        settings: LinkerSettings | None = None,
+    ) -> None:
+        self.dictionary = dictionary
+        self.catalog = catalog
+        self.index = index
+        self.settings = settings or LinkerSettings()
+
+    def link(self, mention: Mention) -> Assignment:
+        entry = self.dictionary.lookup(mention.text)
+        exact = self._exact_candidates(entry) if entry else []
+        if entry and exact:
+            decided = self.settings.rule.decide(entry)
+            if decided and self.catalog.is_valid(decided[0]):
+                code, share = decided
+                return self._assign(mention, code, Stage.DICTIONARY, share, entry.display, exact)
+        candidates = _merge(exact, self.index.retrieve(mention.text, self.settings.candidates))
+        candidates = candidates[: self.settings.candidates]
+        best = candidates[0] if candidates else None
+        if best is None or (not exact and best.score < self.settings.fuzzy_threshold):
+            return Assignment(
+                mention, None, self.catalog.edition, "", None, 0.0,
+                status=ReviewStatus.NEEDS_REVIEW, candidates=tuple(candidates),
+            )
+        evidence = entry.display if entry and best.source.startswith("dictionary") else best.source
+        return self._assign(mention, best.code, Stage.FUZZY, best.score, evidence, candidates)
+
+    def _assign(
+        self, mention: Mention, code: str, stage: Stage, score: float, evidence: str, candidates: list[Candidate]
+    ) -> Assignment:
+        status = ReviewStatus.PENDING if stage is Stage.DICTIONARY else ReviewStatus.NEEDS_REVIEW
+        title = self.catalog.title(code, self.dictionary.language)
+        return Assignment(
+            mention, code, self.catalog.edition, title, stage, score, evidence, status, tuple(candidates)
+        )
+
+    def _exact_candidates(self, entry: TermEntry) -> list[Candidate]:
+        """The term's own codes, scored by their share of its counts."""
+        total = entry.total
+        return [
+            Candidate(
+                code, self.catalog.edition, self.catalog.title(code, self.dictionary.language),
+                count / total, "dictionary:" + ",".join(sorted(entry.sources)),
+            )
+            for code, count in entry.codes
+            if self.catalog.is_valid(code)
+        ]
+
+
+def _merge(first: list[Candidate], then: list[Candidate]) -> list[Candidate]:
+    """``first`` in order, then codes of ``then`` not already there."""
+    seen = {c.code for c in first}
+    return first + [c for c in then if c.code not in seen]

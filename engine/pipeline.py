@@ -1,0 +1,113 @@
+"""The one entry point that codes documents; the CLI and the GUI both call it.
+
+Results come back document by document, so a window can show each as soon as
+it is ready and a batch survives any one bad document.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from engine.candidates import CandidateIndex
+from engine.catalog import Catalog
+from engine.codes import Edition
+from engine.detection import detect_mentions
+from engine.dictionary import DetectionPolicy, TermDictionary
+from engine.errors import EngineError
+from engine.linking import DictionaryLinker, LinkerSettings
+from engine.model import Document, DocumentResult, Mention
+from engine.progress import Cancelled, CancelToken, Progress
+from engine.readers import read_document
+
+__all__ = ["LinkTask", "Pipeline"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTask:
+    """A file to read or a document in memory, with mentions given from outside or not."""
+
+    source: Path | Document
+    mentions: tuple[Mention, ...] | None = None
+
+
+class Pipeline:
+    """Dictionary detection and linking for one language and edition."""
+
+    def __init__(
+        self,
+        dictionary: TermDictionary,
+        catalog: Catalog,
+        settings: LinkerSettings | None = None,
+    ) -> None:
+        self.dictionary = dictionary
+        self.catalog = catalog
+        self.settings = settings or LinkerSettings()
+
+    @classmethod
+    def bundled(
+        cls,
+        language: str,
+        edition: Edition | None = None,
+        *,
+        exclude: frozenset[str] = frozenset(),
+        policy: DetectionPolicy | None = None,
+        settings: LinkerSettings | None = None,
+    ) -> Pipeline:
+        """The pipeline on the dictionaries shipped with the app."""
+        dictionary = TermDictionary.bundled(language, exclude, policy)
+        return cls(dictionary, Catalog.bundled(edition or dictionary.edition), settings)
+
+    @property
+    def language(self) -> str:
+        return self.dictionary.language
+
+    @cached_property
+    def linker(self) -> DictionaryLinker:
+        # Built on first use: the fuzzy index takes a moment and a batch of
+        # fully matched documents never needs it.
+        index = CandidateIndex(self.dictionary, self.catalog)
+        return DictionaryLinker(self.dictionary, self.catalog, index, self.settings)
+
+    def code(self, document: Document, mentions: Sequence[Mention] | None = None) -> DocumentResult:
+        """Detect (unless ``mentions`` are given) and link one document."""
+        found = list(mentions) if mentions is not None else detect_mentions(document, self.dictionary)
+        return DocumentResult(document, tuple(self.linker.link(m) for m in found))
+
+    def run(
+        self, tasks: Iterable[LinkTask | Path | Document], progress: Progress | None = None
+    ) -> Iterator[DocumentResult]:
+        """Code each task in turn; a failing one yields a result with ``error`` set.
+
+        Raises Cancelled between documents once ``progress`` says so.
+        """
+        progress = progress or CancelToken()
+        work = [t if isinstance(t, LinkTask) else LinkTask(t) for t in tasks]
+        for done, task in enumerate(work):
+            if progress.cancelled():
+                raise Cancelled()
+            progress.update(done, len(work), _name(task.source))
+            yield self._code_task(task)
+        progress.update(len(work), len(work), "done")
+
+    def _code_task(self, task: LinkTask) -> DocumentResult:
+        source = task.source
+        document = source if isinstance(source, Document) else Document(source.stem, "", self.language, str(source))
+        try:
+            if isinstance(source, Path):
+                document = read_document(source, self.language)
+            return self.code(document, task.mentions)
+        except EngineError as error:
+            return DocumentResult(document, error=str(error))
+        except Exception as error:  # one bad document never stops a batch
+            log.exception("coding %s failed", document.id)
+            return DocumentResult(document, error=f"[ICD-E900] unexpected error: {error!r}")
+
+
+def _name(source: Path | Document) -> str:
+    return source.name if isinstance(source, Path) else source.id

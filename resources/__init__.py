@@ -1,0 +1,1 @@
+"""Bundled resources: sample documents (more with the LLM stage and the window)."""

@@ -1,0 +1,49 @@
+"""Metrics checked against examples worked out by hand."""
+
+import pytest
+
+from engine.codes import Level
+from engine.evaluate import document_scores, mention_scores_detect, mention_scores_gold
+
+
+def test_gold_mode_precision_recall_by_level() -> None:
+    # 4 gold mentions; 3 predicted; one left unlinked.
+    pairs = [("N28.1", "N28.1"), ("N28.1", "N28.9"), ("I10", "E11.9"), ("R52", None)]
+    full = mention_scores_gold(pairs, Level.FULL)
+    assert (full.true_positives, full.predicted, full.gold) == (1, 3, 4)
+    assert full.precision == pytest.approx(1 / 3)
+    assert full.recall == pytest.approx(1 / 4)
+    assert full.f1 == pytest.approx(2 * (1 / 3) * (1 / 4) / (1 / 3 + 1 / 4))  # 0.2857
+    category = mention_scores_gold(pairs, Level.CATEGORY)
+    assert (category.true_positives, category.predicted, category.gold) == (2, 3, 4)
+    assert category.f1 == pytest.approx(4 / 7)
+
+
+def test_detect_mode_needs_span_and_code() -> None:
+    gold = [("d1", 0, 5, "R52"), ("d1", 10, 20, "N28.1"), ("d2", 3, 9, "I10")]
+    predicted = [
+        ("d1", 0, 5, "R52"),  # right
+        ("d1", 10, 20, "N28.9"),  # right span, wrong subcategory
+        ("d2", 3, 8, "I10"),  # wrong span
+        ("d2", 30, 40, "E11.9"),  # spurious
+    ]
+    full = mention_scores_detect(gold, predicted, Level.FULL)
+    assert (full.true_positives, full.predicted, full.gold) == (1, 4, 3)
+    category = mention_scores_detect(gold, predicted, Level.CATEGORY)
+    assert category.true_positives == 2
+    assert category.f1 == pytest.approx(2 * 0.5 * (2 / 3) / (0.5 + 2 / 3))
+
+
+def test_document_level_code_sets() -> None:
+    gold = {"d1": {"N28.1", "R52"}, "d2": {"I10"}}
+    predicted = {"d1": {"N28.1", "N28.9", "R52"}, "d2": set(), "d3": {"J18.9"}}
+    full = document_scores(gold, predicted, Level.FULL)
+    assert (full.true_positives, full.predicted, full.gold) == (2, 4, 3)
+    category = document_scores(gold, predicted, Level.CATEGORY)
+    # d1 categories {N28, R52} vs predicted {N28, R52}: 2 of 2; d3 adds 1 predicted.
+    assert (category.true_positives, category.predicted, category.gold) == (2, 3, 3)
+
+
+def test_empty_inputs_score_zero_not_crash() -> None:
+    scores = mention_scores_gold([], Level.FULL)
+    assert (scores.precision, scores.recall, scores.f1) == (0.0, 0.0, 0.0)
