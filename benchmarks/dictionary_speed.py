@@ -56,13 +56,13 @@ def main() -> None:
         parsed = time.perf_counter() - started
         _ = loaded._index  # the detection index is built on first use; count it here
         ready = time.perf_counter() - started
-        print(f"  {language}: {len(loaded.entries):>7} terms  parse {parsed:.3f} s  ready {ready:.3f} s")
+        print(f"  {language}: {len(loaded):>7} terms  parse {parsed:.3f} s  ready {ready:.3f} s")
     del loaded
     gc.collect()
 
     dictionary = TermDictionary.bundled(args.lang)
     _ = dictionary._index
-    terms = [dictionary.entries[key].display for key in dictionary._index[2]]
+    terms = [dictionary.entry(key).display for key in dictionary._index[2]]
     files = sorted(args.texts.glob("*.txt"))
     texts = [path.read_text(encoding="utf-8") for path in files]
     megabytes = sum(len(t.encode("utf-8")) for t in texts) / 1e6

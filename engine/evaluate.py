@@ -17,7 +17,7 @@ from typing import Any
 
 from engine.codes import Level, at_level
 from engine.gold import GoldDocument
-from engine.model import DocumentResult
+from engine.model import DocumentResult, ReviewStatus
 from engine.pipeline import LinkTask, Pipeline
 from engine.progress import Progress
 
@@ -117,11 +117,10 @@ def evaluate(
             # Given mentions come back in the order they were given.
             pairs += [(g.code, a.code) for g, a in zip(gold_document.mentions, result.assignments)]
         gold_keys += [(doc_id, g.mention.start, g.mention.end, g.code) for g in gold_document.mentions]
-        predicted_keys += [
-            (doc_id, a.mention.start, a.mention.end, a.code) for a in result.assignments if a.code is not None
-        ]
+        coded = [a for a in result.assignments if a.code is not None and a.status is not ReviewStatus.REJECTED]
+        predicted_keys += [(doc_id, a.mention.start, a.mention.end, a.code) for a in coded]
         gold_docs[doc_id] = set(gold_document.codes)
-        predicted_docs[doc_id] = {a.code for a in result.assignments if a.code is not None}
+        predicted_docs[doc_id] = {a.code for a in coded}
     if mode == "gold":
         mentions = {lv.value: mention_scores_gold(pairs, lv).as_dict() for lv in MENTION_LEVELS}
     else:
