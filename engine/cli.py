@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -84,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Library chatter (e.g. pypdf on damaged files) is not for the coder; our
+    # own one-line errors say what went wrong.
+    logging.basicConfig(level=logging.ERROR, format="icdlinker: %(name)s: %(message)s")
     try:
         return _COMMANDS[args.command](args)
     except EngineError as error:
@@ -92,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("icdlinker: interrupted", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:  # output piped into head & co.: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _pipeline(args: argparse.Namespace, exclude: frozenset[str] = frozenset()) -> Pipeline:

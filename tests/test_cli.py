@@ -1,0 +1,106 @@
+"""The command line end to end, as a coder or a CI script would run it."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+from engine.export import CSV_COLUMNS
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "resources" / "samples"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+
+
+def test_code_the_bundled_samples_prints_a_table() -> None:
+    done = run_cli("code", str(SAMPLES / "es"))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["document", "spans", "mention", "code", "stage", "score", "title"]
+    assert any("alta-neumologia" in line and "I10" in line for line in lines)
+    assert any("consulta-urologia" in line and "N28.1" in line for line in lines)
+
+
+def test_code_writes_a_csv_and_a_bad_file_only_fails_itself(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Antecedentes de hipertensión arterial.", encoding="utf-8-sig")
+    (folder / "b.txt").write_bytes("Neumonía basal y diabetes mellitus.".encode("cp1252"))
+    (folder / "broken.docx").write_bytes(b"this is not a zip file")
+    out = tmp_path / "out.csv"
+    status = main(["code", str(folder), str(tmp_path / "missing.txt"), "-o", str(out)])
+    captured = capsys.readouterr()
+    assert status == 1  # something failed: the exit code says so
+    errors = [line for line in captured.err.splitlines() if "ICD-E101" in line]
+    assert any("broken.docx" in line for line in errors)
+    assert any("missing.txt" in line for line in errors)
+    with out.open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert tuple(rows[0].keys()) == CSV_COLUMNS
+    by_document = {(r["document"], r["code"]) for r in rows}
+    assert ("a", "I10") in by_document
+    assert any(doc == "b" and code.startswith("J18") for doc, code in by_document)
+    for row in rows:
+        start, end = map(int, row["spans"].split(";")[0].split())
+        source = (folder / f"{row['document']}.txt").read_bytes()
+        text = source.decode("utf-8-sig") if row["document"] == "a" else source.decode("cp1252")
+        assert text[start:end] == row["mention"]
+
+
+def write_codiesp_split(root: Path) -> Path:
+    split = root / "mini"
+    (split / "text_files").mkdir(parents=True)
+    texts = {
+        "d1": "Varón con hipertensión arterial y quiste renal.",
+        "d2": "Mujer con neumonía. Dolor torácico.",
+    }
+    for doc_id, text in texts.items():
+        (split / "text_files" / f"{doc_id}.txt").write_text(text, encoding="utf-8")
+    rows = [
+        ("d1", "DIAGNOSTICO", "i10", "hipertensión arterial", "10 31"),
+        ("d1", "DIAGNOSTICO", "n28.1", "quiste renal", "34 46"),
+        ("d2", "DIAGNOSTICO", "j18.9", "neumonía", "10 18"),
+        ("d2", "DIAGNOSTICO", "r07.9", "Dolor torácico", "20 34"),
+        ("d2", "PROCEDIMIENTO", "bw03zzz", "Rx", "0 2"),
+    ]
+    (split / "miniX.tsv").write_text("".join("\t".join(r) + "\n" for r in rows), encoding="utf-8")
+    (split / "miniD.tsv").write_text("".join(f"{r[0]}\t{r[2]}\n" for r in rows[:4]), encoding="utf-8")
+    return split
+
+
+@pytest.mark.parametrize("mode", ["gold", "detect"])
+def test_eval_writes_exactly_the_documented_json(tmp_path: Path, mode: str) -> None:
+    split = write_codiesp_split(tmp_path)
+    out = tmp_path / "scores.json"
+    done = run_cli("eval", str(split), "--mentions", mode, "--no-llm", "--dictionary-exclude", "dev", "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    scores = json.loads(out.read_text())
+    assert set(scores) == {"mentions", "documents", "n_documents", "n_mentions", "seconds"}
+    assert set(scores["mentions"]) == {"category", "subcategory", "full"}
+    assert set(scores["documents"]) == {"category", "full"}
+    assert all(set(s) == {"p", "r", "f1"} for s in [*scores["mentions"].values(), *scores["documents"].values()])
+    assert (scores["n_documents"], scores["n_mentions"]) == (2, 4)
+    assert scores["mentions"]["category"]["f1"] >= 0.75  # these are textbook terms
+    assert "mentions  category" in done.stdout
+
+
+def test_lookup_shows_dictionary_codes_and_candidates() -> None:
+    done = run_cli("lookup", "Hipertensión arterial", "--lang", "es")
+    assert done.returncode == 0, done.stderr
+    assert "unambiguous → I10" in done.stdout
+    assert "candidates:" in done.stdout
+
+
+def test_unknown_corpus_layout_is_a_clear_error(tmp_path: Path) -> None:
+    done = run_cli("eval", str(tmp_path))
+    assert done.returncode == 2
+    assert "ICD-E102" in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,100 @@
+"""The pipeline on the bundled dictionaries: what the CLI and the GUI rely on."""
+
+from pathlib import Path
+
+import pytest
+
+from engine.model import Document, Mention, ReviewStatus, Stage
+from engine.pipeline import LinkTask, Pipeline
+from engine.progress import Cancelled, CancelToken
+
+SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
+
+
+@pytest.fixture(scope="module")
+def spanish() -> Pipeline:
+    return Pipeline.bundled("es")
+
+
+def test_a_sample_document_is_coded_with_valid_codes_at_exact_offsets(spanish: Pipeline) -> None:
+    document = Document("alta", (SAMPLES / "es" / "alta-neumologia.txt").read_text(encoding="utf-8"), "es")
+    result = spanish.code(document)
+    assert result.error is None
+    by_text = {a.mention.text.lower(): a for a in result.assignments}
+    assert by_text["neumonía"].code.startswith("J18")
+    assert by_text["hipertensión arterial"].code == "I10"
+    assert by_text["hipertensión arterial"].stage is Stage.DICTIONARY
+    for assignment in result.assignments:
+        span = assignment.mention.spans[0]
+        assert document.text[span.start : span.end] == assignment.mention.text
+        assert spanish.catalog.is_valid(assignment.code)
+        assert assignment.candidates, "every mention keeps candidates for later stages"
+        assert assignment.title
+
+
+def test_ambiguous_or_unknown_mentions_get_fuzzy_candidates_marked_for_review(spanish: Pipeline) -> None:
+    text = "Presenta una neumonia basal derecha muy extensa."
+    mention = Mention.from_spans(text, [(13, 35)])
+    [assignment] = spanish.code(Document("d", text, "es"), [mention]).assignments
+    assert assignment.stage is Stage.FUZZY
+    assert assignment.status is ReviewStatus.NEEDS_REVIEW
+    assert assignment.code[:3] == "J18"
+    assert len(assignment.candidates) > 1
+    assert [c.score for c in assignment.candidates] == sorted((c.score for c in assignment.candidates), reverse=True)
+
+
+def test_discontinuous_mentions_keep_all_their_spans(spanish: Pipeline) -> None:
+    text = "Quiste en el riñón izquierdo, de tipo simple."
+    mention = Mention.from_spans(text, [(0, 6), (13, 18)])
+    [assignment] = spanish.code(Document("d", text, "es"), [mention]).assignments
+    assert assignment.mention.spans == mention.spans
+    assert assignment.mention.text == "Quiste riñón"
+    assert assignment.code is not None and assignment.code.startswith("N28")
+
+
+def test_negated_mentions_are_flagged_for_review(spanish: Pipeline) -> None:
+    text = "Paciente sin fiebre. Presenta neumonía."
+    result = spanish.code(Document("d", text, "es"))
+    flags = {a.mention.text: a.provenance.get("negated_by") for a in result.assignments}
+    assert flags["fiebre"] == "sin"
+    assert flags["neumonía"] is None
+
+
+def test_one_bad_document_never_stops_a_batch(spanish: Pipeline, tmp_path: Path) -> None:
+    good = tmp_path / "good.txt"
+    good.write_text("Diagnóstico: neumonía e hipertensión arterial.", encoding="cp1252")
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"\x7fELF\x00\x00\x01\x02" * 50)
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    in_memory = Document("memo", "Antecedentes de diabetes mellitus tipo 2.", "es")
+    results = list(spanish.run([binary, good, empty, LinkTask(in_memory)]))
+    assert [r.document.id for r in results] == ["binary", "good", "empty", "memo"]
+    assert "binary" in results[0].error and results[0].assignments == ()
+    assert results[1].error is None and {a.code for a in results[1].assignments} >= {"I10"}
+    assert "empty" in results[2].error
+    assert results[3].error is None and results[3].assignments
+
+
+def test_cancel_stops_between_documents(spanish: Pipeline) -> None:
+    token = CancelToken()
+    documents = [Document(str(i), "neumonía", "es") for i in range(5)]
+    seen = []
+    with pytest.raises(Cancelled):
+        for result in spanish.run(documents, token):
+            seen.append(result)
+            if len(seen) == 2:
+                token.cancel()
+    assert len(seen) == 2
+
+
+@pytest.mark.parametrize(
+    ("language", "name", "expected"),
+    [("de", "entlassbrief.txt", "J18"), ("en", "discharge-summary.txt", "I21"),
+     ("fr", "compte-rendu.txt", "I10"), ("el", "exitirio.txt", "R05")],
+)
+def test_every_language_codes_its_sample(language: str, name: str, expected: str) -> None:
+    pipeline = Pipeline.bundled(language)
+    document = Document(name, (SAMPLES / language / name).read_text(encoding="utf-8"), language)
+    codes = {a.code for a in pipeline.code(document).assignments if a.code}
+    assert any(code.startswith(expected) for code in codes), codes
