@@ -24,7 +24,7 @@ from engine.evaluate import evaluate
 from engine.export import CSV_COLUMNS, csv_rows, write_csv, write_text_atomic
 from engine.gold import load_gold
 from engine.model import DocumentResult, Mention, Span
-from engine.pipeline import Pipeline
+from engine.pipeline import LinkTask, Pipeline
 from engine.readers import iter_input_files
 
 __all__ = ["main"]
@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     code.add_argument("paths", nargs="+", type=Path)
     language_options(code)
     code.add_argument("-o", "--output", type=Path, help="write a CSV here instead of printing a table")
+    given = code.add_mutually_exclusive_group()
+    given.add_argument(
+        "--mentions-from", type=Path, metavar="FILE",
+        help="link these mentions instead of detecting: a CodiEsp *X.tsv, a brat .ann, or a folder of .ann",
+    )
+    given.add_argument("--marked", action="store_true", help="link the mentions marked *like this* in the text")
 
     ev = commands.add_parser("eval", help="evaluate on a CodiEsp split, brat folder or JSONL file")
     ev.add_argument("split", type=Path)
@@ -111,11 +117,12 @@ def _code(args: argparse.Namespace) -> int:
     for path in missing:
         print(f"icdlinker: [ICD-E101] {path}: no such file or folder", file=sys.stderr)
     files = iter_input_files([p for p in args.paths if p.exists()])
+    tasks = [LinkTask(path, mentions_from=args.mentions_from, marked=args.marked) for path in files]
     pipeline = _pipeline(args)
     results: list[DocumentResult] = []
     bar = _BarProgress(len(files), "doc")
     try:
-        for result in pipeline.run(files, bar):
+        for result in pipeline.run(tasks, bar):
             if result.error:
                 tqdm.write(f"icdlinker: {result.error}", file=sys.stderr)
             results.append(result)

@@ -15,7 +15,10 @@ __all__ = ["DictionaryLinker", "LinkerSettings"]
 @dataclass(frozen=True, slots=True)
 class LinkerSettings:
     rule: LinkingRule = field(default_factory=LinkingRule)
-    fuzzy_threshold: float = 0.0  # best candidate score (0–1) needed for a fuzzy assignment
+    # Best candidate score (0–1) needed for a fuzzy assignment; below it the
+    # mention keeps its candidates but no code.  Chosen on CodiEsp train with a
+    # dictionary built without train (category F1 peaks at 0.7).
+    fuzzy_threshold: float = 0.7
     candidates: int = 10
 
 

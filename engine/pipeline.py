@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from engine.codes import Edition
 from engine.detection import detect_mentions
 from engine.dictionary import DetectionPolicy, TermDictionary
 from engine.errors import EngineError
+from engine.gold import external_mentions, parse_asterisk_markup
 from engine.linking import DictionaryLinker, LinkerSettings
 from engine.model import Document, DocumentResult, Mention, ReviewStatus
 from engine.negation import negation_cue
@@ -31,10 +32,30 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class LinkTask:
-    """A file to read or a document in memory, with mentions given from outside or not."""
+    """A file to read or a document in memory, and where its mentions come from.
+
+    By default mentions are detected.  They can be given directly, read from a
+    CodiEsp ``*X.tsv`` or brat ``.ann`` file (``mentions_from``; a folder means
+    ``<document id>.ann`` inside it), or marked ``*like this*`` in the text
+    itself (``marked``; the asterisks are removed from the document).
+    """
 
     source: Path | Document
     mentions: tuple[Mention, ...] | None = None
+    mentions_from: Path | None = None
+    marked: bool = False
+
+    def given_mentions(self, document: Document) -> tuple[Document, tuple[Mention, ...] | None]:
+        """The document to code (markup removed) and its given mentions, if any."""
+        if self.marked:
+            text, mentions = parse_asterisk_markup(document.text)
+            return replace(document, text=text), tuple(mentions)
+        if self.mentions_from is not None:
+            path = self.mentions_from
+            if path.is_dir():
+                path = path / f"{document.id}.ann"
+            return document, tuple(external_mentions(path, document))
+        return document, self.mentions
 
 
 class Pipeline:
@@ -117,7 +138,8 @@ class Pipeline:
         try:
             if isinstance(source, Path):
                 document = read_document(source, self.language)
-            return self.code(document, task.mentions)
+            document, mentions = task.given_mentions(document)
+            return self.code(document, mentions)
         except EngineError as error:
             return DocumentResult(document, error=str(error))
         except Exception as error:  # one bad document never stops a batch

@@ -104,3 +104,30 @@ def test_unknown_corpus_layout_is_a_clear_error(tmp_path: Path) -> None:
     done = run_cli("eval", str(tmp_path))
     assert done.returncode == 2
     assert "ICD-E102" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_code_links_mentions_given_from_outside(tmp_path: Path, capsys) -> None:
+    text = "Dolor en la fosa renal derecha. Antecedentes de hipertensión arterial."
+    (tmp_path / "d1.txt").write_text(text, encoding="utf-8")
+    # A discontinuous CodiEsp span ("Dolor ... renal") and a brat annotation of the same document.
+    (tmp_path / "givenX.tsv").write_text("d1\tDIAGNOSTICO\tr10.9\tDolor renal\t0 5;17 22\n", encoding="utf-8")
+    start = text.index("hipertensión")
+    (tmp_path / "d1.ann").write_text(
+        f"T1\tDIAGNOSTICO {start} {start + 21}\thipertensión arterial\n", encoding="utf-8"
+    )
+    out = tmp_path / "out.csv"
+    assert main(["code", str(tmp_path / "d1.txt"), "--mentions-from", str(tmp_path / "givenX.tsv"), "-o", str(out)]) == 0
+    [row] = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert (row["spans"], row["mention"]) == ("0 5;17 22", "Dolor renal")
+    assert main(["code", str(tmp_path / "d1.txt"), "--mentions-from", str(tmp_path), "-o", str(out)]) == 0
+    [row] = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert (row["mention"], row["code"]) == ("hipertensión arterial", "I10")
+
+
+def test_code_links_asterisk_marked_mentions(tmp_path: Path) -> None:
+    (tmp_path / "m.txt").write_text("Refiere *cefalea* y *fiebre* desde ayer.", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    assert main(["code", str(tmp_path / "m.txt"), "--marked", "-o", str(out)]) == 0
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [(r["spans"], r["mention"]) for r in rows] == [("8 15", "cefalea"), ("18 24", "fiebre")]
+    assert {r["code"][:3] for r in rows} == {"R51", "R50"}
