@@ -86,7 +86,11 @@ def archive_xml(archive: str, member: str) -> ET.Element:
 
 
 def parse_po(text: str) -> dict[str, str]:
-    """msgctxt → msgstr of a gettext catalog, empty translations left out."""
+    """msgctxt → msgstr of a gettext catalog, empty translations left out.
+
+    GNU Health's catalogs hold a few hundred "nan" translations (a spreadsheet's
+    empty cell); they count as missing.
+    """
     entries: dict[str, str] = {}
     fields: dict[str, str] = {}
     current = ""
@@ -98,7 +102,7 @@ def parse_po(text: str) -> dict[str, str]:
         elif line.startswith('"'):
             fields[current] += _po_string(line)
         elif not line:
-            if fields.get("msgctxt") and fields.get("msgstr"):
+            if fields.get("msgctxt") and fields.get("msgstr") and fields["msgstr"].lower() != "nan":
                 entries[fields["msgctxt"]] = fields["msgstr"]
             fields = {}
     return entries

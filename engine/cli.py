@@ -11,7 +11,8 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
@@ -20,7 +21,9 @@ from tqdm import tqdm
 from engine.codes import Edition
 from engine.dictionary import LANGUAGES
 from engine.errors import EngineError
-from engine.evaluate import evaluate
+from engine.evaluate import CandidateRecall, evaluate
+from engine.llm.session import open_llm_stage
+from engine.models import commands as models_commands
 from engine.export import CSV_COLUMNS, csv_rows, write_csv, write_text_atomic
 from engine.gold import load_gold
 from engine.model import DocumentResult, Mention, Span
@@ -65,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     code.add_argument("paths", nargs="+", type=Path)
     language_options(code)
     code.add_argument("-o", "--output", type=Path, help="write a CSV here instead of printing a table")
+    code.add_argument("--model", help="also run the LLM stage with this model (installed id or .gguf path)")
     given = code.add_mutually_exclusive_group()
     given.add_argument(
         "--mentions-from", type=Path, metavar="FILE",
@@ -76,7 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("split", type=Path)
     language_options(ev)
     ev.add_argument("--mentions", choices=("gold", "detect"), default="gold")
-    ev.add_argument("--no-llm", action="store_true", help="dictionary stage only (the only stage so far)")
+    ev.add_argument("--model", help="also run the LLM stage with this model (installed id or .gguf path)")
+    ev.add_argument("--no-llm", action="store_true", help="dictionary stage only, even with --model")
     ev.add_argument(
         "--dictionary-exclude", action="append", default=[], metavar="SPLIT",
         help="leave a CodiEsp split out of the dictionary (e.g. dev) for an honest evaluation",
@@ -87,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     lookup = commands.add_parser("lookup", help="show what the dictionary and candidates say about a term")
     lookup.add_argument("term")
     language_options(lookup)
+    models_commands.register(commands)
     return parser
 
 
@@ -108,8 +114,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
-def _pipeline(args: argparse.Namespace, exclude: frozenset[str] = frozenset()) -> Pipeline:
-    return Pipeline.bundled(args.lang, Edition(args.edition) if args.edition else None, exclude=exclude)
+@contextmanager
+def _pipeline(args: argparse.Namespace, exclude: frozenset[str] = frozenset()) -> Iterator[Pipeline]:
+    """The pipeline the options ask for; with ``--model`` the LLM stage is loaded and freed after."""
+    pipeline = Pipeline.bundled(args.lang, Edition(args.edition) if args.edition else None, exclude=exclude)
+    model = getattr(args, "model", None)
+    if not model or getattr(args, "no_llm", False):
+        yield pipeline
+        return
+    stage = open_llm_stage(model, args.lang, pipeline.catalog)
+    pipeline.llm = stage.linker
+    try:
+        yield pipeline
+    finally:
+        stage.close()
+
+
+def _llm_summary(pipeline: Pipeline, documents: int) -> str:
+    """What the LLM stage did, per document: the figures the README reports."""
+    s = pipeline.llm.stats if pipeline.llm else None
+    if s is None or not documents:
+        return ""
+    overhead = 1 - s.llama_seconds / s.seconds if s.seconds else 0.0
+    return (
+        f"llm: {s.mentions} mentions in {s.calls} calls: {s.answered} answered, {s.none} none, "
+        f"{s.invalid} invalid; per document {s.seconds / documents:.1f} s, "
+        f"{s.prompt_tokens / documents:.0f} prompt tokens of which {s.evaluated_prompt_tokens / documents:.0f} "
+        f"evaluated, {s.completion_tokens / documents:.0f} generated; time outside llama.cpp {overhead:.1%}"
+    )
 
 
 def _code(args: argparse.Namespace) -> int:
@@ -118,16 +150,19 @@ def _code(args: argparse.Namespace) -> int:
         print(f"icdlinker: [ICD-E101] {path}: no such file or folder", file=sys.stderr)
     files = iter_input_files([p for p in args.paths if p.exists()])
     tasks = [LinkTask(path, mentions_from=args.mentions_from, marked=args.marked) for path in files]
-    pipeline = _pipeline(args)
     results: list[DocumentResult] = []
-    bar = _BarProgress(len(files), "doc")
-    try:
-        for result in pipeline.run(tasks, bar):
-            if result.error:
-                tqdm.write(f"icdlinker: {result.error}", file=sys.stderr)
-            results.append(result)
-    finally:
-        bar.close()
+    with _pipeline(args) as pipeline:
+        bar = _BarProgress(len(files), "doc")
+        try:
+            for result in pipeline.run(tasks, bar):
+                if result.error:
+                    tqdm.write(f"icdlinker: {result.error}", file=sys.stderr)
+                results.append(result)
+        finally:
+            bar.close()
+        summary = _llm_summary(pipeline, len(results))
+    if summary:
+        print(summary, file=sys.stderr)
     failed = sum(1 for r in results if r.error) + len(missing)
     if args.output:
         rows = write_csv(args.output, results)
@@ -160,13 +195,19 @@ def _print_table(rows: list[list[str]], out: TextIO) -> None:
 def _eval(args: argparse.Namespace) -> int:
     exclude = frozenset(s if s.startswith("codiesp-") else f"codiesp-{s}" for s in args.dictionary_exclude)
     corpus = load_gold(args.split, args.lang)[: args.limit]
-    pipeline = _pipeline(args, exclude)
-    bar = _BarProgress(len(corpus), "doc")
-    try:
-        scores = evaluate(pipeline, corpus, args.mentions, bar)
-    finally:
-        bar.close()
+    recall = CandidateRecall()
+    with _pipeline(args, exclude) as pipeline:
+        bar = _BarProgress(len(corpus), "doc")
+        try:
+            scores = evaluate(pipeline, corpus, args.mentions, bar, recall.add if args.mentions == "gold" else None)
+        finally:
+            bar.close()
+        summary = _llm_summary(pipeline, len(corpus))
     print(_format_scores(scores, args.mentions))
+    if args.mentions == "gold":
+        print(recall.report())
+    if summary:
+        print(summary)
     if args.json:
         write_text_atomic(args.json, json.dumps(scores, indent=2) + "\n")
     return EXIT_OK
@@ -182,7 +223,11 @@ def _format_scores(scores: dict, mode: str) -> str:
 
 
 def _lookup(args: argparse.Namespace) -> int:
-    pipeline = _pipeline(args)
+    with _pipeline(args) as pipeline:
+        return _show_lookup(args, pipeline)
+
+
+def _show_lookup(args: argparse.Namespace, pipeline: Pipeline) -> int:
     entry = pipeline.dictionary.lookup(args.term)
     if entry is None:
         print(f"{args.term!r}: not in the {args.lang} dictionary")
@@ -199,4 +244,4 @@ def _lookup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"code": _code, "eval": _eval, "lookup": _lookup}
+_COMMANDS = {"code": _code, "eval": _eval, "lookup": _lookup, "models": models_commands.run}

@@ -8,11 +8,17 @@ that turns these into messages (``str(error)`` is that message).
 from __future__ import annotations
 
 __all__ = [
+    "BackendError",
     "CatalogError",
     "DictionaryError",
     "DocumentReadError",
     "EngineError",
     "GoldFormatError",
+    "GrammarError",
+    "ModelDownloadError",
+    "ModelError",
+    "ModelFileError",
+    "ModelMemoryError",
 ]
 
 
@@ -58,3 +64,45 @@ class CatalogError(DictionaryError):
     """A code catalog is missing, damaged, or asked for an unknown edition/language."""
 
     code = "ICD-E202"
+
+
+class ModelError(EngineError):
+    """A local language model cannot be installed, found or used."""
+
+    code = "ICD-E301"
+    hint = "Run 'icdlinker models list' to see the installed models."
+
+
+class ModelFileError(ModelError):
+    """A model file is not a complete, supported GGUF file."""
+
+    code = "ICD-E302"
+    hint = "Download the model again, or choose a single-file GGUF (version 2 or 3) made for llama.cpp."
+
+
+class ModelDownloadError(ModelError):
+    """A model download failed, was refused, or did not verify."""
+
+    code = "ICD-E303"
+    hint = "Check the network connection and free disk space, then run the download again (it resumes)."
+
+
+class ModelMemoryError(ModelError):
+    """A model would not fit in the memory of this computer."""
+
+    code = "ICD-E304"
+    hint = "Choose a smaller model or a shorter context, or close other programs."
+
+
+class BackendError(ModelError):
+    """llama.cpp could not load or run the model (the file itself looked like a GGUF)."""
+
+    code = "ICD-E305"
+    hint = "The model could not be loaded or run: choose another model or a shorter context, or reinstall."
+
+
+class GrammarError(BackendError):
+    """An answer schema could not be turned into a grammar llama.cpp enforces."""
+
+    code = "ICD-E306"
+    hint = "This is a bug in icdlinker's prompt builder: please report it with the message above."

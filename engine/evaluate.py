@@ -17,11 +17,11 @@ from typing import Any
 
 from engine.codes import Level, at_level
 from engine.gold import GoldDocument
-from engine.model import DocumentResult, ReviewStatus
+from engine.model import DocumentResult, ReviewStatus, Stage
 from engine.pipeline import LinkTask, Pipeline
 from engine.progress import Progress
 
-__all__ = ["Scores", "evaluate", "mention_scores_detect", "mention_scores_gold", "document_scores"]
+__all__ = ["CandidateRecall", "Scores", "evaluate", "mention_scores_detect", "mention_scores_gold", "document_scores"]
 
 MENTION_LEVELS = (Level.CATEGORY, Level.SUBCATEGORY, Level.FULL)
 DOCUMENT_LEVELS = (Level.CATEGORY, Level.FULL)
@@ -85,6 +85,37 @@ def document_scores(gold: dict[str, set[str]], predicted: dict[str, set[str]], l
         n_predicted += len(predicted_codes)
         n_gold += len(gold_codes)
     return Scores(tp, n_predicted, n_gold)
+
+
+class CandidateRecall:
+    """How often the gold code is among the candidates of mentions the dictionary left open.
+
+    Whatever later stage picks from the candidates, it cannot do better than this.
+    """
+
+    KS = (1, 3, 5, 10)
+
+    def __init__(self) -> None:
+        self._cases: list[tuple[str, tuple[str, ...]]] = []
+
+    def add(self, gold_document: GoldDocument, result: DocumentResult) -> None:
+        for gold, assignment in zip(gold_document.mentions, result.assignments):
+            if assignment.stage is not Stage.DICTIONARY:
+                self._cases.append((gold.code, tuple(c.code for c in assignment.candidates)))
+
+    def recall(self, k: int, level: Level) -> float:
+        if not self._cases:
+            return 0.0
+        hits = sum(
+            at_level(gold, level) in {at_level(code, level) for code in codes[:k]} for gold, codes in self._cases
+        )
+        return hits / len(self._cases)
+
+    def report(self) -> str:
+        cells = [
+            f"@{k} {self.recall(k, Level.CATEGORY):.3f}/{self.recall(k, Level.FULL):.3f}" for k in self.KS
+        ]
+        return f"candidate recall (category/full) over {len(self._cases)} open mentions: " + "  ".join(cells)
 
 
 def evaluate(

@@ -20,6 +20,7 @@ from engine.dictionary import DetectionPolicy, TermDictionary
 from engine.errors import EngineError
 from engine.gold import external_mentions, parse_asterisk_markup
 from engine.linking import DictionaryLinker, LinkerSettings
+from engine.llm.linker import LLMLinker
 from engine.model import Document, DocumentResult, Mention, ReviewStatus
 from engine.negation import negation_cue
 from engine.progress import Cancelled, CancelToken, Progress
@@ -66,10 +67,12 @@ class Pipeline:
         dictionary: TermDictionary,
         catalog: Catalog,
         settings: LinkerSettings | None = None,
+        llm: LLMLinker | None = None,
     ) -> None:
         self.dictionary = dictionary
         self.catalog = catalog
         self.settings = settings or LinkerSettings()
+        self.llm = llm
 
     @classmethod
     def bundled(
@@ -96,7 +99,9 @@ class Pipeline:
         index = CandidateIndex(self.dictionary, self.catalog)
         return DictionaryLinker(self.dictionary, self.catalog, index, self.settings)
 
-    def code(self, document: Document, mentions: Sequence[Mention] | None = None) -> DocumentResult:
+    def code(
+        self, document: Document, mentions: Sequence[Mention] | None = None, progress: Progress | None = None
+    ) -> DocumentResult:
         """Detect (unless ``mentions`` are given) and link one document.
 
         Detected mentions the text seems to negate are flagged for review, not
@@ -104,16 +109,19 @@ class Pipeline:
         negated-looking detections were annotated), and so may a registry.
         """
         if mentions is not None:
-            return DocumentResult(document, tuple(self.linker.link(m) for m in mentions))
-        assignments = []
-        for mention in detect_mentions(document, self.dictionary):
-            assignment = self.linker.link(mention)
-            cue = negation_cue(document.text, mention.start, document.language)
-            if cue:
-                assignment = assignment.with_changes(
-                    status=ReviewStatus.NEEDS_REVIEW, provenance={**assignment.provenance, "negated_by": cue}
-                )
-            assignments.append(assignment)
+            assignments = [self.linker.link(m) for m in mentions]
+        else:
+            assignments = []
+            for mention in detect_mentions(document, self.dictionary):
+                assignment = self.linker.link(mention)
+                cue = negation_cue(document.text, mention.start, document.language)
+                if cue:
+                    assignment = assignment.with_changes(
+                        status=ReviewStatus.NEEDS_REVIEW, provenance={**assignment.provenance, "negated_by": cue}
+                    )
+                assignments.append(assignment)
+        if self.llm is not None:
+            return DocumentResult(document, self.llm.link(document, assignments, progress))
         return DocumentResult(document, tuple(assignments))
 
     def run(
@@ -129,17 +137,19 @@ class Pipeline:
             if progress.cancelled():
                 raise Cancelled()
             progress.update(done, len(work), _name(task.source))
-            yield self._code_task(task)
+            yield self._code_task(task, progress)
         progress.update(len(work), len(work), "done")
 
-    def _code_task(self, task: LinkTask) -> DocumentResult:
+    def _code_task(self, task: LinkTask, progress: Progress) -> DocumentResult:
         source = task.source
         document = source if isinstance(source, Document) else Document(source.stem, "", self.language, str(source))
         try:
             if isinstance(source, Path):
                 document = read_document(source, self.language)
             document, mentions = task.given_mentions(document)
-            return self.code(document, mentions)
+            return self.code(document, mentions, progress)
+        except Cancelled:
+            raise
         except EngineError as error:
             return DocumentResult(document, error=str(error))
         except Exception as error:  # one bad document never stops a batch

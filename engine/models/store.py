@@ -1,0 +1,238 @@
+"""The local model store: which GGUF models are installed, where, and which one is selected.
+
+A folder (``platformdirs.user_data_dir("icdlinker")/models`` unless
+``ICDLINKER_MODELS_DIR`` or ``root`` says otherwise) holds copied and downloaded
+models as ``<id>.gguf``, partial downloads under ``.partial/``, and ``models.json``:
+the registry, rewritten atomically so a crash never loses it.  Every file is
+validated as GGUF before it is registered, and its SHA-256 recorded.
+Nothing here uses the network except :meth:`ModelStore.download`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import platformdirs
+
+from engine.errors import ModelError, ModelFileError
+from engine.export import write_text_atomic
+from engine.models.catalog import CatalogModel, find_catalog_model
+from engine.models.files import ensure_free_space, stream_file
+from engine.models.gguf import GGUFInfo, read_gguf_info
+from engine.progress import Progress
+
+__all__ = ["InstalledModel", "ModelStore", "default_models_dir"]
+
+_REGISTRY = "models.json"
+_FORMAT = 1
+_VALID_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    id: str
+    path: str
+    sha256: str
+    size_bytes: int
+    source: str  # "download:<repo>/<file>@<commit>" or "import:<original path>"
+    architecture: str
+    context_length: int
+    added: str  # ISO 8601, UTC
+    copied: bool  # False: the file is referenced where it is, and never deleted by the store
+
+    @property
+    def file(self) -> Path:
+        return Path(self.path)
+
+    @property
+    def available(self) -> bool:
+        """False when a referenced file was moved or deleted behind the store's back."""
+        return self.file.is_file()
+
+
+def default_models_dir() -> Path:
+    override = os.environ.get("ICDLINKER_MODELS_DIR")
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_data_dir("icdlinker", appauthor=False)) / "models"
+
+
+class ModelStore:
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root is not None else default_models_dir()
+        self._lock = threading.RLock()  # registry read-modify-write from GUI worker threads
+
+    # --- reading -----------------------------------------------------------------
+
+    def list(self) -> list[InstalledModel]:
+        """Installed models, oldest first."""
+        return self._read()[0]
+
+    def get(self, id_or_path: str | Path) -> InstalledModel | None:
+        """The model with this id, or whose file is this path."""
+        wanted = str(id_or_path)
+        try:
+            resolved = str(Path(wanted).expanduser().resolve())
+        except OSError:
+            resolved = wanted
+        return next((m for m in self.list() if m.id == wanted.lower() or m.path == resolved), None)
+
+    def selected(self) -> InstalledModel | None:
+        models, selected = self._read()
+        return next((m for m in models if m.id == selected), None)
+
+    # --- changing ----------------------------------------------------------------
+
+    def select(self, model_id: str) -> InstalledModel:
+        """Make this the model the LLM stage uses (persisted in the registry)."""
+        with self._lock:
+            model = self._require(model_id)
+            if not model.available:
+                raise ModelFileError(f"{model.id}: its file {model.path} is missing", hint="Import it again.")
+            self._write(self.list(), model.id)
+            return model
+
+    def import_file(
+        self,
+        path: Path | str,
+        copy: bool = True,
+        model_id: str | None = None,
+        progress: Progress | None = None,
+    ) -> InstalledModel:
+        """Validate a GGUF file and register it: copied into the store, or referenced where it is."""
+        source = Path(path).expanduser().resolve()
+        info = read_gguf_info(source)
+        model_id = self._new_id(model_id or source.stem)
+        if not copy:
+            sha256 = stream_file(source, progress, f"checking {source.name}")
+            return self._register(model_id, source, sha256, info, f"import:{source}", copied=False)
+        self.root.mkdir(parents=True, exist_ok=True)
+        ensure_free_space(self.root, info.file_size)
+        target = self.root / f"{model_id}.gguf"
+        temporary = target.with_suffix(".gguf.copying")
+        temporary.unlink(missing_ok=True)
+        try:
+            sha256 = stream_file(source, progress, f"copying {source.name}", copy_to=temporary)
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
+        return self._register(model_id, target, sha256, info, f"import:{source}", copied=True)
+
+    def download(
+        self,
+        model: CatalogModel | str,
+        progress: Progress | None = None,
+        *,
+        revision: str = "main",
+        endpoint: str | None = None,
+        chunk_size: int = 1024**2,
+    ) -> InstalledModel:
+        """Download a catalog model (or "owner/repo/file.gguf"), verify it, validate it, register it.
+
+        The only network use in icdlinker.  An interrupted or cancelled download
+        resumes on the next call.  ``endpoint`` defaults to HF_ENDPOINT or huggingface.co.
+        """
+        from engine.models.hub import fetch_model_file  # keeps huggingface_hub out of plain coding
+
+        repo_id, filename, model_id = _download_target(model)
+        model_id = self._new_id(model_id)
+        partial, remote = fetch_model_file(
+            repo_id, filename, self.root / ".partial", progress,
+            revision=revision, endpoint=endpoint, chunk_size=chunk_size,
+        )
+        try:
+            info = read_gguf_info(partial)
+        except ModelFileError:
+            partial.unlink()
+            raise
+        target = self.root / f"{model_id}.gguf"
+        os.replace(partial, target)
+        return self._register(model_id, target, remote.sha256, info, remote.source, copied=True)
+
+    def remove(self, model_id: str) -> InstalledModel:
+        """Unregister a model; delete its file only if the store made the copy."""
+        with self._lock:
+            model = self._require(model_id)
+            models, selected = self._read()
+            self._write([m for m in models if m.id != model.id], None if selected == model.id else selected)
+            if model.copied:
+                model.file.unlink(missing_ok=True)
+            return model
+
+    # --- internals ---------------------------------------------------------------
+
+    def _require(self, model_id: str) -> InstalledModel:
+        model = self.get(model_id)
+        if model is None:
+            raise ModelError(f"no installed model is called {model_id!r}")
+        return model
+
+    def _new_id(self, wanted: str) -> str:
+        model_id = re.sub(r"[^a-z0-9._-]+", "-", wanted.lower()).strip("-._")[:64]
+        if not _VALID_ID.fullmatch(model_id):
+            raise ModelError(f"{wanted!r} cannot be a model id", hint="Use letters, digits, '.', '-' or '_'.")
+        if self.get(model_id) is not None:
+            raise ModelError(
+                f"a model called {model_id!r} is already installed",
+                hint="Remove it first ('icdlinker models remove') or choose another id.",
+            )
+        return model_id
+
+    def _register(
+        self, model_id: str, path: Path, sha256: str, info: GGUFInfo, source: str, *, copied: bool
+    ) -> InstalledModel:
+        model = InstalledModel(
+            id=model_id,
+            path=str(path),
+            sha256=sha256,
+            size_bytes=info.file_size,
+            source=source,
+            architecture=info.architecture,
+            context_length=info.context_length,
+            added=datetime.now(UTC).isoformat(timespec="seconds"),
+            copied=copied,
+        )
+        with self._lock:
+            models, selected = self._read()
+            self._write([*models, model], selected)
+        return model
+
+    def _read(self) -> tuple[list[InstalledModel], str | None]:
+        path = self.root / _REGISTRY
+        if not path.exists():
+            return [], None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return [InstalledModel(**entry) for entry in data["models"]], data.get("selected")
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ModelError(
+                f"the model registry {path} is damaged ({error})",
+                hint=f"Restore it from a backup, or delete it and import the .gguf files in {self.root}.",
+            ) from None
+
+    def _write(self, models: list[InstalledModel], selected: str | None) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        data = {"format": _FORMAT, "selected": selected, "models": [asdict(m) for m in models]}
+        write_text_atomic(self.root / _REGISTRY, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def _download_target(model: CatalogModel | str) -> tuple[str, str, str]:
+    """(repo_id, filename, model id) for a catalog model, a catalog id or "owner/repo/file.gguf"."""
+    if isinstance(model, str):
+        model = find_catalog_model(model) or model
+    if isinstance(model, CatalogModel):
+        return model.repo_id, model.filename, model.id
+    owner, _, rest = model.partition("/")
+    name, _, filename = rest.partition("/")
+    if not (owner and name and filename.endswith(".gguf")):
+        raise ModelError(
+            f"{model!r} is neither a catalog model nor 'owner/repository/file.gguf'",
+            hint="See 'icdlinker models list --catalog'.",
+        )
+    return f"{owner}/{name}", filename, Path(filename).stem

@@ -1,0 +1,149 @@
+"""The LLM stage's prompt, schema and answer checking.
+
+The model's answers here come from a scripted generator so that every kind of
+bad output (garbage text, codes outside the list, missing keys) is exercised
+deterministically; real llama.cpp inference is tested in test_llm_backend.py
+and end to end with the small GGUF in test_llm_pipeline.py.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from engine.llm.linker import LLMLinker, ModelIdentity
+from engine.llm.prompt import NONE, PROMPT_VERSION, PromptItem, PromptTemplate, build_messages, build_schema
+from engine.model import Document, Mention, ReviewStatus, Stage
+from engine.pipeline import Pipeline
+
+TEXT = "Varón con neumonía basal derecha y dolor torácico atípico. Hipertensión arterial."
+
+
+@dataclass
+class ScriptedGeneration:
+    text: str
+    parsed: Any
+    prompt_tokens: int = 100
+    evaluated_prompt_tokens: int = 40
+    completion_tokens: int = 10
+    seconds: float = 0.5
+    llama_seconds: float = 0.45
+
+
+class Script:
+    """Answers with whatever the test says, and records what it was asked."""
+
+    def __init__(self, answer) -> None:
+        self.answer = answer
+        self.calls: list[tuple[list[dict], dict, int]] = []
+
+    def __call__(self, messages, schema, max_tokens, cancel):
+        self.calls.append((messages, schema, max_tokens))
+        text = self.answer(schema) if callable(self.answer) else self.answer
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        return ScriptedGeneration(text, parsed)
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Pipeline:
+    return Pipeline.bundled("es")
+
+
+def mentions() -> list[Mention]:
+    spans = [(10, 32), (35, 57), (59, 80)]
+    return [Mention.from_spans(TEXT, [span]) for span in spans]
+
+
+def dictionary_result(pipeline: Pipeline):
+    return pipeline.code(Document("d", TEXT, "es"), mentions()).assignments
+
+
+def test_schema_requires_one_listed_answer_per_mention() -> None:
+    items = [PromptItem("m1", mentions()[0], ("J18.9", "J18.1")), PromptItem("m2", mentions()[1], ("R07.9",))]
+    schema = build_schema(items)
+    assert schema["required"] == ["m1", "m2"]
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["m1"] == {"enum": ["J18.9", "J18.1", NONE]}
+
+
+def test_prompt_puts_the_fixed_part_first_and_marks_mentions(pipeline: Pipeline) -> None:
+    template = PromptTemplate.bundled("es")
+    items = [PromptItem("m1", mentions()[0], ("J18.9", "J18.1"))]
+    messages = build_messages(template, pipeline.catalog, Document("d", TEXT, "es"), items)
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert "codificador clínico" in messages[0]["content"]
+    assert "*neumonía basal derecha*" in messages[-1]["content"]
+    assert "J18.9: Neumonía, no especificada" in messages[-1]["content"] or "J18.9:" in messages[-1]["content"]
+    # The example and system text do not depend on the document: the prefix llama.cpp reuses.
+    other = build_messages(template, pipeline.catalog, Document("e", "Otra cosa: fiebre.", "es"), items)
+    assert messages[:3] == other[:3]
+
+
+def test_valid_answers_become_llm_assignments_with_provenance(pipeline: Pipeline) -> None:
+    before = dictionary_result(pipeline)
+    unsettled = [a for a in before if a.stage is not Stage.DICTIONARY]
+    assert unsettled, "the test text needs mentions the dictionary does not settle"
+
+    def pick_second(schema):
+        return json.dumps({key: prop["enum"][min(1, len(prop["enum"]) - 2)] for key, prop in schema["properties"].items()})
+
+    script = Script(pick_second)
+    linker = LLMLinker(script, pipeline.catalog, "es", ModelIdentity("test.gguf", "ab" * 32))
+    after = linker.link(Document("d", TEXT, "es"), before)
+    for old, new in zip(before, after):
+        if old.stage is Stage.DICTIONARY:
+            assert new == old  # an unambiguous dictionary result stands
+            continue
+        assert new.stage is Stage.LLM and new.status is ReviewStatus.NEEDS_REVIEW
+        assert pipeline.catalog.is_valid(new.code)
+        assert new.provenance["model"] == "test.gguf"
+        assert new.provenance["model_sha256"] == "ab" * 32
+        assert new.provenance["prompt_version"] == PROMPT_VERSION
+        assert new.code in new.provenance["candidates_shown"]
+        assert new.provenance["raw_output"].startswith("{")
+    assert linker.stats.invalid == 0 and linker.stats.answered == len(unsettled)
+    assert linker.stats.evaluated_prompt_tokens == 40 * linker.stats.calls
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    ["", "not json at all", "[1, 2, 3]", '{"m1": "Z99.99"}', '{"m1": "J18.9", "m9": "I10"}', '{"m1": 42}'],
+)
+def test_garbage_output_never_crashes_and_keeps_the_best_candidate(pipeline: Pipeline, garbage: str) -> None:
+    before = dictionary_result(pipeline)
+    linker = LLMLinker(Script(garbage), pipeline.catalog, "es", ModelIdentity("m", "0" * 64))
+    after = linker.link(Document("d", TEXT, "es"), before)
+    for old, new in zip(before, after):
+        assert new.code is not None and pipeline.catalog.is_valid(new.code)
+        if old.stage is not Stage.DICTIONARY and new.stage is not Stage.LLM:
+            assert new.stage is Stage.FUZZY and new.code == old.candidates[0].code
+            assert new.status is ReviewStatus.NEEDS_REVIEW
+    assert linker.stats.answered + linker.stats.none + linker.stats.invalid == linker.stats.mentions
+
+
+def test_none_keeps_the_best_fuzzy_candidate_for_review(pipeline: Pipeline) -> None:
+    before = dictionary_result(pipeline)
+    script = Script(lambda schema: json.dumps({key: NONE for key in schema["properties"]}))
+    linker = LLMLinker(script, pipeline.catalog, "es", ModelIdentity("m", "0" * 64))
+    after = linker.link(Document("d", TEXT, "es"), before)
+    changed = [(o, n) for o, n in zip(before, after) if o.stage is not Stage.DICTIONARY]
+    assert all(n.stage is Stage.FUZZY and n.provenance["llm_answer"] == NONE for _, n in changed)
+    assert linker.stats.none == len(changed)
+
+
+def test_many_mentions_are_split_into_calls(pipeline: Pipeline) -> None:
+    text = " y ".join(["neumonía basal"] * 30)
+    spans = [(i * 17, i * 17 + 14) for i in range(30)]
+    document = Document("d", text, "es")
+    given = [Mention.from_spans(text, [span]) for span in spans]
+    before = pipeline.code(document, given).assignments
+    script = Script(lambda schema: json.dumps({key: NONE for key in schema["properties"]}))
+    linker = LLMLinker(script, pipeline.catalog, "es", ModelIdentity("m", "0" * 64), mentions_per_call=12)
+    linker.link(document, before)
+    unsettled = sum(a.stage is not Stage.DICTIONARY for a in before)
+    assert len(script.calls) == -(-unsettled // 12)
+    assert all(len(schema["required"]) <= 12 for _, schema, _ in script.calls)
