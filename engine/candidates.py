@@ -83,7 +83,6 @@ class CandidateIndex:
                     choices[key] = _Choice(key, ((node.code, 1),), f"title-{language}")
         self._choices = list(choices.values())
         postings: dict[str, list[int]] = defaultdict(list)
-        self._weights: list[float] = []
         stems_of = [_stems(choice.key) for choice in self._choices]
         for index, stems in enumerate(stems_of):
             for stem in stems:
@@ -91,6 +90,7 @@ class CandidateIndex:
         size = len(self._choices)
         self._idf = {stem: math.log(1 + size / len(ids)) for stem, ids in postings.items()}
         self._postings = dict(postings)
+        # Each choice's total informative weight: the denominator of the overlap score.
         self._weights = [sum(self._idf[s] for s in stems) for stems in stems_of]
 
     def __len__(self) -> int:

@@ -163,10 +163,11 @@ def _code(args: argparse.Namespace) -> int:
         summary = _llm_summary(pipeline, len(results))
     if summary:
         print(summary, file=sys.stderr)
-    failed = sum(1 for r in results if r.error) + len(missing)
+    coded = sum(1 for r in results if not r.error)
+    failed = len(results) - coded + len(missing)
     if args.output:
         rows = write_csv(args.output, results)
-        print(f"{rows} codes from {len(results) - failed + len(missing)} documents written to {args.output}")
+        print(f"{rows} codes from {coded} documents written to {args.output}")
     else:
         _print_table(csv_rows(results), sys.stdout)
     if failed:

@@ -94,8 +94,8 @@ class Pipeline:
 
     @cached_property
     def linker(self) -> DictionaryLinker:
-        # Built on first use: the fuzzy index takes a moment and a batch of
-        # fully matched documents never needs it.
+        # Built with the first document, not at start-up: the fuzzy index
+        # takes about a second to build.
         index = CandidateIndex(self.dictionary, self.catalog)
         return DictionaryLinker(self.dictionary, self.catalog, index, self.settings)
 
