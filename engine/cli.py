@@ -24,7 +24,7 @@ from engine.errors import EngineError
 from engine.evaluate import CandidateRecall, evaluate
 from engine.llm.session import open_llm_stage
 from engine.models import commands as models_commands
-from engine.export import CSV_COLUMNS, csv_rows, write_csv, write_text_atomic
+from engine.export import CSV_COLUMNS, ExportOptions, ExportPreset, csv_rows, write_csv, write_text_atomic
 from engine.gold import load_gold
 from engine.model import DocumentResult, Mention, Span
 from engine.pipeline import LinkTask, Pipeline
@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     code.add_argument("paths", nargs="+", type=Path)
     language_options(code)
     code.add_argument("-o", "--output", type=Path, help="write a CSV here instead of printing a table")
+    code.add_argument(
+        "--preset", choices=[p.value for p in ExportPreset], default=ExportPreset.FULL.value,
+        help="CSV columns: full (every mention, with provenance) or registry (one row per code)",
+    )
+    code.add_argument("--excel", action="store_true", help="CSV for Excel: UTF-8 with BOM, ';' delimiter")
     code.add_argument("--model", help="also run the LLM stage with this model (installed id or .gguf path)")
     given = code.add_mutually_exclusive_group()
     given.add_argument(
@@ -166,7 +171,8 @@ def _code(args: argparse.Namespace) -> int:
     coded = sum(1 for r in results if not r.error)
     failed = len(results) - coded + len(missing)
     if args.output:
-        rows = write_csv(args.output, results)
+        options = ExportOptions(ExportPreset(args.preset), excel_bom=args.excel, delimiter=";" if args.excel else ",")
+        rows = write_csv(args.output, results, options)
         print(f"{rows} codes from {coded} documents written to {args.output}")
     else:
         _print_table(csv_rows(results), sys.stdout)
@@ -246,3 +252,7 @@ def _show_lookup(args: argparse.Namespace, pipeline: Pipeline) -> int:
 
 
 _COMMANDS = {"code": _code, "eval": _eval, "lookup": _lookup, "models": models_commands.run}
+
+
+if __name__ == "__main__":  # python -m engine.cli ...
+    raise SystemExit(main())

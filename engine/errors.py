@@ -13,12 +13,15 @@ __all__ = [
     "DictionaryError",
     "DocumentReadError",
     "EngineError",
+    "ExportError",
     "GoldFormatError",
     "GrammarError",
     "ModelDownloadError",
     "ModelError",
     "ModelFileError",
     "ModelMemoryError",
+    "ReviewError",
+    "SessionError",
 ]
 
 
@@ -106,3 +109,24 @@ class GrammarError(BackendError):
 
     code = "ICD-E306"
     hint = "This is a bug in icdlinker's prompt builder: please report it with the message above."
+
+
+class ReviewError(EngineError, ValueError):
+    """A review action that cannot apply (an invalid code, a selection outside the text)."""
+
+    code = "ICD-E401"
+    hint = "Check the code or the selection and try again."
+
+
+class SessionError(EngineError):
+    """The saved review session could not be read or written."""
+
+    code = "ICD-E402"
+    hint = "Check that the folder is writable and the disk is not full; your work is still open in the window."
+
+
+class ExportError(EngineError, OSError):
+    """An export could not be written; nothing was lost, the previous file is untouched."""
+
+    code = "ICD-E403"
+    hint = "Choose a folder you can write to, or free some disk space, and export again."

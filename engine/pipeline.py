@@ -7,7 +7,7 @@ it is ready and a batch survives any one bad document.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -20,13 +20,16 @@ from engine.dictionary import DetectionPolicy, TermDictionary
 from engine.errors import EngineError
 from engine.gold import external_mentions, parse_asterisk_markup
 from engine.linking import DictionaryLinker, LinkerSettings
-from engine.llm.linker import LLMLinker
-from engine.model import Document, DocumentResult, Mention, ReviewStatus
+from engine.llm.linker import LinkProgress, LLMLinker
+from engine.model import Assignment, Document, DocumentResult, Mention, ReviewStatus
 from engine.negation import negation_cue
 from engine.progress import Cancelled, CancelToken, Progress
 from engine.readers import read_document
 
-__all__ = ["LinkTask", "Pipeline"]
+__all__ = ["LinkTask", "OnPartial", "Pipeline"]
+
+# A result that is not final yet: the dictionary's at once, then one more LLM answer each time.
+OnPartial = Callable[[DocumentResult, LinkProgress | None], None]
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +103,11 @@ class Pipeline:
         return DictionaryLinker(self.dictionary, self.catalog, index, self.settings)
 
     def code(
-        self, document: Document, mentions: Sequence[Mention] | None = None, progress: Progress | None = None
+        self,
+        document: Document,
+        mentions: Sequence[Mention] | None = None,
+        progress: Progress | None = None,
+        on_partial: OnPartial | None = None,
     ) -> DocumentResult:
         """Detect (unless ``mentions`` are given) and link one document.
 
@@ -120,9 +127,16 @@ class Pipeline:
                         status=ReviewStatus.NEEDS_REVIEW, provenance={**assignment.provenance, "negated_by": cue}
                     )
                 assignments.append(assignment)
-        if self.llm is not None:
-            return DocumentResult(document, self.llm.link(document, assignments, progress))
-        return DocumentResult(document, tuple(assignments))
+        if self.llm is None:
+            return DocumentResult(document, tuple(assignments))
+        if on_partial is not None:
+            on_partial(DocumentResult(document, tuple(assignments)), None)
+
+        def update(partial: tuple[Assignment, ...], link_progress: LinkProgress) -> None:
+            if on_partial is not None:
+                on_partial(DocumentResult(document, partial), link_progress)
+
+        return DocumentResult(document, self.llm.link(document, assignments, progress, update))
 
     def run(
         self, tasks: Iterable[LinkTask | Path | Document], progress: Progress | None = None

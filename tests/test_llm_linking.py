@@ -38,9 +38,12 @@ class Script:
         self.answer = answer
         self.calls: list[tuple[list[dict], dict, int]] = []
 
-    def __call__(self, messages, schema, max_tokens, cancel):
+    def __call__(self, messages, schema, max_tokens, cancel, on_text=None):
         self.calls.append((messages, schema, max_tokens))
         text = self.answer(schema) if callable(self.answer) else self.answer
+        if on_text is not None:  # stream it as the backend does, a few characters a token
+            for end in range(3, len(text) + 3, 3):
+                on_text(text[:end])
         try:
             parsed = json.loads(text)
         except ValueError:
@@ -147,3 +150,22 @@ def test_many_mentions_are_split_into_calls(pipeline: Pipeline) -> None:
     unsettled = sum(a.stage is not Stage.DICTIONARY for a in before)
     assert len(script.calls) == -(-unsettled // 12)
     assert all(len(schema["required"]) <= 12 for _, schema, _ in script.calls)
+
+
+def test_answers_fill_in_mention_by_mention_as_they_stream(pipeline: Pipeline) -> None:
+    before = dictionary_result(pipeline)
+    open_count = sum(1 for a in before if a.stage is not Stage.DICTIONARY)
+
+    def pick_first(schema):
+        return json.dumps({key: prop["enum"][0] for key, prop in schema["properties"].items()})
+
+    updates = []
+    linker = LLMLinker(Script(pick_first), pipeline.catalog, "es", ModelIdentity("m", "0" * 64))
+    final = linker.link(Document("d", TEXT, "es"), before, on_update=lambda a, p: updates.append((a, p)))
+    # One update per decided mention, each with one more LLM assignment than the last.
+    assert [p.decided for _, p in updates] == list(range(1, open_count + 1))
+    llm_counts = [sum(1 for a in assignments if a.stage is Stage.LLM) for assignments, _ in updates]
+    assert llm_counts == list(range(1, open_count + 1))
+    assert updates[0][1].completion_tokens < updates[-1][1].completion_tokens
+    assert updates[-1][0] == final
+    assert linker.stats.mentions == open_count  # streamed decisions are not counted twice

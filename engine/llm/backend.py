@@ -204,11 +204,14 @@ class LlamaBackend:
         max_tokens: int,
         cancel: Progress | None = None,
         temperature: float = 0.0,
+        on_text: Callable[[str], None] | None = None,
     ) -> Generation:
         """Answer a chat with JSON that the grammar built from ``schema`` forces to match it.
 
         The output is only cut short by ``max_tokens``; then ``parsed`` is None.
-        Raises ``Cancelled`` when ``cancel`` says so between two tokens.
+        ``on_text`` sees the answer so far after every token, so callers can act
+        on each finished part of it.  Raises ``Cancelled`` when ``cancel`` says
+        so between two tokens.
         """
         started = time.perf_counter()
         llm = self._require()
@@ -228,31 +231,42 @@ class LlamaBackend:
 
         stopping = StoppingCriteriaList(rendered.stopping_criteria or [])
         stopped_by_cancel = False
-        if cancel is not None:
+        seen_lengths: set[int] = set()
 
-            def cancelled(_ids: object, _logits: object) -> bool:
-                nonlocal stopped_by_cancel
-                stopped_by_cancel = stopped_by_cancel or cancel.cancelled()
-                return stopped_by_cancel
+        def count_and_cancel(ids: Any, _logits: object) -> bool:
+            # Called after every sampled token, and once more at the end with the
+            # same length: distinct lengths count the tokens, even while streaming.
+            nonlocal stopped_by_cancel
+            seen_lengths.add(len(ids))
+            stopped_by_cancel = stopped_by_cancel or (cancel is not None and cancel.cancelled())
+            return stopped_by_cancel
 
-            stopping.append(cancelled)
+        stopping.append(count_and_cancel)
         llama_started = time.perf_counter()
+        pieces: list[str] = []
+        finish_reason = "stop"
         try:
-            completion = llm.create_completion(
+            for chunk in llm.create_completion(
                 tokens,
                 max_tokens=max_tokens,
                 temperature=temperature,
                 stop=rendered.stop,
                 stopping_criteria=stopping,
                 grammar=grammar,
-            )
+                stream=True,
+            ):
+                choice = chunk["choices"][0]  # type: ignore[index]
+                if choice["text"]:
+                    pieces.append(choice["text"])
+                    if on_text is not None:
+                        on_text("".join(pieces))
+                finish_reason = choice["finish_reason"] or finish_reason
         except (RuntimeError, ValueError) as exc:  # llama_decode failures, context overflow
             raise BackendError(f"llama.cpp failed while generating: {exc}") from exc
         llama_seconds = time.perf_counter() - llama_started
         if stopped_by_cancel:
             raise Cancelled()
-        choice = completion["choices"][0]  # type: ignore[index]
-        text = choice["text"]
+        text = "".join(pieces)
         parsed, parse_error = _parse_json(text)
         return Generation(
             text=text,
@@ -260,10 +274,10 @@ class LlamaBackend:
             parse_error=parse_error,
             prompt_tokens=len(tokens),
             evaluated_prompt_tokens=evaluated,
-            completion_tokens=completion["usage"]["completion_tokens"],  # type: ignore[index]
+            completion_tokens=len(seen_lengths),
             seconds=time.perf_counter() - started,
             llama_seconds=llama_seconds,
-            finish_reason=choice["finish_reason"] or "stop",
+            finish_reason=finish_reason,
         )
 
     def _require(self) -> Llama:
@@ -313,8 +327,9 @@ class LLMWorker:
         max_tokens: int,
         cancel: Progress | None = None,
         temperature: float = 0.0,
+        on_text: Callable[[str], None] | None = None,
     ) -> Future[Generation]:
-        return self.submit(self._backend.generate_json, messages, schema, max_tokens, cancel, temperature)
+        return self.submit(self._backend.generate_json, messages, schema, max_tokens, cancel, temperature, on_text)
 
     def shutdown(self, wait: bool = True) -> None:
         """Let queued calls finish, free the model on the worker thread, and stop it; idempotent."""

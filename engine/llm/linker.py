@@ -9,6 +9,7 @@ answered validly, keeps its best fuzzy candidate, marked for review.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -18,7 +19,7 @@ from engine.llm.prompt import NONE, PROMPT_VERSION, PromptItem, PromptTemplate, 
 from engine.model import Assignment, Document, ReviewStatus, Stage
 from engine.progress import Progress
 
-__all__ = ["LLMLinker", "LLMStats", "ModelIdentity"]
+__all__ = ["LLMLinker", "LLMStats", "LinkProgress", "ModelIdentity"]
 
 
 class GenerationLike(Protocol):
@@ -31,7 +32,24 @@ class GenerationLike(Protocol):
     llama_seconds: float
 
 
-Generate = Callable[[list[dict[str, str]], dict[str, Any], int, Progress | None], GenerationLike]
+Generate = Callable[
+    [list[dict[str, str]], dict[str, Any], int, Progress | None, Callable[[str], None] | None], GenerationLike
+]
+
+# One finished "mN": "CODE" pair of the streamed answer (codes and "none" never hold quotes).
+_PAIR = re.compile(r'"(m\d+)"\s*:\s*"([^"\\]*)"')
+
+
+@dataclass(frozen=True, slots=True)
+class LinkProgress:
+    """How far the model is through one document, for the status bar."""
+
+    decided: int
+    open: int
+    completion_tokens: int
+
+
+OnUpdate = Callable[[tuple[Assignment, ...], LinkProgress], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +95,17 @@ class LLMLinker:
     stats: LLMStats = field(default_factory=LLMStats)
 
     def link(
-        self, document: Document, assignments: Sequence[Assignment], progress: Progress | None = None
+        self,
+        document: Document,
+        assignments: Sequence[Assignment],
+        progress: Progress | None = None,
+        on_update: OnUpdate | None = None,
     ) -> tuple[Assignment, ...]:
-        """The assignments with every unsettled mention decided by the model."""
+        """The assignments with every unsettled mention decided by the model.
+
+        ``on_update`` receives the assignments each time one more mention is
+        decided, as the answer streams in, so a window can fill in mention by mention.
+        """
         template = PromptTemplate.bundled(self.language)
         result = list(assignments)
         open_items = []
@@ -87,23 +113,47 @@ class LLMLinker:
             codes = self._codes(assignment)
             if codes and assignment.stage not in (Stage.DICTIONARY, Stage.USER):
                 open_items.append((index, assignment.mention, codes))
+        decided_total = 0
         for start in range(0, len(open_items), self.mentions_per_call):
             batch = open_items[start : start + self.mentions_per_call]
             # Ids restart at m1 in every call so every prompt reads the same way.
             items = [PromptItem(f"m{n}", mention, codes) for n, (_, mention, codes) in enumerate(batch, start=1)]
+            by_key = {item.key: (index, item) for (index, _, _), item in zip(batch, items)}
+            decided: set[str] = set()
+            tokens = 0
+
+            def decide(key: str, answer: Any, raw: str) -> None:
+                nonlocal decided_total
+                index, item = by_key[key]
+                decided.add(key)
+                decided_total += 1
+                result[index] = self._decide(result[index], item, answer, raw)
+                if on_update is not None:
+                    on_update(tuple(result), LinkProgress(decided_total, len(open_items), tokens))
+
+            def on_text(text: str) -> None:
+                nonlocal tokens
+                tokens += 1
+                for key, answer in _PAIR.findall(text):
+                    if key in by_key and key not in decided:
+                        decide(key, answer, text)
+
             messages = build_messages(template, self.catalog, document, items)
-            generation = self.generate(messages, build_schema(items), 16 * len(items) + 32, progress)
+            generation = self.generate(
+                messages, build_schema(items), 16 * len(items) + 32, progress, on_text if on_update else None
+            )
             self.stats.add(generation)
             answers = generation.parsed if isinstance(generation.parsed, dict) else {}
-            for (index, _, _), item in zip(batch, items):
-                result[index] = self._decide(result[index], item, answers.get(item.key), generation)
+            for item in items:
+                if item.key not in decided:
+                    decide(item.key, answers.get(item.key), generation.text)
         return tuple(result)
 
     def _codes(self, assignment: Assignment) -> tuple[str, ...]:
         valid = [c.code for c in assignment.candidates if self.catalog.is_valid(c.code)]
         return tuple(dict.fromkeys(valid))[: self.candidates_per_mention]
 
-    def _decide(self, assignment: Assignment, item: PromptItem, answer: Any, generation: GenerationLike) -> Assignment:
+    def _decide(self, assignment: Assignment, item: PromptItem, answer: Any, raw_output: str) -> Assignment:
         self.stats.mentions += 1
         provenance = {
             **assignment.provenance,
@@ -112,7 +162,7 @@ class LLMLinker:
             "prompt_version": PROMPT_VERSION,
             "candidates_shown": list(item.codes),
             "llm_answer": answer,
-            "raw_output": generation.text,
+            "raw_output": raw_output,
         }
         if answer in item.codes and self.catalog.is_valid(answer):
             self.stats.answered += 1

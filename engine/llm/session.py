@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from engine.catalog import Catalog
@@ -54,8 +55,8 @@ def open_llm_stage(
             )
         sha256, name = "", path.name
     info = read_gguf_info(path)
-    if settings is None:
-        settings = BackendSettings(n_ctx=min(DEFAULT_CONTEXT, info.context_length))
+    settings = settings or BackendSettings(n_ctx=DEFAULT_CONTEXT)
+    settings = replace(settings, n_ctx=min(settings.n_ctx, info.context_length))
     check_fits(estimate_memory(info, settings.n_ctx, settings.gpu_layers()))
     sha256 = sha256 or stream_file(path, None, "hashing")  # provenance names the exact file
     worker = LLMWorker()
@@ -66,8 +67,12 @@ def open_llm_stage(
         raise
 
     def generate(
-        messages: list[dict[str, str]], schema: dict, max_tokens: int, cancel: Progress | None
+        messages: list[dict[str, str]],
+        schema: dict,
+        max_tokens: int,
+        cancel: Progress | None,
+        on_text: Callable[[str], None] | None,
     ) -> Generation:
-        return worker.generate_json(messages, schema, max_tokens, cancel).result()
+        return worker.generate_json(messages, schema, max_tokens, cancel, on_text=on_text).result()
 
     return LLMStage(worker, LLMLinker(generate, catalog, language, ModelIdentity(name, sha256)))

@@ -1,0 +1,173 @@
+"""Code a batch of a session's documents, each in its own language and edition.
+
+This is what the window's background worker runs.  Pipelines (one per
+language and edition) and the loaded model are kept between runs, because
+loading them takes seconds; results are reported as they arrive, the
+dictionary's at once and then one more LLM answer at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from engine.codes import Edition
+from engine.dictionary import DetectionPolicy
+from engine.errors import EngineError
+from engine.language import detect_language
+from engine.linking import LinkerSettings
+from engine.llm.backend import BackendSettings
+from engine.llm.linker import LinkProgress, LLMLinker
+from engine.llm.session import LLMStage, open_llm_stage
+from engine.model import Document, DocumentResult
+from engine.pipeline import Pipeline
+from engine.progress import Cancelled, Progress
+from engine.readers import read_document
+from engine.settings import AppSettings
+
+__all__ = ["Coder", "CodingEvent", "CodingRequest"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CodingRequest:
+    """One document to code: a file or a text, and the coder's language/edition choice if any."""
+
+    key: str
+    source: Path | Document
+    language: str | None = None  # None: detect it
+    edition: Edition | None = None  # None: the language's own edition
+
+
+@dataclass(frozen=True, slots=True)
+class CodingEvent:
+    key: str
+    result: DocumentResult
+    final: bool  # False while the LLM is still answering
+    llm: LinkProgress | None = None
+
+
+class Coder:
+    """Pipelines and at most one loaded model, reused across runs; close() frees the model."""
+
+    def __init__(self, settings: AppSettings | None = None) -> None:
+        self.settings = settings or AppSettings()
+        self._pipelines: dict[tuple[str, Edition | None], Pipeline] = {}
+        self._stage: LLMStage | None = None
+        self._linkers: dict[tuple[str, Edition], LLMLinker] = {}
+
+    def configure(self, settings: AppSettings) -> None:
+        """New settings; what they change is rebuilt or reloaded on the next run."""
+        if (settings.model, settings.gpu_layers, settings.threads, settings.context_size) != (
+            self.settings.model, self.settings.gpu_layers, self.settings.threads, self.settings.context_size
+        ):
+            self.close()
+        if (settings.fuzzy_threshold, settings.nested_mentions) != (
+            self.settings.fuzzy_threshold, self.settings.nested_mentions
+        ):
+            self._pipelines.clear()
+        self.settings = settings
+
+    @property
+    def model_loaded(self) -> str | None:
+        return self._stage.linker.model.name if self._stage else None
+
+    def code(
+        self, requests: Sequence[CodingRequest], progress: Progress, on_event: Callable[[CodingEvent], None]
+    ) -> None:
+        """Code every request in turn; a failing document gets an error result, the batch goes on.
+
+        Raises Cancelled (between documents, or between two model tokens).
+        """
+        total = len(requests)
+        for done, request in enumerate(requests):
+            name = request.source.name if isinstance(request.source, Path) else request.source.id
+            progress.update(done, total, name)
+            if progress.cancelled():
+                raise Cancelled()
+            try:
+                result = self._code_one(request, progress, on_event, done, total, name)
+            except Cancelled:
+                raise
+            except EngineError as error:
+                result = DocumentResult(self._placeholder(request), error=str(error))
+            except Exception as error:  # one bad document never stops a batch
+                log.exception("coding %s failed", name)
+                result = DocumentResult(self._placeholder(request), error=f"[ICD-E900] unexpected error: {error!r}")
+            on_event(CodingEvent(request.key, result, final=True))
+        progress.update(total, total, "done")
+
+    def close(self) -> None:
+        if self._stage is not None:
+            self._stage.close()
+        self._stage = None
+        self._linkers.clear()
+
+    def _code_one(
+        self,
+        request: CodingRequest,
+        progress: Progress,
+        on_event: Callable[[CodingEvent], None],
+        done: int,
+        total: int,
+        name: str,
+    ) -> DocumentResult:
+        document = self._read(request)
+        pipeline = self._pipeline(document.language, request.edition)
+        pipeline.llm = self._linker(pipeline, progress, done, total) if self.settings.model else None
+
+        def partial(result: DocumentResult, link: LinkProgress | None) -> None:
+            if link is not None:
+                progress.update(
+                    done, total, f"{name} · model {link.decided}/{link.open} mentions · {link.completion_tokens} tokens"
+                )
+            on_event(CodingEvent(request.key, result, final=False, llm=link))
+
+        return pipeline.code(document, None, progress, partial)
+
+    def _read(self, request: CodingRequest) -> Document:
+        default = request.language or self.settings.default_language
+        if isinstance(request.source, Document):
+            document = request.source
+        else:
+            document = read_document(request.source, default)
+        if request.language is None:
+            document = replace(document, language=detect_language(document.text, default))
+        elif document.language != request.language:
+            document = replace(document, language=request.language)
+        return document
+
+    def _placeholder(self, request: CodingRequest) -> Document:
+        if isinstance(request.source, Document):
+            return request.source
+        language = request.language or self.settings.default_language
+        return Document(request.source.stem, "", language, str(request.source))
+
+    def _pipeline(self, language: str, edition: Edition | None) -> Pipeline:
+        key = (language, edition)
+        if key not in self._pipelines:
+            self._pipelines[key] = Pipeline.bundled(
+                language, edition,
+                policy=DetectionPolicy(nested=self.settings.nested_mentions),
+                settings=LinkerSettings(fuzzy_threshold=self.settings.fuzzy_threshold),
+            )
+        return self._pipelines[key]
+
+    def _linker(self, pipeline: Pipeline, progress: Progress, done: int, total: int) -> LLMLinker:
+        key = (pipeline.language, pipeline.catalog.edition)
+        if self._stage is None:
+            progress.update(done, total, f"loading model {self.settings.model}")
+            backend = BackendSettings(
+                n_gpu_layers=self.settings.gpu_layers_value(),  # type: ignore[arg-type]
+                n_threads=self.settings.threads,
+                n_ctx=self.settings.context_size,
+            )
+            self._stage = open_llm_stage(self.settings.model, pipeline.language, pipeline.catalog, backend)
+            self._linkers[(self._stage.linker.language, self._stage.linker.catalog.edition)] = self._stage.linker
+        if key not in self._linkers:
+            first = self._stage.linker
+            self._linkers[key] = LLMLinker(first.generate, pipeline.catalog, pipeline.language, first.model)
+        return self._linkers[key]

@@ -1,0 +1,78 @@
+"""The batch coder the window runs: languages detected, bad files isolated, results streamed."""
+
+from pathlib import Path
+
+import pytest
+
+from engine.codes import Edition
+from engine.coding import Coder, CodingEvent, CodingRequest
+from engine.language import detect_language
+from engine.model import Document, Stage
+from engine.progress import Cancelled, CancelToken
+from engine.resources import resources_dir
+from engine.settings import AppSettings
+
+SAMPLES = sorted((resources_dir() / "samples").glob("*/*.txt"))
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_bundled_sample_is_detected_in_its_language(sample: Path) -> None:
+    assert detect_language(sample.read_text(encoding="utf-8")) == sample.parent.name
+
+
+def test_no_evidence_means_the_default_language() -> None:
+    assert detect_language("12/03/2024 — 37,5 °C", default="fr") == "fr"
+    assert detect_language("", default="de") == "de"
+
+
+def test_a_mixed_batch_codes_each_document_in_its_language(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 truncated")
+    requests = [CodingRequest(str(p), p) for p in SAMPLES]
+    requests.insert(1, CodingRequest("broken", broken))
+    requests.append(CodingRequest("fixed", Document("memo", "Neumonía basal derecha.", "es"), "es", Edition.WHO))
+    events: list[CodingEvent] = []
+    Coder().code(requests, CancelToken(), events.append)
+    finals = {e.key: e.result for e in events if e.final}
+    assert list(finals) == [r.key for r in requests]
+    assert finals["broken"].error and "ICD-E101" in finals["broken"].error
+    for sample in SAMPLES:
+        result = finals[str(sample)]
+        assert result.error is None and result.document.language == sample.parent.name
+        assert any(a.stage is Stage.DICTIONARY for a in result.assignments), sample
+    assert {a.edition for a in finals["fixed"].assignments} == {Edition.WHO}
+
+
+def test_cancel_stops_between_documents_and_keeps_what_was_coded() -> None:
+    class CancelAfterFirst(CancelToken):
+        def update(self, done: int, total: int, message: str) -> None:
+            if done >= 1:
+                self.cancel()
+
+    events: list[CodingEvent] = []
+    with pytest.raises(Cancelled):
+        Coder().code([CodingRequest(str(p), p) for p in SAMPLES], CancelAfterFirst(), events.append)
+    assert [e.key for e in events if e.final] == [str(SAMPLES[0])]
+
+
+def test_llm_answers_stream_in_before_the_final_result(gemma_gguf: Path) -> None:
+    settings = AppSettings().with_changes(model=str(gemma_gguf), threads=1, context_size=4096)
+    coder = Coder(settings)
+    # Terms the dictionary cannot settle alone (several codes in CodiEsp), so the model answers.
+    text = "Fumador, con dispepsia e insuficiencia respiratoria; se descarta neoplasia vesical."
+    events: list[CodingEvent] = []
+    try:
+        coder.code([CodingRequest("d", Document("d", text, "es"), "es")], CancelToken(), events.append)
+        assert coder.model_loaded == gemma_gguf.name
+    finally:
+        coder.close()
+    assert events[-1].final and all(not e.final for e in events[:-1])
+    assert events[0].llm is None  # the dictionary's result first
+    decided = [e.llm.decided for e in events[1:-1]]
+    assert decided == list(range(1, len(decided) + 1)) and decided, "one update per answered mention"
+    final = events[-1].result
+    assert final.assignments == events[-2].result.assignments
+    for assignment in final.assignments:
+        if "llm_answer" in assignment.provenance:
+            assert assignment.stage in (Stage.LLM, Stage.FUZZY)
+            assert assignment.code in assignment.provenance["candidates_shown"]
