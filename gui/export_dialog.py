@@ -1,0 +1,112 @@
+"""The export dialog: what to export (the current document or all) and how (CSV options or JSON).
+
+It only asks; the caller picks the file and runs ``engine.export`` in a
+``BackgroundOp``.  Its defaults are the coder's export settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.export import ExportOptions, ExportPreset
+from engine.settings import AppSettings
+
+__all__ = ["ExportChoice", "ExportDialog"]
+
+_PRESETS = {ExportPreset.FULL.value: "Full: every mention with its provenance",
+            ExportPreset.REGISTRY.value: "Registry: one row per distinct code"}
+_DELIMITERS = {",": "Comma (,)", ";": "Semicolon (;) for European Excel", "\t": "Tab"}
+
+
+@dataclass(frozen=True)
+class ExportChoice:
+    scope: Literal["current", "all"]  # JSON always exports the whole session: "all"
+    format: Literal["csv", "json"]
+    options: ExportOptions  # the CSV options (JSON ignores them)
+
+
+class ExportDialog(QDialog):
+    """Non-modal: connect ``accepted`` and read ``choice()``."""
+
+    def __init__(self, parent: QWidget | None, settings: AppSettings, has_current: bool) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export")
+        defaults = settings.export_options()
+        self._has_current = has_current
+        self.current = QRadioButton("The current document")
+        self.all = QRadioButton("All documents")
+        self.current.setEnabled(has_current)
+        (self.current if has_current else self.all).setChecked(True)
+        self.csv = QRadioButton("CSV")
+        self.json = QRadioButton("JSON: the whole review session")
+        self.csv.setChecked(True)
+        for pair in ((self.current, self.all), (self.csv, self.json)):
+            group = QButtonGroup(self)
+            for button in pair:
+                group.addButton(button)
+        self.preset = _combo(_PRESETS, defaults.preset)
+        self.only_accepted = QCheckBox("Only accepted and corrected codes")
+        self.only_accepted.setChecked(defaults.only_accepted)
+        self.excel_bom = QCheckBox("Start with a byte-order mark so Excel reads accents")
+        self.excel_bom.setChecked(defaults.excel_bom)
+        self.delimiter = _combo(_DELIMITERS, defaults.delimiter)
+        self.json.toggled.connect(self._json_toggled)
+
+        form = QFormLayout()
+        form.addRow("Export", _column(self.current, self.all))
+        form.addRow("Format", _column(self.csv, self.json))
+        form.addRow("Columns", self.preset)
+        form.addRow("", self.only_accepted)
+        form.addRow("", self.excel_bom)
+        form.addRow("Delimiter", self.delimiter)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+
+    def choice(self) -> ExportChoice:
+        json = self.json.isChecked()
+        options = ExportOptions(ExportPreset(self.preset.currentData()), self.only_accepted.isChecked(),
+                                self.excel_bom.isChecked(), self.delimiter.currentData())
+        return ExportChoice("current" if self.current.isChecked() and not json else "all",
+                            "json" if json else "csv", options)
+
+    def _json_toggled(self, json: bool) -> None:
+        """A JSON export is the whole session: scope and CSV options do not apply."""
+        for widget in (self.all, self.preset, self.only_accepted, self.excel_bom, self.delimiter):
+            widget.setEnabled(not json)
+        self.current.setEnabled(not json and self._has_current)
+
+
+def _combo(labels: dict[str, str], value: str) -> QComboBox:
+    combo = QComboBox()
+    for data, label in labels.items():
+        combo.addItem(label, data)
+    combo.setCurrentIndex(combo.findData(value))
+    return combo
+
+
+def _column(*buttons: QRadioButton) -> QWidget:
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for button in buttons:
+        layout.addWidget(button)
+    return box
