@@ -6,15 +6,13 @@ reach the coder or an export.
 
 from __future__ import annotations
 
-import gzip
-import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from engine.codes import Edition, normalize_code
 from engine.errors import CatalogError
-from engine.resources import compiled_dir
+from engine.resources import compiled_dir, load_compiled
 
 __all__ = ["Catalog", "CatalogNode"]
 
@@ -41,7 +39,7 @@ class Catalog:
     @classmethod
     def from_file(cls, path: Path) -> Catalog:
         try:
-            data = json.loads(gzip.decompress(path.read_bytes()))
+            data = load_compiled(path)
             nodes = {
                 code: CatalogNode(code, kind, parent, titles) for code, kind, parent, titles in data["nodes"]
             }
@@ -85,6 +83,10 @@ class Catalog:
     def parent(self, code: str) -> str | None:
         node = self.node(code)
         return node.parent if node else None
+
+    def roots(self) -> list[str]:
+        """The top of the hierarchy (the chapters), in code order."""
+        return sorted(node.code for node in self._nodes.values() if node.parent is None)
 
     def children(self, code: str) -> list[str]:
         if self._children is None:

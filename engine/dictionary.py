@@ -9,8 +9,6 @@ because every count and occurrence statistic is stored per source.
 from __future__ import annotations
 
 import gc
-import gzip
-import json
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +21,7 @@ from typing import Any
 from engine.codes import Edition
 from engine.errors import DictionaryError
 from engine.normalize import Scan, term_key
-from engine.resources import compiled_dir
+from engine.resources import compiled_dir, load_compiled
 
 __all__ = ["DetectionPolicy", "LinkingRule", "Match", "TermDictionary", "TermEntry"]
 
@@ -147,7 +145,7 @@ class TermDictionary:
     ) -> TermDictionary:
         try:
             with _collector_paused():
-                data = json.loads(gzip.decompress(path.read_bytes()))
+                data = load_compiled(path)
                 rows = {key: (display, codes) for key, display, codes in data["terms"]}
             return cls(
                 data["language"], Edition(data["edition"]), rows, data.get("occurrences", {}),

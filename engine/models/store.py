@@ -5,17 +5,21 @@ A folder (``platformdirs.user_data_dir("icdlinker")/models`` unless
 models as ``<id>.gguf``, partial downloads under ``.partial/``, and ``models.json``:
 the registry, rewritten atomically so a crash never loses it.  Every file is
 validated as GGUF before it is registered, and its SHA-256 recorded.
+Models shipped inside the app (``engine.resources.bundled_models_dir``) are listed
+too: read-only, never removed, and selected when the coder has selected nothing.
 Nothing here uses the network except :meth:`ModelStore.download`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 import platformdirs
@@ -26,8 +30,11 @@ from engine.models.catalog import CatalogModel, find_catalog_model
 from engine.models.files import ensure_free_space, stream_file
 from engine.models.gguf import GGUFInfo, read_gguf_info
 from engine.progress import Progress
+from engine.resources import bundled_models_dir
 
 __all__ = ["InstalledModel", "ModelStore", "default_models_dir"]
+
+log = logging.getLogger(__name__)
 
 _REGISTRY = "models.json"
 _FORMAT = 1
@@ -40,7 +47,7 @@ class InstalledModel:
     path: str
     sha256: str
     size_bytes: int
-    source: str  # "download:<repo>/<file>@<commit>" or "import:<original path>"
+    source: str  # "download:<repo>/<file>@<commit>", "import:<original path>" or "bundled:<file name>"
     architecture: str
     context_length: int
     added: str  # ISO 8601, UTC
@@ -49,6 +56,11 @@ class InstalledModel:
     @property
     def file(self) -> Path:
         return Path(self.path)
+
+    @property
+    def bundled(self) -> bool:
+        """Shipped inside the app: listed from its folder, not the registry, and never removed."""
+        return self.source.startswith("bundled:")
 
     @property
     def available(self) -> bool:
@@ -64,15 +76,18 @@ def default_models_dir() -> Path:
 
 
 class ModelStore:
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, bundled_dir: Path | None = None) -> None:
         self.root = Path(root) if root is not None else default_models_dir()
+        self.bundled_dir = Path(bundled_dir) if bundled_dir is not None else bundled_models_dir()
         self._lock = threading.RLock()  # registry read-modify-write from GUI worker threads
 
     # --- reading -----------------------------------------------------------------
 
     def list(self) -> list[InstalledModel]:
-        """Installed models, oldest first."""
-        return self._read()[0]
+        """Installed models, oldest first, then the bundled ones an installed model does not shadow."""
+        models = self._read()[0]
+        taken = {m.id for m in models} | {m.path for m in models}
+        return models + [m for m in _bundled_models(self.bundled_dir) if m.id not in taken and m.path not in taken]
 
     def get(self, id_or_path: str | Path) -> InstalledModel | None:
         """The model with this id, or whose file is this path."""
@@ -84,8 +99,11 @@ class ModelStore:
         return next((m for m in self.list() if m.id == wanted.lower() or m.path == resolved), None)
 
     def selected(self) -> InstalledModel | None:
-        models, selected = self._read()
-        return next((m for m in models if m.id == selected), None)
+        """The chosen model; a bundled one when none was chosen (or the chosen one is gone)."""
+        selected = self._read()[1]
+        models = self.list()
+        default = next((m for m in models if m.bundled), None)
+        return next((m for m in models if m.id == selected), default)
 
     # --- changing ----------------------------------------------------------------
 
@@ -95,7 +113,7 @@ class ModelStore:
             model = self._require(model_id)
             if not model.available:
                 raise ModelFileError(f"{model.id}: its file {model.path} is missing", hint="Import it again.")
-            self._write(self.list(), model.id)
+            self._write(self._read()[0], model.id)
             return model
 
     def import_file(
@@ -159,6 +177,11 @@ class ModelStore:
         """Unregister a model; delete its file only if the store made the copy."""
         with self._lock:
             model = self._require(model_id)
+            if model.bundled:
+                raise ModelError(
+                    f"{model.id} is part of the application and cannot be removed",
+                    hint="Select another model instead; IT can build the app without it.",
+                )
             models, selected = self._read()
             self._write([m for m in models if m.id != model.id], None if selected == model.id else selected)
             if model.copied:
@@ -174,7 +197,7 @@ class ModelStore:
         return model
 
     def _new_id(self, wanted: str) -> str:
-        model_id = re.sub(r"[^a-z0-9._-]+", "-", wanted.lower()).strip("-._")[:64]
+        model_id = _slug(wanted)
         if not _VALID_ID.fullmatch(model_id):
             raise ModelError(f"{wanted!r} cannot be a model id", hint="Use letters, digits, '.', '-' or '_'.")
         if self.get(model_id) is not None:
@@ -220,6 +243,50 @@ class ModelStore:
         self.root.mkdir(parents=True, exist_ok=True)
         data = {"format": _FORMAT, "selected": selected, "models": [asdict(m) for m in models]}
         write_text_atomic(self.root / _REGISTRY, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._")[:64]
+
+
+def _bundled_models(folder: Path) -> list[InstalledModel]:
+    if not folder.is_dir():
+        return []
+    models = []
+    for path in sorted(folder.glob("*.gguf")):
+        try:
+            stat = path.stat()
+            models.append(_bundled_model(path, stat.st_size, stat.st_mtime_ns))
+        except (OSError, ModelError) as error:  # one bad file must not hide the others
+            log.warning("bundled model %s skipped: %s", path, error)
+    return models
+
+
+@lru_cache(maxsize=32)
+def _bundled_model(path: Path, size: int, mtime_ns: int) -> InstalledModel:
+    """A bundled GGUF as a model; cached per file version (``size``, ``mtime_ns``): the folder is read-only.
+
+    Its SHA-256 comes from ``<file>.sha256`` (``sha256sum`` format, written by the build);
+    without one it stays "" and is computed when the model is loaded.
+    """
+    model_id = _slug(path.stem)
+    if not _VALID_ID.fullmatch(model_id):
+        raise ModelError(f"{path.name!r} cannot be a model id")
+    info = read_gguf_info(path)
+    sidecar = path.with_name(f"{path.name}.sha256")
+    words = sidecar.read_text(encoding="utf-8").split() if sidecar.is_file() else []
+    sha256 = words[0].lower() if words and re.fullmatch(r"[0-9a-fA-F]{64}", words[0]) else ""
+    return InstalledModel(
+        id=model_id,
+        path=str(path.resolve()),
+        sha256=sha256,
+        size_bytes=info.file_size,
+        source=f"bundled:{path.name}",
+        architecture=info.architecture,
+        context_length=info.context_length,
+        added=datetime.fromtimestamp(mtime_ns / 1e9, UTC).isoformat(timespec="seconds"),
+        copied=False,
+    )
 
 
 def _download_target(model: CatalogModel | str) -> tuple[str, str, str]:

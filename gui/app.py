@@ -1,0 +1,142 @@
+"""Start the review window (``icdlinker`` with no arguments), and check it headless (``--self-test``).
+
+The window restores the last session; a damaged session file is set aside by the
+engine and the coder told so, with a fresh session to work in.  The crash
+handler saves the session before it reports anything.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication, QTreeWidgetItemIterator
+
+from engine.errors import SessionError
+from engine.resources import resources_dir
+from engine.session import DocumentState, ReviewSession
+from engine.settings import AppSettings
+from gui.errors import install_crash_handler, show_error
+from gui.main_window import MainWindow
+
+__all__ = ["application", "coded_sample_window", "open_window", "run", "self_check", "wait_for_coding"]
+
+SAMPLE = Path("samples") / "es" / "alta-neumologia.txt"
+
+
+def application(argv: list[str] | None = None) -> QApplication:
+    """The one QApplication, named so Qt's and platformdirs' per-user folders agree."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(sys.argv[:1] + list(argv or []))
+    app.setApplicationName("icdlinker")
+    app.setOrganizationName("icdlinker")
+    return app
+
+
+def open_window(settings: AppSettings | None = None) -> MainWindow:
+    """The window on the saved session (or a fresh one, with the reason shown, if it cannot be read)."""
+    try:
+        session, problem = ReviewSession.load(), None
+    except SessionError as error:
+        session, problem = ReviewSession(), error
+    window = MainWindow(session, settings or AppSettings.load())
+    if problem is not None:
+        show_error(window, problem, "The saved session could not be restored")
+    return window
+
+
+def run(argv: list[str] | None = None) -> int:
+    app = application(argv)
+    window = open_window()
+    install_crash_handler(save_work=window.save_session)
+    window.show()
+    return app.exec()
+
+
+def wait_for_coding(window: MainWindow, timeout_s: float = 120.0) -> None:
+    """Run the event loop until the window's coding run has finished; raises TimeoutError."""
+    if not window.coding.is_running():
+        return
+    loop = QEventLoop()
+
+    def finished(running: bool) -> None:
+        if not running:
+            loop.quit()
+
+    window.coding.running_changed.connect(finished)
+    timer = QTimer(singleShot=True, interval=int(timeout_s * 1000))
+    timer.timeout.connect(loop.quit)
+    timer.start()
+    loop.exec()
+    if window.coding.is_running():
+        raise TimeoutError(f"coding did not finish within {timeout_s:.0f} s")
+
+
+def coded_sample_window(folder: Path, samples: list[Path], settings: AppSettings | None = None) -> MainWindow:
+    """A window on a fresh session in ``folder`` with ``samples`` opened and coded."""
+    window = MainWindow(ReviewSession(), settings or AppSettings(), session_path=folder / "session.json")
+    window.open_paths(samples)
+    window.code_new()
+    wait_for_coding(window)
+    window.documents.select_key(window.session.documents[0].key)
+    return window
+
+
+def self_check() -> list[str]:
+    """Build the window offscreen on a temporary data folder, code a bundled sample and render it.
+
+    Returns what was checked, one line each; raises on the first failure.
+    """
+    application()
+    lines = []
+    with tempfile.TemporaryDirectory(prefix="icdlinker-selftest-") as folder, _data_dir(folder):
+        window = coded_sample_window(Path(folder), [resources_dir() / SAMPLE])
+        try:
+            lines.append("window built on a temporary session")
+            document = window.session.documents[0]
+            if document.state is not DocumentState.CODED or document.result is None:
+                raise RuntimeError(f"the sample was not coded: {document.state.value} {document.error or ''}")
+            count = len(document.result.assignments)
+            rows = _table_rows(window)
+            if not count or rows != count:
+                raise RuntimeError(f"{count} mentions coded but {rows} rows in the code table")
+            lines.append(f"sample {document.name} coded: {count} mentions, {rows} table rows")
+            highlighted = window.text.highlights()
+            if len(highlighted) != count:
+                raise RuntimeError(f"{len(highlighted)} of {count} mentions highlighted in the text")
+            lines.append(f"{len(highlighted)} mentions highlighted in the text")
+            image = window.grab().toImage()
+            if image.isNull() or image.width() < 400:
+                raise RuntimeError("the window could not be rendered")
+            lines.append(f"window rendered ({image.width()}×{image.height()})")
+        finally:
+            window.close()
+            window.deleteLater()
+    return lines
+
+
+def _table_rows(window: MainWindow) -> int:
+    rows, iterator = 0, QTreeWidgetItemIterator(window.mentions)
+    while iterator.value() is not None:
+        rows += 1
+        iterator += 1
+    return rows
+
+
+@contextmanager
+def _data_dir(folder: str) -> Iterator[None]:
+    previous = os.environ.get("ICDLINKER_DATA_DIR")
+    os.environ["ICDLINKER_DATA_DIR"] = folder
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["ICDLINKER_DATA_DIR"]
+        else:
+            os.environ["ICDLINKER_DATA_DIR"] = previous

@@ -1,0 +1,187 @@
+"""The code picker: find a code by title words or code as you type, or browse the hierarchy.
+
+Search runs on ``engine.code_search.CodeSearch`` (a few milliseconds per
+keystroke, results capped); the index is built once per edition and language on
+a worker thread, so opening the picker never freezes the window.  The tree is
+filled lazily, chapter → block → category → subcategory.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.catalog import Catalog
+from engine.code_search import CodeSearch
+from engine.codes import Edition
+from gui.worker import BackgroundOp, TaskState
+
+__all__ = ["CodePickerDialog"]
+
+_CODE = Qt.ItemDataRole.UserRole
+_LIMIT = 100
+
+
+class CodePickerDialog(QDialog):
+    """Non-modal: ``open()`` it, then read ``chosen_code()`` once ``accepted`` is emitted."""
+
+    def __init__(
+        self,
+        parent: QWidget | None,
+        edition: Edition,
+        language: str,
+        *,
+        query: str = "",
+        current: str | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Choose a code — {edition.label}")
+        self.resize(720, 560)
+        self._edition, self._language, self._current = edition, language, current
+        self._search: CodeSearch | None = None
+        self._catalog: Catalog | None = None
+        self._chosen: str | None = None
+
+        self.query = QLineEdit(query)
+        self.query.setPlaceholderText("Words of the title or a code, e.g. neumonía aguda or J18")
+        self.query.setClearButtonEnabled(True)
+        self.results = QListWidget()
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(("Code", "Title"))
+        self.tree.setColumnWidth(0, 130)
+        self.status = QLabel("Preparing the code index…")
+        search_page = QWidget()
+        search_layout = QVBoxLayout(search_page)
+        search_layout.addWidget(self.query)
+        search_layout.addWidget(self.results)
+        search_layout.addWidget(self.status)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(search_page, "Search")
+        self.tabs.addTab(self.tree, "Browse")
+        buttons = QDialogButtonBox.StandardButton
+        self.buttons = QDialogButtonBox(buttons.Ok | buttons.Cancel)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tabs)
+        layout.addWidget(self.buttons)
+
+        self.query.textChanged.connect(self._update_results)
+        self.query.returnPressed.connect(self._accept_if_chosen)
+        self.results.currentItemChanged.connect(self._choose)
+        self.results.itemActivated.connect(self._accept_if_chosen)
+        self.tree.currentItemChanged.connect(self._choose)
+        self.tree.itemActivated.connect(self._accept_if_chosen)
+        self.tree.itemExpanded.connect(self._fill_children)
+        self.tabs.currentChanged.connect(
+            lambda tab: self._choose(self.results.currentItem() if tab == 0 else self.tree.currentItem())
+        )
+        self._set_chosen(None)
+        if CodeSearch.is_cached(edition, language):
+            self._ready(CodeSearch.cached(edition, language))
+        else:
+            self.query.setEnabled(False)
+            BackgroundOp(self, self._build, success=self._ready).run()
+
+    def is_ready(self) -> bool:
+        return self._search is not None
+
+    def chosen_code(self) -> str | None:
+        return self._chosen
+
+    def _build(self, state: TaskState) -> CodeSearch:
+        search = CodeSearch.cached(self._edition, self._language)
+        Catalog.bundled(self._edition).children(search.codes[0])  # builds the hierarchy map here, off the UI
+        return search
+
+    def _ready(self, search: CodeSearch) -> None:
+        self._search = search
+        self._catalog = Catalog.bundled(self._edition)  # loaded by now: CodeSearch needed it
+        self.query.setEnabled(True)
+        self.query.setFocus()
+        self._fill_tree()
+        self._update_results()
+
+    def _update_results(self) -> None:
+        if self._search is None:
+            return
+        hits = self._search.search(self.query.text(), _LIMIT)
+        self.results.clear()
+        for hit in hits:
+            item = QListWidgetItem(f"{hit.code}   {hit.title}")
+            item.setData(_CODE, hit.code)
+            self.results.addItem(item)
+        if hits:
+            self.results.setCurrentRow(0)
+        more = " (the first ones: type more words to narrow)" if len(hits) == _LIMIT else ""
+        self.status.setText(f"{len(hits)} codes{more}" if self.query.text().strip() else "")
+
+    def _fill_tree(self) -> None:
+        assert self._catalog is not None
+        for code in self._catalog.roots():
+            self.tree.addTopLevelItem(self._tree_item(code))
+        if self._current:
+            self._reveal(self._current)
+
+    def _tree_item(self, code: str) -> QTreeWidgetItem:
+        assert self._catalog is not None
+        item = QTreeWidgetItem((code, self._catalog.title(code, self._language)))
+        item.setData(0, _CODE, code)
+        if self._catalog.children(code):
+            item.setChildIndicatorPolicy(QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
+        if not self._catalog.is_valid(code):  # chapters and blocks are for finding, not for coding
+            font = item.font(0)
+            font.setBold(True)
+            item.setFont(0, font)
+            item.setFont(1, font)
+        return item
+
+    def _fill_children(self, item: QTreeWidgetItem) -> None:
+        if item.childCount() or self._catalog is None:
+            return
+        for code in self._catalog.children(item.data(0, _CODE)):
+            item.addChild(self._tree_item(code))
+
+    def _reveal(self, code: str) -> None:
+        """Expand the tree down to ``code`` and select it."""
+        assert self._catalog is not None
+        path = [code]
+        while (above := self._catalog.parent(path[-1])) is not None:
+            path.append(above)
+        item = self.tree.invisibleRootItem()
+        for step in reversed(path):
+            item.setExpanded(True)  # fills its children
+            found = next((child for i in range(item.childCount())
+                          if (child := item.child(i)) is not None and child.data(0, _CODE) == step), None)
+            if found is None:
+                return
+            item = found
+        self.tree.setCurrentItem(item)
+
+    def _choose(self, item: QListWidgetItem | QTreeWidgetItem | None) -> None:
+        if item is None:
+            code = None
+        else:
+            code = item.data(_CODE) if isinstance(item, QListWidgetItem) else item.data(0, _CODE)
+        valid = code is not None and self._catalog is not None and self._catalog.is_valid(code)
+        self._set_chosen(code if valid else None)
+
+    def _set_chosen(self, code: str | None) -> None:
+        self._chosen = code
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(code is not None)
+
+    def _accept_if_chosen(self) -> None:
+        if self._chosen is not None:
+            self.accept()

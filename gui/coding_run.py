@@ -1,0 +1,189 @@
+"""The "Code" action: one ``Coder`` for the window's lifetime, one run at a time on a worker.
+
+Results go into the session as they arrive (the dictionary's at once, then each
+model answer), and ``document_changed`` names the document so the window
+refreshes only that.  Cancelling keeps the documents already finished; the one
+in progress returns to where it was before the run.  A document that fails to
+re-code keeps its previous results: the coder's review is never replaced by an error.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QWidget
+
+from engine.code_search import CodeSearch
+from engine.codes import Edition
+from engine.coding import Coder, CodingEvent, CodingRequest
+from engine.errors import EngineError
+from engine.model import DocumentResult
+from engine.session import ReviewSession, SessionDocument
+from engine.settings import AppSettings
+from gui.errors import show_error
+from gui.worker import BackgroundOp, TaskState
+
+__all__ = ["CodingRun"]
+
+# Python passes the GIL to a waiting thread only every switch interval (5 ms by default),
+# and most Qt calls release it: with the default, a busy worker made the window wait up to
+# 5 ms after every Qt call.  1 ms keeps redraws smooth and costs the worker little.
+_SWITCH_INTERVAL_S = 0.001
+# More new objects than this after a run: it loaded dictionaries and a catalog (about a million
+# objects that live as long as the window) rather than just coding.
+_LOADED = 100_000
+
+
+class CodingRun(QObject):
+    """Owns the Coder; ``widgets`` (message, progress bar, Cancel) belong in the status bar."""
+
+    document_changed = Signal(str)
+    running_changed = Signal(bool)
+
+    def __init__(self, parent: QWidget, session: ReviewSession, settings: AppSettings) -> None:
+        super().__init__(parent)
+        self._parent = parent
+        self.session = session
+        self.coder = Coder(settings)
+        self._next_settings: AppSettings | None = None
+        self._op: BackgroundOp[None] | None = None
+        self._before: dict[str, tuple[DocumentResult | None, str | None]] = {}
+        self._kept: list[str] = []  # re-coding failures whose previous results were kept
+        self._switch_interval = sys.getswitchinterval()
+        self.message = QLabel()
+        self.bar = QProgressBar()
+        self.bar.setMaximumWidth(220)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.widgets = (self.message, self.bar, self.cancel_button)
+        self._show_widgets(False)
+
+    def is_running(self) -> bool:
+        return self._op is not None and self._op.is_running()
+
+    def start(self, documents: list[SessionDocument]) -> None:
+        """Code these documents (a run must not be in progress)."""
+        requests = [_request(d) for d in documents if d.result is not None or d.source]
+        if not requests or self.is_running():
+            return
+        for request in requests:
+            document = self.session.get(request.key)
+            self._before[request.key] = (document.result, document.error)
+            document.coding = True
+            self.document_changed.emit(request.key)
+        self._kept = []
+        self._progress(0, len(requests), "starting")
+        self._op = BackgroundOp(
+            self._parent, lambda state: self._code(requests, state),
+            success=lambda _: self._finish(), failure=self._failed, cancelled=self._finish,
+            partial=self._event, progress=self._progress,
+        )
+        self._show_widgets(True)
+        self.running_changed.emit(True)
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(_SWITCH_INTERVAL_S)
+        self._op.run()
+
+    def cancel(self) -> None:
+        if self._op is not None:
+            self.message.setText("Cancelling…")
+            self._op.cancel()
+
+    def configure(self, settings: AppSettings) -> None:
+        """New settings take effect now, or after the run in progress (the Coder is not shared)."""
+        if self.is_running():
+            self._next_settings = settings
+        else:
+            self.coder.configure(settings)
+
+    def close(self) -> None:
+        """The window closes: stop the run and put its documents back as they were."""
+        if self.is_running():
+            assert self._op is not None
+            self._op.cancel()
+            self._op.finished.connect(self.coder.close)
+            self._finish()
+        else:
+            self.coder.close()
+
+    def _code(self, requests: list[CodingRequest], state: TaskState) -> None:
+        """On the worker.  The cyclic GC is paused: a full collection over the freshly loaded
+        dictionaries holds the interpreter for up to half a second and would freeze the window."""
+        indexes: set[tuple[Edition, str]] = set()
+
+        def on_event(event: CodingEvent) -> None:
+            state.partial(event)
+            if event.final and event.result.assignments:
+                indexes.add((event.result.assignments[0].edition, event.result.document.language))
+
+        gc.disable()
+        try:
+            self.coder.code(requests, state, on_event)
+            for edition, language in indexes:  # so the code picker opens at once
+                state.update(len(requests), len(requests), "preparing the code picker")
+                CodeSearch.cached(edition, language)
+        finally:
+            if gc.get_count()[0] > _LOADED:  # keep what was loaded out of every later collection
+                gc.freeze()
+            gc.enable()
+
+    def _event(self, value: object) -> None:
+        assert isinstance(value, CodingEvent)
+        if value.key not in self._before:  # the run was closed or the document removed
+            return
+        if value.final:
+            document = self.session.get(value.key)
+            document.coding = False
+            previous, error = self._before.pop(value.key)
+            if value.result.error and previous is not None:
+                self._kept.append(f"{document.name}: {value.result.error}")
+                document.result, document.error = previous, error
+                self.session.touch()
+                self.document_changed.emit(value.key)
+                return
+        self.session.set_result(value.key, value.result)
+        self.document_changed.emit(value.key)
+
+    def _progress(self, done: int, total: int, message: str) -> None:
+        self.bar.setRange(0, max(total, 1))
+        self.bar.setValue(done)
+        self.message.setText(f"Coding {min(done + 1, total)}/{total}: {message}")
+
+    def _failed(self, error: BaseException) -> None:
+        self._finish()
+        show_error(self._parent, error, "Coding stopped")
+
+    def _finish(self) -> None:
+        """The run is over: documents it did not finish are put back as they were before it."""
+        for key, (result, error) in self._before.items():
+            document = self.session.get(key)
+            document.coding, document.result, document.error = False, result, error
+            self.session.touch()  # a partial result may have been saved meanwhile
+            self.document_changed.emit(key)
+        self._before = {}
+        sys.setswitchinterval(self._switch_interval)
+        self._show_widgets(False)
+        if self._next_settings is not None and not self.is_running():  # not while closing mid-run
+            self.coder.configure(self._next_settings)
+            self._next_settings = None
+        self.running_changed.emit(False)
+        if self._kept:
+            kept, self._kept = self._kept, []
+            show_error(self._parent, EngineError(
+                f"{len(kept)} document(s) could not be coded again; their previous results were kept.\n"
+                + "\n".join(kept)
+            ), "Coding")
+
+    def _show_widgets(self, visible: bool) -> None:
+        for widget in self.widgets:
+            widget.setVisible(visible)
+
+
+def _request(document: SessionDocument) -> CodingRequest:
+    """Re-coding uses the text already read, so offsets stay valid and a moved file does not matter."""
+    source = document.result.document if document.result else Path(document.source or document.key)
+    return CodingRequest(document.key, source, document.language if document.language_fixed else None,
+                         document.edition)

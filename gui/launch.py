@@ -1,0 +1,78 @@
+"""The ``icdlinker`` entry point of the installed and the frozen app: window, self-test or command line.
+
+No Qt import at module level: the command line and the engine self-test must work
+on a machine where Qt cannot start (no display, missing system libraries), and
+should not pay Qt's start-up time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from engine.selftest import Check, Outcome, passed, run_checks, summary
+
+__all__ = ["main"]
+
+_USAGE = """\
+icdlinker                                 open the review window
+icdlinker --self-test [--model PATH|ID]   check this installation, headless; exit 0 only if all passed
+icdlinker COMMAND ...                     the command line (code, eval, lookup, models), below
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if not args:
+        return _window(argv)
+    if args[0] == "--self-test":
+        return _self_test(args[1:])
+    if args[0] in ("-h", "--help"):
+        print(_USAGE)
+    from engine.cli import main as cli_main
+
+    return cli_main(args)
+
+
+def _window(argv: list[str] | None) -> int:
+    try:
+        from gui.app import run
+    except ImportError as error:
+        print(f"icdlinker: the review window cannot start ({error}); the command line works: icdlinker --help",
+              file=sys.stderr)
+        return 2
+    return run(argv)
+
+
+def _self_test(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="icdlinker --self-test", description="Check this installation, headless.")
+    parser.add_argument("--model", help="also load this model (.gguf path or installed id) and link with it")
+    args = parser.parse_args(argv)
+    checks: list[Check] = []
+    for check in run_checks(args.model):
+        print(check.line(), flush=True)
+        checks.append(check)
+    for check in _gui_checks():
+        print(check.line(), flush=True)
+        checks.append(check)
+    print(summary(checks))
+    return 0 if passed(checks) else 1
+
+
+def _gui_checks() -> list[Check]:
+    """The window, built offscreen by ``gui.app.self_check``: one check line per line it reports."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    started = time.perf_counter()
+    try:
+        from gui.app import self_check
+
+        lines = self_check()
+    except Exception as error:  # noqa: BLE001 — the self-test reports every failure as a line
+        return [Check("gui", Outcome.FAILED, f"{error!r}", time.perf_counter() - started)]
+    seconds = time.perf_counter() - started
+    return [Check("gui", Outcome.PASSED, line, seconds if i == 0 else 0.0) for i, line in enumerate(lines)] or [
+        Check("gui", Outcome.FAILED, "gui.app.self_check checked nothing", seconds)
+    ]

@@ -1,0 +1,536 @@
+"""The review window: documents on the left, the text with its mentions, the results on the right.
+
+A thin shell: coding runs in ``CodingRun``, review edits are ``engine.review``
+calls pushed on an undo stack (``ReviewActions``), saving is ``Autosave``.  The
+window only decides what to show and keeps the text, the tables and the current
+mention in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from html import escape
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QShowEvent,
+    QUndoStack,
+)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSizePolicy,
+    QSplitter,
+    QTabWidget,
+    QTextBrowser,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.codes import Edition
+from engine.dictionary import LANGUAGES
+from engine.errors import SessionError
+from engine.export import write_csv, write_json
+from engine.model import DocumentResult
+from engine.models import ModelStore
+from engine.review import DONE_STATUSES
+from engine.session import DocumentState, ReviewSession, SessionDocument, default_session_path
+from engine.settings import AppSettings
+from gui.autosave import Autosave
+from gui.code_table import CodeSummary, MentionTable
+from gui.coding_run import CodingRun
+from gui.document_list import DocumentList
+from gui.errors import show_error, show_info
+from gui.export_dialog import ExportChoice, ExportDialog
+from gui.help_dialog import HelpDialog
+from gui.model_manager import ModelManagerDialog
+from gui.presentation import describe
+from gui.review_actions import ReviewActions
+from gui.settings_dialog import SettingsDialog
+from gui.text_view import MentionLegend, MentionTextView
+from gui.worker import BackgroundOp, TaskState
+
+__all__ = ["LANGUAGE_NAMES", "MainWindow"]
+
+LANGUAGE_NAMES = {"es": "Spanish", "de": "German", "en": "English", "fr": "French", "el": "Greek"}
+Shortcut = QKeySequence | QKeySequence.StandardKey | str
+_DOCUMENT_FILTER = "Documents (*.txt *.docx *.pdf);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        session: ReviewSession,
+        settings: AppSettings,
+        *,
+        session_path: Path | None = None,
+        store: ModelStore | None = None,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("icdlinker")
+        self.setAcceptDrops(True)
+        self.resize(1440, 860)
+        self.session = session
+        self.settings = settings
+        self._store = store
+        self.autosave = Autosave(self, session, session_path or default_session_path())
+        self.coding = CodingRun(self, session, settings)
+        self.undo_stack = QUndoStack(self)
+        self.current_index: int | None = None  # the current mention of the current document
+        self._dirty: set[str] = set()
+        self._shown = False
+        self.dialog: QDialog | None = None  # the last dialog opened
+
+        self.documents = DocumentList()
+        self.text = MentionTextView()
+        self.text.setAcceptDrops(False)
+        self.mentions = MentionTable()
+        self.summary = CodeSummary()
+        self.details = QTextBrowser()
+        self.title = QLabel()
+        # A long file name is cut, never widens the pane.
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.language = _combo([("Detect automatically", None)]
+                               + [(f"{LANGUAGE_NAMES[code]} ({code})", code) for code in LANGUAGES])
+        self.edition = _combo([("Language default", None)] + [(e.label, e) for e in Edition])
+        self.legend = MentionLegend()
+        self.review = ReviewActions(self)
+        self._build_layout()
+        self.actions_by_menu = self._build_actions()
+        for widget in self.coding.widgets:
+            self.statusBar().addPermanentWidget(widget)
+
+        self.documents.current_changed.connect(self._document_changed)
+        self.text.mention_clicked.connect(self.select_mention)
+        self.mentions.mention_selected.connect(self.select_mention)
+        self.summary.mention_selected.connect(self.select_mention)
+        self.language.activated.connect(self._language_chosen)
+        self.edition.activated.connect(self._edition_chosen)
+        self.coding.document_changed.connect(self.document_changed)
+        self.coding.running_changed.connect(self._running_changed)
+        self.documents.set_documents(session.documents)
+        if session.documents and self.documents.current_key() is None:
+            self.documents.select_key(session.documents[0].key)
+        self._update_actions()
+
+    # --- what is shown ------------------------------------------------------------------
+
+    def current_document(self) -> SessionDocument | None:
+        key = self.documents.current_key()
+        return self.session.get(key) if key else None
+
+    def document_changed(self, key: str) -> None:
+        """A document's result or state changed: refresh it once the current burst of changes is in."""
+        if not self._dirty:
+            QTimer.singleShot(0, self, self._refresh_dirty)  # skipped if the window is gone
+        self._dirty.add(key)
+        self.autosave.changed()
+
+    def select_mention(self, index: int | None) -> None:
+        """Make ``index`` the current mention everywhere: table row, text highlight, details."""
+        document = self.current_document()
+        count = len(document.result.assignments) if document and document.result else 0
+        self.current_index = index if index is not None and 0 <= index < count else None
+        self.mentions.select_mention(self.current_index)
+        self.text.set_current(self.current_index)
+        self._show_details(document)
+        self._update_actions()
+
+    def _refresh_dirty(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        current = self.documents.current_key()
+        for key in dirty:
+            try:
+                self.documents.update_document(self.session.get(key))
+            except KeyError:  # removed meanwhile
+                continue
+        if current in dirty:
+            self._show_current()
+        self._update_actions()
+
+    def _document_changed(self, key: str) -> None:
+        self.current_index = None
+        self._show_current()
+
+    def _show_current(self) -> None:
+        document = self.current_document()
+        result = document.result if document else None
+        if document is None:
+            self.text.show_text(None, "Open documents with File → Open (Ctrl+O), or drop files here.")
+        elif result is None:
+            self.text.show_text(None, _placeholder(document))
+        else:
+            self.text.show_text(result.document.text)
+        assignments = result.assignments if result else ()
+        self.mentions.show_assignments(assignments)
+        if self.current_index is None or self.current_index >= len(assignments):
+            self.current_index = self.mentions.neighbour(None, 1)  # the first mention, ready for the keyboard
+        self.text.set_assignments(assignments, self.current_index)
+        self.mentions.select_mention(self.current_index)
+        self.summary.show_assignments(assignments)
+        self._show_header(document)
+        self._show_details(document)
+        self._update_actions()
+
+    def _show_header(self, document: SessionDocument | None) -> None:
+        if document is None:
+            self.title.setText("<b>No document</b>")
+            return
+        counts = ""
+        if document.result is not None:
+            open_ = sum(a.status not in DONE_STATUSES for a in document.result.assignments)
+            counts = f" · {len(document.result.assignments)} mentions, {open_} open"
+        self.title.setText(f"<b>{escape(document.name)}</b> · {document.state.value}{counts}")
+        detected = LANGUAGE_NAMES.get(document.language or "", "")
+        self.language.setItemText(0, f"Detected: {detected}" if detected and not document.language_fixed
+                                  else "Detect automatically")
+        chosen = document.language if document.language_fixed else None
+        self.language.setCurrentIndex(self.language.findData(chosen))
+        self.edition.setCurrentIndex(max(0, self.edition.findData(document.edition)))
+
+    def _show_details(self, document: SessionDocument | None) -> None:
+        if document is None:
+            self.details.clear()
+        elif self.current_index is not None and document.result is not None:
+            self.details.setHtml(describe(document.result.assignments[self.current_index]))
+        elif document.error:
+            self.details.setPlainText(document.error)
+        else:
+            self.details.setHtml("<i>Select a mention to see why its code was proposed.</i>")
+
+    def _update_actions(self) -> None:
+        document = self.current_document()
+        reviewable = document is not None and document.result is not None and not document.coding
+        for action in self.review.document_actions:
+            action.setEnabled(reviewable)
+        for action in self.review.mention_actions:
+            action.setEnabled(reviewable and self.current_index is not None)
+        running = self.coding.is_running()
+        self.code_new_action.setEnabled(not running)
+        self.code_selected_action.setEnabled(not running and document is not None)
+        self.cancel_action.setEnabled(running)
+        self.remove_action.setEnabled(not running and document is not None)
+        self.language.setEnabled(document is not None and not running)
+        self.edition.setEnabled(document is not None and not running)
+        count = len(self.session)
+        self.setWindowTitle(f"icdlinker — {count} documents" if count else "icdlinker")
+
+    # --- documents ----------------------------------------------------------------------
+
+    def open_paths(self, paths: list[Path]) -> list[SessionDocument]:
+        """Add files and folders to the session (already open ones are skipped)."""
+        added = self.session.add_paths(paths)
+        self.documents.set_documents(self.session.documents)
+        if added:
+            self.documents.select_key(added[0].key)
+            self.statusBar().showMessage(f"{len(added)} document(s) added: press F5 to code them.", 8000)
+        else:
+            self.statusBar().showMessage(
+                "No new documents: they are open already, or not .txt, .docx or .pdf.", 8000
+            )
+        self.autosave.changed()
+        self._update_actions()
+        return added
+
+    def code_new(self) -> None:
+        """Code every document not coded yet (new ones, and ones that failed)."""
+        self.code([d for d in self.session if d.state in (DocumentState.NEW, DocumentState.ERROR)])
+
+    def code_selected(self) -> None:
+        self.code([self.session.get(key) for key in self.documents.selected_keys()])
+
+    def code(self, documents: list[SessionDocument]) -> None:
+        """Code these documents in one background run; asks before replacing a coder's review."""
+        reviewed = [d for d in documents if _has_decisions(d)]
+        if reviewed and not self.ask(
+            "Code again?",
+            f"{len(reviewed)} document(s) already have review decisions, which coding again replaces:\n"
+            + "\n".join(d.name for d in reviewed[:10]) + "\n\nCode them again?",
+        ):
+            documents = [d for d in documents if d not in reviewed]
+        self._start(documents)
+
+    def _start(self, documents: list[SessionDocument]) -> None:
+        if documents:
+            self.undo_stack.clear()  # results are about to be replaced: undo would restore stale ones
+            self.statusBar().clearMessage()  # the run's progress takes the status bar
+            self.coding.start(documents)
+            self._update_actions()
+
+    def remove_current(self) -> None:
+        document = self.current_document()
+        if document is None or self.coding.is_running():
+            return
+        if document.result and not self.ask("Remove document?", f"Remove {document.name} and its results "
+                                            "from the session? The file itself is not touched."):
+            return
+        self.session.remove(document.key)
+        self.undo_stack.clear()
+        self.documents.set_documents(self.session.documents)
+        self.autosave.changed()
+
+    def apply_result(self, key: str, result: DocumentResult, select: int | None) -> None:
+        """Store a reviewed result (from an edit, an undo or a redo) and show it."""
+        self.session.set_result(key, result)
+        if self.documents.current_key() != key:
+            self.documents.select_key(key)
+        self.documents.update_document(self.session.get(key))
+        self._show_current()
+        self.select_mention(select)
+        self.autosave.changed()
+
+    def ask(self, title: str, text: str) -> bool:
+        """A yes/no question; the one place the window asks one."""
+        answer = QMessageBox.question(self, title, text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _language_chosen(self, row: int) -> None:
+        document = self.current_document()
+        if document is None:
+            return
+        language = self.language.itemData(row)
+        document.language_fixed = language is not None
+        document.language = language or document.language
+        self.session.touch()
+        name = LANGUAGE_NAMES.get(document.language or "", "the detected language")
+        self._recode_after_change(document, f"in {name}")
+
+    def _edition_chosen(self, row: int) -> None:
+        document = self.current_document()
+        if document is None:
+            return
+        document.edition = self.edition.itemData(row)
+        self.session.touch()
+        label = document.edition.label if document.edition else "its language's edition"
+        self._recode_after_change(document, f"with {label}")
+
+    def _recode_after_change(self, document: SessionDocument, how: str) -> None:
+        self.autosave.changed()
+        self._show_header(document)
+        replaced = "results and review decisions" if _has_decisions(document) else "results"
+        if document.result is not None and self.ask(
+            "Code again?", f"Code {document.name} again {how}? Its current {replaced} are replaced."
+        ):
+            self._start([document])
+
+    def _running_changed(self, running: bool) -> None:
+        if not running:
+            self._refresh_dirty()  # the run's last results are on screen when it reports the end
+        self._update_actions()
+
+    # --- dialogs ------------------------------------------------------------------------
+
+    def choose_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open documents", "", _DOCUMENT_FILTER)
+        if paths:
+            self.open_paths([Path(p) for p in paths])
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of documents")
+        if folder:
+            self.open_paths([Path(folder)])
+
+    def export(self) -> None:
+        document = self.current_document()
+        dialog = ExportDialog(self, self.settings, document is not None and document.result is not None)
+        dialog.accepted.connect(lambda: self._export_to(dialog.choice()))
+        self.open_dialog(dialog)
+
+    def _export_to(self, choice: ExportChoice) -> None:
+        """Ask where, then write on a worker; the export never touches the session."""
+        document = self.current_document()
+        current = document if choice.scope == "current" else None
+        name = current.name.rsplit(".", 1)[0] if current else "icdlinker-export"
+        kind = "CSV (*.csv)" if choice.format == "csv" else "JSON (*.json)"
+        chosen, _ = QFileDialog.getSaveFileName(self, "Export", f"{name}.{choice.format}", kind)
+        if not chosen:
+            return
+        target = Path(chosen)
+        if choice.format == "json":
+            payload = self.session.to_dict()
+
+            def write(_: TaskState) -> str:
+                write_json(target, payload)
+                return f"Exported the session to {target}."
+        else:
+            results = [d.result for d in ([current] if current else self.session) if d.result is not None]
+
+            def write(_: TaskState) -> str:
+                return f"Exported {write_csv(target, results, choice.options)} rows to {target}."
+
+        BackgroundOp(self, write, success=lambda text: show_info(self, text),
+                     failure=lambda error: show_error(self, error, "Export failed")).run()
+
+    def edit_settings(self) -> None:
+        dialog = SettingsDialog(self, self.settings, self._models())
+        dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings()))
+        self.open_dialog(dialog)
+
+    def apply_settings(self, settings: AppSettings) -> None:
+        try:
+            settings.save()
+        except SessionError as error:
+            show_error(self, error, "The settings could not be saved")
+        self.settings = settings
+        self.coding.configure(settings)
+
+    def manage_models(self) -> None:
+        dialog = ModelManagerDialog(self, self._models(), loaded=lambda: self.coding.coder.model_loaded,
+                                    context_size=self.settings.context_size)
+        dialog.model_selected.connect(
+            lambda model_id: self.apply_settings(self.settings.with_changes(model=model_id))
+        )
+        self.open_dialog(dialog)
+
+    def show_help(self) -> None:
+        self.open_dialog(HelpDialog(self, self.actions_by_menu))
+
+    def open_dialog(self, dialog: QDialog) -> None:
+        """Open a non-modal dialog (the coder can keep reading the text); ``self.dialog`` is it, for tests."""
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.dialog = dialog
+        dialog.open()
+
+    def _models(self) -> ModelStore:
+        if self._store is None:
+            self._store = ModelStore()
+        return self._store
+
+    # --- saving and closing -------------------------------------------------------------
+
+    def save_session(self) -> None:
+        """Save now (the crash handler calls this too)."""
+        self.autosave.save_now()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        if not self._shown:  # the window has its size only now
+            self._shown = True
+            width = self.width()
+            self.splitter.setSizes([width * 21 // 100, width * 35 // 100, width * 44 // 100])
+        super().showEvent(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.coding.close()
+        self.save_session()
+        event.accept()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+
+    # --- layout and actions -------------------------------------------------------------
+
+    def _build_layout(self) -> None:
+        choices = QHBoxLayout()
+        for label, combo in (("Language", self.language), ("Edition", self.edition)):
+            choices.addWidget(QLabel(label))
+            choices.addWidget(combo)
+        choices.addStretch(1)
+        middle = QWidget()
+        middle_layout = QVBoxLayout(middle)
+        middle_layout.setContentsMargins(0, 0, 0, 0)
+        middle_layout.addWidget(self.title)
+        middle_layout.addLayout(choices)
+        middle_layout.addWidget(self.text, 1)
+        middle_layout.addWidget(self.legend)
+        tabs = QTabWidget()
+        tabs.addTab(self.mentions, "Mentions")
+        tabs.addTab(self.summary, "Codes")
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(tabs)
+        right.addWidget(self.details)
+        right.setSizes([560, 220])
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        for widget in (self.documents, middle, right):
+            self.splitter.addWidget(widget)
+        self.splitter.setStretchFactor(1, 1)
+        self.setCentralWidget(self.splitter)
+
+    def _build_actions(self) -> list[tuple[str, list[QAction]]]:
+        """Menus, toolbar and shortcuts; returns the menus' actions for the help page."""
+        def action(text: str, slot: Callable[[], object], shortcut: Shortcut | None = None) -> QAction:
+            created = QAction(text, self)
+            if shortcut is not None:
+                created.setShortcut(QKeySequence(shortcut))
+            created.triggered.connect(slot)
+            return created
+
+        file_actions = [
+            action("&Open documents…", self.choose_files, QKeySequence.StandardKey.Open),
+            action("Open &folder…", self.choose_folder, "Ctrl+Shift+O"),
+            action("&Export…", self.export, "Ctrl+E"),
+        ]
+        self.remove_action = action("&Remove document", self.remove_current, "Ctrl+Delete")
+        file_actions += [self.remove_action, action("&Quit", self.close, QKeySequence.StandardKey.Quit)]
+        self.code_new_action = action("&Code new documents", self.code_new, "F5")
+        self.code_selected_action = action("Code &selected documents", self.code_selected, "Shift+F5")
+        self.cancel_action = action("C&ancel coding", self.coding.cancel, "Escape")
+        coding_actions = [self.code_new_action, self.code_selected_action, self.cancel_action]
+        undo = self.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = self.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcut(QKeySequence.StandardKey.Redo)
+        settings = action("&Settings…", self.edit_settings, QKeySequence.StandardKey.Preferences)
+        edit_actions = [undo, redo, settings]
+        review_actions = self.review.build_actions(action)
+        group = QAction("&Group nested mentions", self, checkable=True, checked=True)
+        group.toggled.connect(self.mentions.set_grouped)
+        help_actions = [
+            action("Keyboard shortcuts and &help", self.show_help, QKeySequence.StandardKey.HelpContents),
+            action("&Language models…", self.manage_models),
+        ]
+        sections = [("&File", file_actions), ("&Edit", edit_actions), ("&Review", review_actions + [group]),
+                    ("&Coding", coding_actions), ("&Help", help_actions)]
+        for title, actions in sections:
+            menu = self.menuBar().addMenu(title)
+            menu.addActions(actions)
+            self.addActions(actions)  # shortcuts work wherever the focus is in the window
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("main-toolbar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        toolbar.addActions([file_actions[0], self.code_new_action, self.cancel_action])
+        toolbar.addSeparator()
+        toolbar.addActions(review_actions[2:])
+        toolbar.addSeparator()
+        toolbar.addActions([undo, file_actions[2]])
+        self.addToolBar(toolbar)
+        return [(title.replace("&", ""), actions) for title, actions in sections]
+
+
+def _combo(items: list[tuple[str, object]]) -> QComboBox:
+    combo = QComboBox()
+    for text, data in items:
+        combo.addItem(text, data)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(14)
+    return combo
+
+
+def _has_decisions(document: SessionDocument) -> bool:
+    return document.result is not None and any(a.status in DONE_STATUSES for a in document.result.assignments)
+
+
+def _placeholder(document: SessionDocument) -> str:
+    if document.coding:
+        return "Coding…"
+    if document.error:
+        return f"This document could not be coded.\n\n{document.error}"
+    return "Not coded yet: press F5 (Coding → Code new documents) to read and code it."

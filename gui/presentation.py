@@ -1,0 +1,177 @@
+"""How a result looks, the same in every view: stage colours, status styles, labels, explanations.
+
+Background colour says which stage proposed a code; the underline or strike
+says where review stands (MedCATtrainer's lesson: status must be visible at a
+glance).  The legend and the help dialog are built from these same tables.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from PySide6.QtGui import QColor, QFont, QTextCharFormat
+from PySide6.QtWidgets import QHeaderView
+
+from engine.model import Assignment, ReviewStatus, Stage
+from engine.session import DocumentState
+
+__all__ = [
+    "STAGE_COLORS",
+    "STAGE_LABELS",
+    "STATE_COLORS",
+    "STATUS_LABELS",
+    "describe",
+    "fixed_widths",
+    "legend_html",
+    "legend_items",
+    "mention_format",
+    "stage_color",
+    "stage_label",
+    "status_color",
+]
+
+STAGE_LABELS = {
+    Stage.DICTIONARY: "Dictionary",
+    Stage.FUZZY: "Fuzzy",
+    Stage.LLM: "LLM",
+    Stage.USER: "Coder",
+}
+_NO_CODE = "#e0e0e0"  # a mention nothing could be proposed for
+STAGE_COLORS = {
+    Stage.DICTIONARY: "#cfe2ff",
+    Stage.FUZZY: "#ffe0b3",
+    Stage.LLM: "#e8d7ff",
+    Stage.USER: "#ccefcc",
+}
+STATUS_LABELS = {
+    ReviewStatus.PENDING: "pending",
+    ReviewStatus.NEEDS_REVIEW: "needs review",
+    ReviewStatus.ACCEPTED: "accepted",
+    ReviewStatus.REJECTED: "rejected",
+    ReviewStatus.CORRECTED: "corrected",
+}
+_STATUS_COLORS = {
+    ReviewStatus.PENDING: "#616161",
+    ReviewStatus.NEEDS_REVIEW: "#c62828",
+    ReviewStatus.ACCEPTED: "#2e7d32",
+    ReviewStatus.REJECTED: "#757575",
+    ReviewStatus.CORRECTED: "#2e7d32",
+}
+_UNDERLINES = {
+    ReviewStatus.PENDING: QTextCharFormat.UnderlineStyle.DotLine,
+    ReviewStatus.NEEDS_REVIEW: QTextCharFormat.UnderlineStyle.WaveUnderline,
+}
+STATE_COLORS = {
+    DocumentState.NEW: "#616161",
+    DocumentState.CODING: "#1565c0",
+    DocumentState.CODED: "#e65100",
+    DocumentState.REVIEWED: "#2e7d32",
+    DocumentState.ERROR: "#c62828",
+}
+
+
+def stage_color(stage: Stage | None) -> QColor:
+    return QColor(STAGE_COLORS.get(stage, _NO_CODE) if stage else _NO_CODE)
+
+
+def status_color(status: ReviewStatus) -> QColor:
+    return QColor(_STATUS_COLORS[status])
+
+
+def stage_label(stage: Stage | None) -> str:
+    return STAGE_LABELS[stage] if stage else "no code"
+
+
+def mention_format(stage: Stage | None, status: ReviewStatus, current: bool = False) -> QTextCharFormat:
+    """Background = stage; dotted underline = pending, red wave = needs review,
+    solid green underline = accepted or corrected, struck through and grey = rejected."""
+    fmt = QTextCharFormat()
+    background = stage_color(stage)
+    if status is ReviewStatus.REJECTED:
+        background = QColor("#eeeeee")
+        fmt.setFontStrikeOut(True)
+        fmt.setForeground(QColor("#757575"))
+    else:
+        fmt.setUnderlineStyle(_UNDERLINES.get(status, QTextCharFormat.UnderlineStyle.SingleUnderline))
+        fmt.setUnderlineColor(status_color(status))
+    if current:
+        background = background.darker(135)
+        fmt.setFontWeight(QFont.Weight.DemiBold)
+    fmt.setBackground(background)
+    return fmt
+
+
+def describe(assignment: Assignment) -> str:
+    """Rich text: what was proposed, by which stage, with what score and evidence, and why."""
+    a = assignment
+    code = escape(a.code) if a.code else "<i>no code</i>"
+    lines = [
+        f"<b>{code}</b> {escape(a.title)}",
+        f"<i>“{escape(a.mention.text)}”</i> · {a.edition.label}",
+        (
+            f"Stage: <span style='background-color:{stage_color(a.stage).name()}'>"
+            f"&nbsp;{stage_label(a.stage)}&nbsp;</span> · score {a.score:.2f} · "
+            f"<span style='color:{_STATUS_COLORS[a.status]}'>{STATUS_LABELS[a.status]}</span>"
+        ),
+    ]
+    if a.evidence:
+        lines.append(f"Evidence: {escape(a.evidence)}")
+    provenance = a.provenance
+    if "negated_by" in provenance:
+        lines.append(f"Possibly negated by “{escape(str(provenance['negated_by']))}”")
+    if "llm_answer" in provenance:
+        shown = ", ".join(map(str, provenance.get("candidates_shown", [])))
+        lines.append(
+            f"Model {escape(str(provenance.get('model', '')))} answered "
+            f"<b>{escape(str(provenance['llm_answer']))}</b> from: {escape(shown)}"
+        )
+    if "proposed" in provenance:
+        proposed = provenance["proposed"]
+        before = f"{escape(str(proposed.get('code')))} ({proposed.get('stage')})"
+        lines.append(f"Proposed before correction: {before}")
+    if a.candidates:
+        rows = "".join(
+            f"<tr><td>{escape(c.code)}</td><td align='right'>{c.score:.2f}</td>"
+            f"<td>{escape(c.title)}</td></tr>"
+            for c in a.candidates[:8]
+        )
+        lines.append(f"Candidates:<table cellspacing='0' cellpadding='3'>{rows}</table>")
+    return "<br>".join(lines)
+
+
+def legend_items() -> list[tuple[str, QTextCharFormat]]:
+    """The legend as the text view draws it: each stage's colour, then each status's style."""
+    stages = []
+    for stage in STAGE_COLORS:
+        fmt = QTextCharFormat()
+        fmt.setBackground(stage_color(stage))
+        stages.append((STAGE_LABELS[stage], fmt))
+    statuses = [
+        (STATUS_LABELS[status], mention_format(Stage.DICTIONARY, status))
+        for status in (ReviewStatus.PENDING, ReviewStatus.NEEDS_REVIEW, ReviewStatus.ACCEPTED,
+                       ReviewStatus.REJECTED)
+    ]
+    return stages + statuses
+
+
+def legend_html() -> str:
+    """The legend for rich text (the help page), which cannot draw wavy or dotted underlines."""
+    stages = " ".join(
+        f"<span style='background-color:{color}'>&nbsp;{STAGE_LABELS[stage]}&nbsp;</span>"
+        for stage, color in STAGE_COLORS.items()
+    )
+    return (
+        f"Background colour: the stage that proposed the code: {stages}.<br>"
+        "Underline: the review status: dotted grey = pending, wavy red = needs review (the model's "
+        "or a fuzzy choice, or a possibly negated finding), solid green = accepted or corrected; "
+        "<span style='text-decoration:line-through;color:#757575'>struck through</span> = rejected."
+    )
+
+
+def fixed_widths(header: QHeaderView, samples: dict[int, str]) -> None:
+    """Columns as wide as their widest expected text, fixed: resizing to contents would
+    measure every row again on each change, which is slow while results stream in."""
+    metrics = header.fontMetrics()
+    for column, sample in samples.items():
+        header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(column, metrics.horizontalAdvance(sample) + 16)

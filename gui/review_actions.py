@@ -1,0 +1,217 @@
+"""The coder's review commands: move between mentions, accept, reject, change, add, delete.
+
+Each edit is an ``engine.review`` call that returns a new result; the old and
+new results go on the window's undo stack, so Ctrl+Z restores exactly what was
+there.  A review error (no code to accept, an invalid code) is shown, never raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QAction, QKeySequence, QUndoCommand
+
+from engine.catalog import Catalog
+from engine.codes import Edition
+from engine.dictionary import TermDictionary
+from engine.errors import ReviewError
+from engine.model import DocumentResult, Mention, Stage
+from engine.review import accept, accept_stage, add_mention, change_code, delete, reject
+from gui.code_picker import CodePickerDialog
+from gui.errors import show_error
+
+if TYPE_CHECKING:
+    from gui.main_window import MainWindow
+
+__all__ = ["ReviewActions"]
+
+_LOOSE = frozenset(" \t\r\n.,;:")
+MakeAction = Callable[..., QAction]  # (text, slot, shortcut) -> an action of the window
+
+
+class _ResultChange(QUndoCommand):
+    def __init__(self, window: MainWindow, key: str, before: DocumentResult, after: DocumentResult, text: str,
+                 select_before: int | None, select_after: int | None) -> None:
+        super().__init__(text)
+        self._window, self._key = window, key
+        self._before, self._after = (before, select_before), (after, select_after)
+
+    def redo(self) -> None:
+        self._window.apply_result(self._key, *self._after)
+
+    def undo(self) -> None:
+        self._window.apply_result(self._key, *self._before)
+
+
+class ReviewActions:
+    """Acts on the window's current document and mention."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.document_actions: list[QAction] = []  # need a coded document
+        self.mention_actions: list[QAction] = []  # need a current mention too
+
+    def build_actions(self, action: MakeAction) -> list[QAction]:
+        navigation = [
+            action("&Next mention", self.next, "J"),
+            action("&Previous mention", self.previous, "K"),
+        ]
+        self.mention_actions = [
+            action("&Accept", self.accept, "A"),
+            action("&Reject", self.reject, "R"),
+            action("&Change code…", self.change_code, "C"),
+        ]
+        add = action("Add &mention from selection…", self.add_mention, "M")
+        remove = action("&Delete mention", self.delete, QKeySequence.StandardKey.Delete)
+        self.mention_actions.append(remove)
+        accept_all = action("Accept all &dictionary results", self.accept_dictionary, "Shift+A")
+        self.document_actions = [*navigation, add, accept_all]
+        return [*navigation, *self.mention_actions[:3], add, remove, accept_all]
+
+    def next(self) -> None:
+        self.window.select_mention(self.window.mentions.neighbour(self.window.current_index, 1))
+
+    def previous(self) -> None:
+        self.window.select_mention(self.window.mentions.neighbour(self.window.current_index, -1))
+
+    def accept(self) -> None:
+        self._on_current("Accept", accept, self._following())
+
+    def reject(self) -> None:
+        self._on_current("Reject", reject, self._following())
+
+    def delete(self) -> None:
+        """Delete the current mention; the one after it (or before, at the end) becomes current."""
+        reviewable, index = self._reviewable(), self.window.current_index
+        if reviewable is not None and index is not None:
+            last = len(reviewable[1].assignments) - 1
+            after = index if index < last else index - 1 if index else None
+            self._on_current("Delete mention", delete, after)
+
+    def accept_dictionary(self) -> None:
+        reviewable = self._reviewable()
+        if reviewable is not None:
+            key, result = reviewable
+            self._push(key, result, accept_stage(result, Stage.DICTIONARY), "Accept dictionary results",
+                       self.window.current_index)
+
+    def change_code(self) -> None:
+        reviewable, index = self._reviewable(), self.window.current_index
+        if reviewable is None or index is None:
+            return
+        key, result = reviewable
+        assignment = result.assignments[index]
+        picker = CodePickerDialog(self.window, assignment.edition, result.document.language,
+                                  query=assignment.mention.text, current=assignment.code)
+
+        def chosen() -> None:
+            code, now = picker.chosen_code(), self._result(key)
+            if code is None or now is None or not _still_at(now, index, assignment.mention):
+                return  # re-coded while the picker was open: the mention is not there any more
+            catalog = Catalog.bundled(assignment.edition)
+            self._edit(key, now, "Change code", lambda r: change_code(r, index, code, catalog), index)
+
+        picker.accepted.connect(chosen)
+        self.window.open_dialog(picker)
+
+    def add_mention(self) -> None:
+        """Add the selected words as a mention the pipeline missed, with a code from the picker."""
+        reviewable, selected = self._reviewable(), self.window.text.selected_span()
+        if reviewable is None:
+            return
+        key, result = reviewable
+        text = result.document.text
+        span = _trimmed(text, selected) if selected else None
+        if span is None:
+            show_error(self.window, ReviewError("select the words of the missed mention in the text first"),
+                       "Add mention")
+            return
+        edition = _edition(self.window.session.get(key).edition, result)
+        picker = CodePickerDialog(self.window, edition, result.document.language, query=text[slice(*span)])
+
+        def chosen() -> None:
+            code, now = picker.chosen_code(), self._result(key)
+            if code is None or now is None or now.document.text != text:
+                return
+            catalog = Catalog.bundled(edition)
+
+            def added(after: DocumentResult) -> int:
+                return next(i for i, a in enumerate(after.assignments)
+                            if (a.mention.start, a.mention.end, a.code) == (*span, code))
+
+            self._edit(key, now, "Add mention", lambda r: add_mention(r, [span], code, catalog), added)
+
+        picker.accepted.connect(chosen)
+        self.window.open_dialog(picker)
+
+    def _on_current(self, text: str, change: Callable[[DocumentResult, int], DocumentResult],
+                    select: int | None) -> None:
+        reviewable, index = self._reviewable(), self.window.current_index
+        if reviewable is not None and index is not None:
+            self._edit(*reviewable, text, lambda result: change(result, index), select)
+
+    def _following(self) -> int | None:
+        """The mention after the current one: review moves on by itself, as in MedCATtrainer."""
+        return self.window.mentions.neighbour(self.window.current_index, 1)
+
+    def _edit(self, key: str, before: DocumentResult, text: str,
+              change: Callable[[DocumentResult], DocumentResult],
+              select: int | None | Callable[[DocumentResult], int | None]) -> None:
+        """Apply ``change`` as one undoable step; ``select`` is the mention to show after it."""
+        try:
+            after = change(before)
+        except ReviewError as error:
+            show_error(self.window, error, text)
+            return
+        self._push(key, before, after, text, select(after) if callable(select) else select)
+
+    def _push(self, key: str, before: DocumentResult, after: DocumentResult, text: str,
+              select: int | None) -> None:
+        self.window.undo_stack.push(
+            _ResultChange(self.window, key, before, after, text, self.window.current_index, select)
+        )
+
+    def _reviewable(self) -> tuple[str, DocumentResult] | None:
+        """The current document's key and result, if it can be reviewed now (coded, not being coded)."""
+        document = self.window.current_document()
+        if document is None or document.result is None or document.coding:
+            return None
+        return document.key, document.result
+
+    def _result(self, key: str) -> DocumentResult | None:
+        """The document's result now (a picker may have been open for a while), if it is reviewable."""
+        try:
+            document = self.window.session.get(key)
+        except KeyError:  # removed meanwhile
+            return None
+        return None if document.coding else document.result
+
+
+def _still_at(result: DocumentResult, index: int, mention: Mention) -> bool:
+    return index < len(result.assignments) and result.assignments[index].mention == mention
+
+
+def _trimmed(text: str, span: tuple[int, int]) -> tuple[int, int] | None:
+    """The span without the spaces and punctuation a mouse selection tends to catch; None if empty."""
+    start, end = span
+    while start < end and text[start] in _LOOSE:
+        start += 1
+    while end > start and text[end - 1] in _LOOSE:
+        end -= 1
+    return (start, end) if start < end else None
+
+
+def _edition(chosen: Edition | None, result: DocumentResult) -> Edition:
+    """The edition the document is coded in: the coder's choice, its results', else its language's."""
+    if chosen is not None:
+        return chosen
+    if result.assignments:
+        return result.assignments[0].edition
+    return _language_edition(result.document.language)
+
+
+@cache
+def _language_edition(language: str) -> Edition:
+    return TermDictionary.bundled(language).edition

@@ -1,0 +1,271 @@
+"""The window's views one by one: text highlights and offsets, tables, document list, code picker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QAction, QHelpEvent, QKeySequence, QTextFormat
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QToolTip, QWidget
+from pytestqt.qtbot import QtBot
+
+from engine.catalog import Catalog
+from engine.code_search import CodeSearch
+from engine.codes import Edition
+from engine.model import Assignment, Candidate, Document, DocumentResult, Mention, ReviewStatus, Stage
+from engine.session import ReviewSession, SessionDocument
+from gui.autosave import Autosave
+from gui.code_picker import CodePickerDialog
+from gui.code_table import CodeSummary, MentionTable, nesting
+from gui.document_list import DocumentList
+from gui.help_dialog import help_html
+from gui.presentation import describe
+from gui.text_view import MentionTextView, PositionMap
+
+pytestmark = pytest.mark.usefixtures("messages")
+
+
+def assignment(
+    text: str,
+    spans: list[tuple[int, int]],
+    code: str | None = "R52",
+    stage: Stage | None = Stage.DICTIONARY,
+    status: ReviewStatus = ReviewStatus.PENDING,
+    **changes: object,
+) -> Assignment:
+    made = Assignment(Mention.from_spans(text, spans), code, Edition.CM, "Dolor", stage, 0.8, status=status)
+    return made.with_changes(**changes) if changes else made
+
+
+def spans_of(assignments: tuple[Assignment, ...]) -> dict[int, list[tuple[int, int]]]:
+    return {i: [(s.start, s.end) for s in a.mention.spans] for i, a in enumerate(assignments)}
+
+
+# --- text view ----------------------------------------------------------------------------
+
+
+def test_position_map_follows_qt_for_crlf_lone_cr_and_astral_characters() -> None:
+    text = "a\r\nb\rc😀d"
+    positions = PositionMap(text)
+    assert [positions.to_qt(i) for i in range(len(text) + 1)] == [0, 1, 1, 2, 3, 4, 5, 7, 8]
+    assert [positions.to_text(q) for q in (0, 1, 2, 3, 4, 5, 7, 8)] == [0, 1, 3, 4, 5, 6, 7, 8]
+    assert PositionMap("plain text").to_qt(5) == 5
+
+
+def test_highlights_cover_exactly_the_spans_in_a_crlf_text_with_emoji(qtbot: QtBot) -> None:
+    view = MentionTextView()
+    qtbot.addWidget(view)
+    text = "Dolor 😀 torácico\r\nintenso.\r\nFiebre alta y dolor abdominal agudo."
+    start = text.index("dolor abdominal")
+    assignments = (
+        assignment(text, [(0, 5), (8, 16)]),  # "Dolor … torácico", around the emoji
+        assignment(text, [(text.index("Fiebre"), text.index("Fiebre") + 11)], status=ReviewStatus.ACCEPTED),
+        assignment(text, [(start, start + 15)], stage=Stage.LLM, status=ReviewStatus.NEEDS_REVIEW),
+        assignment(text, [(start, start + 5)], status=ReviewStatus.REJECTED),  # nested in the one before
+    )
+    view.show_text(text)
+    view.set_assignments(assignments, current=2)
+    assert view.highlights() == spans_of(assignments)
+    selections = view.extraSelections()
+    index_of = [s.format.property(QTextFormat.Property.UserProperty) for s in selections]  # the assignment
+    for selection, index in zip(selections, index_of, strict=True):
+        shown = selection.cursor.selectedText()
+        assert any(text[s.start : s.end] == shown for s in assignments[index].mention.spans)
+    struck = {index: s.format.fontStrikeOut() for s, index in zip(selections, index_of, strict=True)}
+    assert struck[3] and not struck[1]
+    assert index_of[-1] == 2  # the current mention is painted last, over everything
+    view.set_current(None)
+    painted = [s.format.property(QTextFormat.Property.UserProperty) for s in view.extraSelections()]
+    assert painted.index(2) < painted.index(3)  # else nested mentions are painted over their outer one
+
+
+@pytest.mark.qt_log_ignore("does not support raise")  # the offscreen platform, showing the tooltip
+def test_clicking_and_hovering_find_the_innermost_mention(qtbot: QtBot) -> None:
+    view = MentionTextView()
+    qtbot.addWidget(view)
+    text = "Infecciones urinarias de repetición en la infancia."
+    assignments = (assignment(text, [(0, 35)], code="N39.0"), assignment(text, [(0, 21)], code="N39.0"))
+    view.resize(600, 200)
+    with qtbot.waitExposed(view):
+        view.show()
+    view.show_text(text)
+    view.set_assignments(assignments)
+    clicked: list[int] = []
+    view.mention_clicked.connect(clicked.append)
+    for offset in (3, 28):
+        cursor = view.textCursor()
+        cursor.setPosition(offset)
+        QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.cursorRect(cursor).center())
+    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.viewport().rect().bottomRight())
+    assert clicked == [1, 0]
+
+    cursor = view.textCursor()
+    cursor.setPosition(3)
+    point = view.cursorRect(cursor).center()
+    QApplication.sendEvent(view, QHelpEvent(QEvent.Type.ToolTip, point, view.viewport().mapToGlobal(point)))
+    tip = QToolTip.text()
+    assert tip.count("N39.0") == 2 and tip.index("“Infecciones urinarias”") < tip.index("de repetición”")
+    QToolTip.hideText()
+
+
+def test_explanations_show_the_model_answer_candidates_and_negation() -> None:
+    text = "Sin signos de neumonía."
+    candidate = Candidate("J18.9", Edition.CM, "Neumonía, no especificada", 0.91, "fuzzy:term")
+    explained = describe(assignment(
+        text, [(14, 22)], code="J18.9", stage=Stage.LLM, status=ReviewStatus.NEEDS_REVIEW,
+        candidates=(candidate,),
+        provenance={"model": "gemma-3-270m", "llm_answer": "J18.9", "candidates_shown": ["J18.9", "J15.9"],
+                    "negated_by": "sin signos de"},
+    ))
+    for expected in ("J18.9", "LLM", "needs review", "gemma-3-270m", "J15.9", "sin signos de", "0.91"):
+        assert expected in explained
+
+
+# --- tables -------------------------------------------------------------------------------
+
+
+def test_nesting_groups_inner_mentions_under_the_outer_one() -> None:
+    text = "dolor torácico opresivo y disnea"
+    assignments = (
+        assignment(text, [(0, 5)]),  # "dolor", inside the next one
+        assignment(text, [(0, 23)]),
+        assignment(text, [(6, 14)]),  # "torácico", inside too
+        assignment(text, [(26, 32)]),
+        assignment(text, [(26, 32)], code="R06.00"),  # the same words with another code: a sibling
+    )
+    assert nesting(assignments) == [(1, None), (0, 1), (2, 1), (3, None), (4, None)]
+
+
+def test_mention_table_rewrites_changed_rows_in_place(qtbot: QtBot) -> None:
+    table = MentionTable()
+    qtbot.addWidget(table)
+    text = "disnea y fiebre"
+    before = (assignment(text, [(0, 6)]), assignment(text, [(9, 15)], code=None, stage=None))
+    table.show_assignments(before)
+    table.select_mention(1)
+    item = table.topLevelItem(1)
+    answered = before[1].with_changes(code="R50.9", stage=Stage.LLM, status=ReviewStatus.NEEDS_REVIEW)
+    after = (before[0], answered)
+    table.show_assignments(after)
+    assert table.topLevelItem(1) is item and table.current_index() == 1  # not rebuilt: selection kept
+    assert [item.text(c) for c in (1, 4, 6)] == ["R50.9", "LLM", "needs review"]
+    assert table.neighbour(1, 1) == 1 and table.neighbour(1, -1) == 0 and table.neighbour(None, -1) == 1
+
+
+def test_code_summary_counts_distinct_codes(qtbot: QtBot) -> None:
+    summary = CodeSummary()
+    qtbot.addWidget(summary)
+    text = "neumonía, neumonía y fiebre"
+    summary.show_assignments((
+        assignment(text, [(0, 8)], code="J18.9", status=ReviewStatus.ACCEPTED),
+        assignment(text, [(10, 18)], code="J18.9"),
+        assignment(text, [(21, 27)], code="R50.9", status=ReviewStatus.REJECTED),
+    ))
+    rows = [[summary.item(r, c).text() for c in range(4)] for r in range(summary.rowCount())]
+    assert rows == [["J18.9", "Dolor", "2", "1 accepted, 1 pending"], ["R50.9", "Dolor", "1", "1 rejected"]]
+
+
+def test_document_list_shows_states_counts_and_errors(qtbot: QtBot, tmp_path: Path) -> None:
+    listing = DocumentList()
+    qtbot.addWidget(listing)
+    text = "disnea"
+    coded = SessionDocument("a", str(tmp_path / "a.txt"), "es",
+                            result=DocumentResult(Document("a", text, "es"), (assignment(text, [(0, 6)]),)))
+    broken = SessionDocument("b", str(tmp_path / "b.pdf"), error="[ICD-E101] b.pdf: damaged")
+    new = SessionDocument("c", str(tmp_path / "c.docx"))
+    changes: list[str] = []
+    listing.current_changed.connect(changes.append)
+    listing.set_documents([coded, broken, new])
+    rows = [[listing.item(r, c).text() for c in range(5)] for r in range(3)]
+    assert rows == [
+        ["a.txt", "es", "coded", "1", "1"], ["b.pdf", "", "error", "", ""], ["c.docx", "", "new", "", ""]
+    ]
+    assert listing.item(1, 0).toolTip() == "[ICD-E101] b.pdf: damaged"
+    listing.select_key("b")
+    assert listing.current_key() == "b" and changes[-1] == "b" and listing.selected_keys() == ["b"]
+
+
+# --- code picker --------------------------------------------------------------------------
+
+
+def test_code_search_by_words_accents_and_code() -> None:
+    search = CodeSearch.cached(Edition.CM, "es")
+    assert search.search("J18.9")[0].code == "J18.9"
+    assert [hit.code for hit in search.search("j18")][:2] == ["J18", "J18.0"]
+    first = search.search("neumonia strepto")[0]
+    assert (first.code, first.title) == ("J13", "Neumonía debida a Streptococcus pneumoniae")
+    assert len(search.search("de", limit=25)) == 25
+    assert search.search("zzzz") == [] and search.search("  ") == []
+    greek = CodeSearch.cached(Edition.WHO, "el")
+    assert all("νευμον" in hit.title.lower() for hit in greek.search("πνευμονια", limit=5))
+
+
+def test_picker_searches_as_you_type_and_returns_the_chosen_code(qtbot: QtBot) -> None:
+    accepted: list[str | None] = []
+    picker = CodePickerDialog(None, Edition.CM, "es", query="insuficiencia renal aguda", current="N17.9")
+    qtbot.addWidget(picker)
+    picker.accepted.connect(lambda: accepted.append(picker.chosen_code()))
+    qtbot.waitUntil(picker.is_ready, timeout=60_000)
+    assert picker.results.item(0).text().startswith("N17")
+    assert picker.tree.currentItem().text(0) == "N17.9"  # the hierarchy opened at the current code
+    assert picker.tree.currentItem().parent().text(0) == "N17"
+    picker.query.setText("hipertension esencial")
+    assert picker.results.item(0).text().split()[0] == "I10"
+    QTest.keyClick(picker.query, Qt.Key.Key_Return)
+    assert accepted == ["I10"]
+
+
+def test_picker_browses_the_hierarchy_and_refuses_chapters(qtbot: QtBot) -> None:
+    picker = CodePickerDialog(None, Edition.GM, "de")
+    qtbot.addWidget(picker)
+    qtbot.waitUntil(picker.is_ready, timeout=60_000)
+    picker.tabs.setCurrentIndex(1)
+    chapter = picker.tree.topLevelItem(0)
+    picker.tree.setCurrentItem(chapter)
+    ok = picker.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert chapter.text(0) == "A00-B99" and not ok.isEnabled() and picker.chosen_code() is None
+    chapter.setExpanded(True)
+    block = chapter.child(0)
+    block.setExpanded(True)
+    category = block.child(0)
+    picker.tree.setCurrentItem(category)
+    assert category.text(0) == "A00" and ok.isEnabled() and picker.chosen_code() == "A00"
+    assert Catalog.bundled(Edition.GM).is_valid(picker.chosen_code())
+
+
+# --- help and autosave --------------------------------------------------------------------
+
+
+def test_help_lists_every_shortcut_from_the_actions(qtbot: QtBot) -> None:
+    owner = QWidget()
+    qtbot.addWidget(owner)
+    accept = QAction("&Accept", owner)
+    accept.setShortcut(QKeySequence("A"))
+    silent = QAction("No shortcut", owner)
+    page = help_html([("Review", [accept, silent])])
+    assert "<b>A</b></td><td>Accept" in page and "No shortcut" not in page and "struck through" in page
+
+
+def test_autosave_saves_once_per_burst_and_reports_a_failure_once(
+    qtbot: QtBot, tmp_path: Path, messages: list[str]
+) -> None:
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    session = ReviewSession()
+    target = tmp_path / "session.json"
+    autosave = Autosave(parent, session, target, delay_ms=50)
+    session.touch()
+    for _ in range(5):
+        autosave.changed()
+    qtbot.waitUntil(target.exists, timeout=2000)
+    assert ReviewSession.load(target).documents == []
+
+    blocked = Autosave(parent, session, tmp_path / "not-a-folder" / "session.json", delay_ms=10)
+    (tmp_path / "not-a-folder").write_text("a file where the folder should be", encoding="utf-8")
+    session.touch()
+    assert not blocked.save_now()
+    session.touch()
+    assert not blocked.save_now()
+    assert len(messages) == 1 and "could not be saved" in messages[0] and "ICD-E402" in messages[0]
