@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -51,11 +51,15 @@ def open_window(settings: AppSettings | None = None) -> MainWindow:
     return window
 
 
-def run(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None, open_paths: Sequence[Path] = ()) -> int:
+    """The window on the saved session; ``open_paths`` are added to it and coded at once."""
     app = application(argv)
     window = open_window()
     install_crash_handler(save_work=window.save_session)
     window.show()
+    if open_paths:
+        window.open_paths(list(open_paths))
+        window.code_new()
     return app.exec()
 
 

@@ -11,13 +11,15 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 from engine.selftest import Check, Outcome, passed, run_checks, summary
 
 __all__ = ["main"]
 
 _USAGE = """\
-icdlinker                                 open the review window
+icdlinker                                 open the review window (the last session is restored)
+icdlinker FILE|FOLDER ...                 open the window with these documents added and coded
 icdlinker --self-test [--model PATH|ID]   check this installation, headless; exit 0 only if all passed
 icdlinker COMMAND ...                     the command line (code, eval, lookup, models), below
 """
@@ -26,7 +28,9 @@ icdlinker COMMAND ...                     the command line (code, eval, lookup, 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     if not args:
-        return _window(argv)
+        return _window([])
+    if all(Path(arg).exists() for arg in args):  # documents: a subcommand name is never also a path here
+        return _window([Path(arg) for arg in args])
     if args[0] == "--self-test":
         return _self_test(args[1:])
     if args[0] in ("-h", "--help"):
@@ -36,14 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     return cli_main(args)
 
 
-def _window(argv: list[str] | None) -> int:
+def _window(paths: list[Path]) -> int:
     try:
         from gui.app import run
     except ImportError as error:
         print(f"icdlinker: the review window cannot start ({error}); the command line works: icdlinker --help",
               file=sys.stderr)
         return 2
-    return run(argv)
+    return run(open_paths=paths)
 
 
 def _self_test(argv: list[str]) -> int:

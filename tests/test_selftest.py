@@ -98,12 +98,16 @@ def test_python_dash_m_engine_cli_still_runs_the_command_line() -> None:
     assert done.returncode == 0 and "J45" in done.stdout, done.stderr
 
 
-def test_no_arguments_open_the_window_through_gui_app_run(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_arguments_or_document_paths_open_the_window(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     calls = []
     app = types.ModuleType("gui.app")
-    app.run = lambda argv=None: calls.append(argv) or 7  # type: ignore[attr-defined]
+    app.run = lambda argv=None, open_paths=(): calls.append(list(open_paths)) or 7  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "gui.app", app)
     assert launch.main([]) == 7 and calls == [[]]
+    (tmp_path / "a.txt").write_text("neumonía")
+    assert launch.main([str(tmp_path / "a.txt"), str(tmp_path)]) == 7
+    assert calls[-1] == [tmp_path / "a.txt", tmp_path]
+    assert launch.main(["lookup", "asma"]) == 0 and len(calls) == 2  # a subcommand is not a path
 
 
 def test_the_window_checks_become_self_test_lines(monkeypatch: pytest.MonkeyPatch) -> None:
