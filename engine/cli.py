@@ -88,6 +88,10 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", help="also run the LLM stage with this model (installed id or .gguf path)")
     ev.add_argument("--no-llm", action="store_true", help="dictionary stage only, even with --model")
     ev.add_argument(
+        "--llm-child-codes", type=int, default=0, metavar="N",
+        help="also offer the model up to N more specific codes under each candidate",
+    )
+    ev.add_argument(
         "--dictionary-exclude", action="append", default=[], metavar="SPLIT",
         help="leave a CodiEsp split out of the dictionary (e.g. dev) for an honest evaluation",
     )
@@ -128,6 +132,7 @@ def _pipeline(args: argparse.Namespace, exclude: frozenset[str] = frozenset()) -
         yield pipeline
         return
     stage = open_llm_stage(model, args.lang, pipeline.catalog)
+    stage.linker.child_codes = getattr(args, "llm_child_codes", 0)
     pipeline.llm = stage.linker
     try:
         yield pipeline

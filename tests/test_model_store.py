@@ -219,6 +219,19 @@ def test_bad_files_are_not_imported(store: ModelStore, tmp_path: Path, content: 
     assert store.list() == [] and leftovers(store) == []
 
 
+def test_a_model_file_that_cannot_be_deleted_stays_registered(store: ModelStore, tmp_path: Path) -> None:
+    original = tmp_path / "tiny.gguf"
+    original.write_bytes(gguf_bytes())
+    model = store.import_file(original)
+    # As on Windows with the file mapped by llama.cpp: unlinking fails (here: it is a folder now).
+    Path(model.path).unlink()
+    Path(model.path).mkdir()
+    (Path(model.path) / "x").write_text("x")
+    with pytest.raises(ModelError, match="cannot be deleted"):
+        store.remove(model.id)
+    assert [m.id for m in store.list()] == [model.id]
+
+
 def test_import_copy_and_reference_then_remove(store: ModelStore, tmp_path: Path) -> None:
     original = tmp_path / "Tiny Model.gguf"
     original.write_bytes(gguf_bytes())

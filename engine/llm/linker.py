@@ -92,6 +92,9 @@ class LLMLinker:
     model: ModelIdentity
     candidates_per_mention: int = 10
     mentions_per_call: int = 24
+    # Also offer up to this many more specific codes under each candidate (J18 → J18.0 … J18.9),
+    # so the model can be more specific than the dictionary; 0 offers the candidates only.
+    child_codes: int = 0
     stats: LLMStats = field(default_factory=LLMStats)
 
     def link(
@@ -151,7 +154,14 @@ class LLMLinker:
 
     def _codes(self, assignment: Assignment) -> tuple[str, ...]:
         valid = [c.code for c in assignment.candidates if self.catalog.is_valid(c.code)]
-        return tuple(dict.fromkeys(valid))[: self.candidates_per_mention]
+        codes = tuple(dict.fromkeys(valid))[: self.candidates_per_mention]
+        if not self.child_codes:
+            return codes
+        expanded: dict[str, None] = {}
+        for code in codes:  # each candidate followed by its children, so the prompt reads as a tree
+            children = [c for c in self.catalog.children(code) if self.catalog.is_valid(c)]
+            expanded.update(dict.fromkeys([code, *children[: self.child_codes]]))
+        return tuple(expanded)
 
     def _decide(self, assignment: Assignment, item: PromptItem, answer: Any, raw_output: str) -> Assignment:
         self.stats.mentions += 1

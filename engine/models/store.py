@@ -182,10 +182,16 @@ class ModelStore:
                     f"{model.id} is part of the application and cannot be removed",
                     hint="Select another model instead; IT can build the app without it.",
                 )
+            if model.copied:  # the file first: if it is in use (Windows), the model stays registered
+                try:
+                    model.file.unlink(missing_ok=True)
+                except OSError as error:
+                    raise ModelError(
+                        f"the file of {model.id} cannot be deleted: {error.strerror or error}",
+                        hint="Close every program using the model (another icdlinker window too) and try again.",
+                    ) from error
             models, selected = self._read()
             self._write([m for m in models if m.id != model.id], None if selected == model.id else selected)
-            if model.copied:
-                model.file.unlink(missing_ok=True)
             return model
 
     # --- internals ---------------------------------------------------------------
