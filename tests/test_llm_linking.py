@@ -14,7 +14,7 @@ import pytest
 
 from engine.llm.linker import LLMLinker, ModelIdentity
 from engine.llm.prompt import NONE, PROMPT_VERSION, PromptItem, PromptTemplate, build_messages, build_schema
-from engine.model import Document, Mention, ReviewStatus, Stage
+from engine.model import Candidate, Document, Mention, ReviewStatus, Stage
 from engine.pipeline import Pipeline
 
 TEXT = "Varón con neumonía basal derecha y dolor torácico atípico. Hipertensión arterial."
@@ -169,3 +169,16 @@ def test_answers_fill_in_mention_by_mention_as_they_stream(pipeline: Pipeline) -
     assert updates[0][1].completion_tokens < updates[-1][1].completion_tokens
     assert updates[-1][0] == final
     assert linker.stats.mentions == open_count  # streamed decisions are not counted twice
+
+
+def test_child_codes_are_offered_right_after_their_candidate(pipeline: Pipeline) -> None:
+    before = dictionary_result(pipeline)
+    open_assignment = next(a for a in before if a.stage is not Stage.DICTIONARY)
+    with_category = open_assignment.with_changes(
+        candidates=(Candidate("J18", open_assignment.edition, "", 0.9, "test"),)
+    )
+    script = Script(lambda schema: json.dumps({key: NONE for key in schema["properties"]}))
+    linker = LLMLinker(script, pipeline.catalog, "es", ModelIdentity("m", "0" * 64), child_codes=3)
+    linker.link(Document("d", TEXT, "es"), [with_category])
+    _, schema, _ = script.calls[0]
+    assert schema["properties"]["m1"]["enum"] == ["J18", *pipeline.catalog.children("J18")[:3], NONE]
