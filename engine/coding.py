@@ -8,28 +8,24 @@ dictionary's at once and then one more LLM answer at a time.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from engine.codes import Edition
 from engine.dictionary import DetectionPolicy
-from engine.errors import EngineError
 from engine.language import detect_language
 from engine.linking import LinkerSettings
 from engine.llm.backend import BackendSettings
 from engine.llm.linker import LinkProgress, LLMLinker
 from engine.llm.session import LLMStage, open_llm_stage
 from engine.model import Document, DocumentResult
-from engine.pipeline import Pipeline
+from engine.pipeline import Pipeline, failed_result
 from engine.progress import Cancelled, Progress
 from engine.readers import read_document
 from engine.settings import AppSettings
 
 __all__ = ["Coder", "CodingEvent", "CodingRequest"]
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +88,8 @@ class Coder:
                 result = self._code_one(request, progress, on_event, done, total, name)
             except Cancelled:
                 raise
-            except EngineError as error:
-                result = DocumentResult(self._placeholder(request), error=str(error))
             except Exception as error:  # one bad document never stops a batch
-                log.exception("coding %s failed", name)
-                result = DocumentResult(self._placeholder(request), error=f"[ICD-E900] unexpected error: {error!r}")
+                result = failed_result(self._placeholder(request), error)
             on_event(CodingEvent(request.key, result, final=True))
         progress.update(total, total, "done")
 

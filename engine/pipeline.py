@@ -26,7 +26,7 @@ from engine.negation import negation_cue
 from engine.progress import Cancelled, CancelToken, Progress
 from engine.readers import read_document
 
-__all__ = ["LinkTask", "OnPartial", "Pipeline"]
+__all__ = ["LinkTask", "OnPartial", "Pipeline", "failed_result"]
 
 # A result that is not final yet: the dictionary's at once, then one more LLM answer each time.
 OnPartial = Callable[[DocumentResult, LinkProgress | None], None]
@@ -129,12 +129,12 @@ class Pipeline:
                 assignments.append(assignment)
         if self.llm is None:
             return DocumentResult(document, tuple(assignments))
-        if on_partial is not None:
-            on_partial(DocumentResult(document, tuple(assignments)), None)
+        if on_partial is None:  # nobody watching: the answer is not parsed as it streams
+            return DocumentResult(document, self.llm.link(document, assignments, progress))
+        on_partial(DocumentResult(document, tuple(assignments)), None)
 
         def update(partial: tuple[Assignment, ...], link_progress: LinkProgress) -> None:
-            if on_partial is not None:
-                on_partial(DocumentResult(document, partial), link_progress)
+            on_partial(DocumentResult(document, partial), link_progress)
 
         return DocumentResult(document, self.llm.link(document, assignments, progress, update))
 
@@ -164,11 +164,16 @@ class Pipeline:
             return self.code(document, mentions, progress)
         except Cancelled:
             raise
-        except EngineError as error:
-            return DocumentResult(document, error=str(error))
         except Exception as error:  # one bad document never stops a batch
-            log.exception("coding %s failed", document.id)
-            return DocumentResult(document, error=f"[ICD-E900] unexpected error: {error!r}")
+            return failed_result(document, error)
+
+
+def failed_result(document: Document, error: Exception) -> DocumentResult:
+    """A document that could not be coded: the error becomes its message, and the batch goes on."""
+    if isinstance(error, EngineError):
+        return DocumentResult(document, error=str(error))
+    log.exception("coding %s failed", document.id, exc_info=error)
+    return DocumentResult(document, error=f"[ICD-E900] unexpected error: {error!r}")
 
 
 def _name(source: Path | Document) -> str:

@@ -18,7 +18,7 @@ from platformdirs import user_config_dir
 
 from engine.dictionary import LANGUAGES
 from engine.errors import SessionError
-from engine.export import ExportOptions, ExportPreset
+from engine.export import ExportOptions, ExportPreset, write_text_atomic
 from engine.llm.backend import physical_cores
 
 __all__ = ["AppSettings", "default_settings_path"]
@@ -122,8 +122,6 @@ class AppSettings:
         return cls.from_dict(data if isinstance(data, dict) else {})
 
     def save(self, path: Path | None = None) -> None:
-        from engine.export import write_text_atomic
-
         path = path or default_settings_path()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
