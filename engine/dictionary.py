@@ -25,7 +25,12 @@ from engine.resources import compiled_dir, load_compiled
 
 __all__ = ["DetectionPolicy", "LinkingRule", "Match", "TermDictionary", "TermEntry"]
 
-LANGUAGES = ("es", "de", "en", "fr", "el")
+# The edition each language's bundled dictionary codes to (checked against the files by a test),
+# so the edition of a language is known without loading its dictionary.
+DEFAULT_EDITIONS: dict[str, Edition] = {
+    "es": Edition.CM, "de": Edition.GM, "en": Edition.CM, "fr": Edition.WHO, "el": Edition.WHO,
+}
+LANGUAGES = tuple(DEFAULT_EDITIONS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,14 +8,13 @@ there.  A review error (no code to accept, an invalid code) is shown, never rais
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QKeySequence, QUndoCommand
 
 from engine.catalog import Catalog
 from engine.codes import Edition
-from engine.dictionary import TermDictionary
+from engine.dictionary import DEFAULT_EDITIONS
 from engine.errors import ReviewError
 from engine.model import DocumentResult, Mention, Stage
 from engine.review import accept, accept_stage, add_mention, change_code, delete, reject
@@ -209,9 +208,4 @@ def _edition(chosen: Edition | None, result: DocumentResult) -> Edition:
         return chosen
     if result.assignments:
         return result.assignments[0].edition
-    return _language_edition(result.document.language)
-
-
-@cache
-def _language_edition(language: str) -> Edition:
-    return TermDictionary.bundled(language).edition
+    return DEFAULT_EDITIONS.get(result.document.language, Edition.WHO)
