@@ -21,12 +21,12 @@ from tqdm import tqdm
 from engine.codes import Edition
 from engine.dictionary import LANGUAGES
 from engine.errors import EngineError
-from engine.evaluate import CandidateRecall, evaluate
-from engine.llm.session import open_llm_stage
-from engine.models import commands as models_commands
+from engine.evaluate import CandidateRecall, ModelVersusFuzzy, evaluate
 from engine.export import CSV_COLUMNS, ExportOptions, ExportPreset, csv_rows, write_csv, write_text_atomic
-from engine.gold import load_gold
+from engine.gold import GoldDocument, load_gold
+from engine.llm.session import open_llm_stage
 from engine.model import DocumentResult, Mention, Span
+from engine.models import commands as models_commands
 from engine.pipeline import LinkTask, Pipeline
 from engine.readers import iter_input_files
 
@@ -207,17 +207,24 @@ def _print_table(rows: list[list[str]], out: TextIO) -> None:
 def _eval(args: argparse.Namespace) -> int:
     exclude = frozenset(s if s.startswith("codiesp-") else f"codiesp-{s}" for s in args.dictionary_exclude)
     corpus = load_gold(args.split, args.lang)[: args.limit]
-    recall = CandidateRecall()
+    recall, versus = CandidateRecall(), ModelVersusFuzzy()
+
+    def observe(gold: GoldDocument, result: DocumentResult) -> None:
+        recall.add(gold, result)
+        versus.add(gold, result)
+
     with _pipeline(args, exclude) as pipeline:
         bar = _BarProgress(len(corpus), "doc")
         try:
-            scores = evaluate(pipeline, corpus, args.mentions, bar, recall.add if args.mentions == "gold" else None)
+            scores = evaluate(pipeline, corpus, args.mentions, bar, observe if args.mentions == "gold" else None)
         finally:
             bar.close()
         summary = _llm_summary(pipeline, len(corpus))
     print(_format_scores(scores, args.mentions))
     if args.mentions == "gold":
         print(recall.report())
+        if versus.asked:
+            print(versus.report())
     if summary:
         print(summary)
     if args.json:

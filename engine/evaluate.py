@@ -21,7 +21,15 @@ from engine.model import DocumentResult, ReviewStatus, Stage
 from engine.pipeline import LinkTask, Pipeline
 from engine.progress import Progress
 
-__all__ = ["CandidateRecall", "Scores", "evaluate", "mention_scores_detect", "mention_scores_gold", "document_scores"]
+__all__ = [
+    "CandidateRecall",
+    "ModelVersusFuzzy",
+    "Scores",
+    "document_scores",
+    "evaluate",
+    "mention_scores_detect",
+    "mention_scores_gold",
+]
 
 MENTION_LEVELS = (Level.CATEGORY, Level.SUBCATEGORY, Level.FULL)
 DOCUMENT_LEVELS = (Level.CATEGORY, Level.FULL)
@@ -116,6 +124,39 @@ class CandidateRecall:
             f"@{k} {self.recall(k, Level.CATEGORY):.3f}/{self.recall(k, Level.FULL):.3f}" for k in self.KS
         ]
         return f"candidate recall (category/full) over {len(self._cases)} open mentions: " + "  ".join(cells)
+
+
+class ModelVersusFuzzy:
+    """On the mentions the model was asked about: is its answer, or the fuzzy top candidate, right?
+
+    Category level.  "either" bounds every rule that picks one of the two per
+    mention: if it is not well above the fuzzy count, no combination of this
+    model with the fuzzy ranking can gain much.
+    """
+
+    def __init__(self) -> None:
+        self.asked = self.model = self.fuzzy = self.both = self.either = 0
+
+    def add(self, gold_document: GoldDocument, result: DocumentResult) -> None:
+        for gold, assignment in zip(gold_document.mentions, result.assignments):
+            if "llm_answer" not in assignment.provenance:
+                continue
+            category = at_level(gold.code, Level.CATEGORY)
+            answer = assignment.code if assignment.stage is Stage.LLM else None
+            top = assignment.candidates[0].code if assignment.candidates else None
+            model_right = answer is not None and at_level(answer, Level.CATEGORY) == category
+            fuzzy_right = top is not None and at_level(top, Level.CATEGORY) == category
+            self.asked += 1
+            self.model += model_right
+            self.fuzzy += fuzzy_right
+            self.both += model_right and fuzzy_right
+            self.either += model_right or fuzzy_right
+
+    def report(self) -> str:
+        return (
+            f"model vs fuzzy top candidate over {self.asked} asked mentions (category right): "
+            f"model {self.model}, fuzzy {self.fuzzy}, both {self.both}, either {self.either}"
+        )
 
 
 def evaluate(

@@ -2,8 +2,10 @@
 
 import pytest
 
-from engine.codes import Level
-from engine.evaluate import document_scores, mention_scores_detect, mention_scores_gold
+from engine.codes import Edition, Level
+from engine.evaluate import ModelVersusFuzzy, document_scores, mention_scores_detect, mention_scores_gold
+from engine.gold import GoldDocument, GoldMention
+from engine.model import Assignment, Candidate, Document, DocumentResult, Mention, Stage
 
 
 def test_gold_mode_precision_recall_by_level() -> None:
@@ -47,3 +49,26 @@ def test_document_level_code_sets() -> None:
 def test_empty_inputs_score_zero_not_crash() -> None:
     scores = mention_scores_gold([], Level.FULL)
     assert (scores.precision, scores.recall, scores.f1) == (0.0, 0.0, 0.0)
+
+
+def test_model_versus_fuzzy_counts_only_asked_mentions_at_category_level() -> None:
+    text = "a b c d e"
+    mentions = [Mention.from_spans(text, [(i, i + 1)]) for i in range(0, 9, 2)]
+    gold = ["N28.1", "I10", "E11.9", "R52", "J18.9"]
+
+    def assignment(i: int, code: str | None, stage: Stage | None, top: str, asked: bool = True) -> Assignment:
+        candidates = (Candidate(top, Edition.CM, "", 0.8, "fuzzy:test"),)
+        provenance = {"llm_answer": code or "none"} if asked else {}
+        return Assignment(mentions[i], code, Edition.CM, "", stage, 1.0, candidates=candidates, provenance=provenance)
+
+    result = DocumentResult(Document("d", text, "es"), (
+        assignment(0, "N28.9", Stage.LLM, "N28.1"),  # both right at category level
+        assignment(1, "I11.9", Stage.LLM, "I10"),  # fuzzy right only
+        assignment(2, "E11.9", Stage.LLM, "E10.9"),  # model right only
+        assignment(3, None, None, "R10.9"),  # answered "none", fuzzy wrong
+        assignment(4, "J18.9", Stage.DICTIONARY, "J18.9", asked=False),  # not asked: not counted
+    ))
+    versus = ModelVersusFuzzy()
+    versus.add(GoldDocument(result.document, tuple(map(GoldMention, mentions, gold)), frozenset(gold)), result)
+    assert (versus.asked, versus.model, versus.fuzzy, versus.both, versus.either) == (4, 2, 2, 1, 3)
+    assert "over 4 asked mentions" in versus.report()
