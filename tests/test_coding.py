@@ -74,5 +74,5 @@ def test_llm_answers_stream_in_before_the_final_result(gemma_gguf: Path) -> None
     assert final.assignments == events[-2].result.assignments
     for assignment in final.assignments:
         if "llm_answer" in assignment.provenance:
-            assert assignment.stage in (Stage.LLM, Stage.FUZZY, None)  # None: no code before, "none" now
-            assert assignment.code is None or assignment.code in assignment.provenance["candidates_shown"]
+            assert assignment.stage in (Stage.LLM, Stage.FUZZY)
+            assert assignment.code in assignment.provenance["candidates_shown"]

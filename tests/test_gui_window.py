@@ -499,9 +499,9 @@ def test_gemma_links_what_the_dictionary_cannot(
     asked = [a for a in document.result.assignments if "llm_answer" in a.provenance]
     assert asked, [(a.mention.text, a.stage) for a in document.result.assignments]
     for assignment in asked:
-        assert assignment.stage in (Stage.LLM, Stage.FUZZY, None)  # None: no code before, "none" now
+        assert assignment.stage in (Stage.LLM, Stage.FUZZY)
         assert assignment.status is ReviewStatus.NEEDS_REVIEW
-        assert assignment.code is None or catalog.is_valid(assignment.code)
+        assert catalog.is_valid(assignment.code)
         assert assignment.provenance["model"] and assignment.provenance["candidates_shown"]
         if assignment.stage is Stage.LLM:
             assert assignment.code in assignment.provenance["candidates_shown"]

@@ -4,8 +4,7 @@ An unambiguous dictionary result stands.  Every other mention is offered to the
 model with its candidates; the schema only admits those codes or "none", and
 every answer is checked again here (a schema that fails to compile would let
 anything through) and against the catalog.  A mention answered "none", or not
-answered validly, keeps what the dictionary stage gave it (its fuzzy code, or
-no code when no candidate was close enough), marked for review.
+answered validly, keeps its best fuzzy candidate, marked for review.
 """
 
 from __future__ import annotations
@@ -186,4 +185,8 @@ class LLMLinker:
             self.stats.none += 1
         else:
             self.stats.invalid += 1
-        return assignment.with_changes(status=ReviewStatus.NEEDS_REVIEW, provenance=provenance)
+        best = assignment.candidates[0]
+        return assignment.with_changes(
+            code=best.code, title=best.title, stage=Stage.FUZZY, score=best.score,
+            status=ReviewStatus.NEEDS_REVIEW, provenance=provenance,
+        )
