@@ -30,7 +30,7 @@ from engine.models import commands as models_commands
 from engine.pipeline import LinkTask, Pipeline
 from engine.readers import iter_input_files
 
-__all__ = ["main"]
+__all__ = ["COMMANDS", "main"]
 
 EXIT_OK, EXIT_DOCUMENT_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # own one-line errors say what went wrong.
     logging.basicConfig(level=logging.ERROR, format="icdlinker: %(name)s: %(message)s")
     try:
-        return _COMMANDS[args.command](args)
+        return COMMANDS[args.command](args)
     except EngineError as error:
         print(f"icdlinker: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -263,7 +263,8 @@ def _show_lookup(args: argparse.Namespace, pipeline: Pipeline) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"code": _code, "eval": _eval, "lookup": _lookup, "models": models_commands.run}
+# The commands by name: the launcher tells a command from a document path by them.
+COMMANDS = {"code": _code, "eval": _eval, "lookup": _lookup, "models": models_commands.run}
 
 
 if __name__ == "__main__":  # python -m engine.cli ...

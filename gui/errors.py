@@ -30,7 +30,10 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from engine.errors import EngineError
 
-__all__ = ["install_crash_handler", "log_folder", "show_error", "show_info", "shown", "write_crash_log"]
+__all__ = [
+    "install_crash_handler", "log_folder", "redacted_traceback", "show_error", "show_info", "shown",
+    "write_crash_log",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +68,14 @@ def log_folder() -> Path:
 
 
 def write_crash_log(error: BaseException) -> Path:
-    """A local file with the traceback, the time and the versions; returns its path."""
+    """A local file, readable by this user only, with the traceback, the time and the versions.
+
+    Exception messages are left out: they can quote a document (a KeyError on a
+    mention's text, a decoding error's bytes), and a crash log travels to IT.
+    The frames, the exception types and engine error codes are what a fix needs.
+    """
     folder = log_folder()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     now = datetime.datetime.now()
     path = folder / f"crash-{now:%Y%m%d-%H%M%S-%f}.log"
     header = [
@@ -77,8 +85,36 @@ def write_crash_log(error: BaseException) -> Path:
         f"python: {sys.version.split()[0]}  pyside: {PySide6.__version__}  qt: {qVersion()}",
         f"platform: {platform.platform()}",
     ]
-    path.write_text("\n".join(header) + "\n\n" + "".join(traceback.format_exception(error)), encoding="utf-8")
-    log.error("crash log written to %s", path, exc_info=error)
+    with _private(path).open("w", encoding="utf-8") as stream:
+        stream.write("\n".join(header) + "\n\n" + redacted_traceback(error))
+    log.error("crash log written to %s (%s)", path, type(error).__name__)
+    return path
+
+
+def redacted_traceback(error: BaseException) -> str:
+    """The traceback of ``error`` and the exceptions it was raised from, without their messages."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    parts = []
+    for link in reversed(chain):
+        if parts:
+            parts.append("\nwhich led to:\n\n")
+        parts.append("Traceback (most recent call last):\n")
+        parts.extend(traceback.format_list(traceback.extract_tb(link.__traceback__)))
+        kind = type(link)
+        code = f" [{link.code}]" if isinstance(link, EngineError) else ""
+        parts.append(f"{kind.__module__}.{kind.__qualname__}{code}: "
+                     f"<message of {len(str(link))} characters left out: it may quote a document>\n")
+    return "".join(parts)
+
+
+def _private(path: Path) -> Path:
+    """Create ``path`` empty with mode 0600 (before anything is written to it); returns it."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    os.chmod(path, 0o600)  # an existing file keeps its mode on O_CREAT
     return path
 
 
@@ -90,7 +126,7 @@ def install_crash_handler(save_work: Callable[[], None], log_dir: Path | None = 
     """
     global _crash
     folder = log_dir or log_folder()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     previous, _crash = _crash, _CrashHandler(folder, save_work)
     if previous is not None:
         previous.close()
@@ -134,7 +170,11 @@ class _CrashHandler(QObject):
         super().__init__()
         self.folder = folder
         self._save_work = save_work
-        self._faults: IO[str] = (folder / "faulthandler.log").open("a", encoding="utf-8")
+        faults = folder / "faulthandler.log"
+        if not faults.exists():
+            _private(faults)
+        os.chmod(faults, 0o600)
+        self._faults: IO[str] = faults.open("a", encoding="utf-8")
         faulthandler.enable(self._faults)
         self._crashed.connect(self._report)  # queued when emitted from a worker thread
 

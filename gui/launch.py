@@ -13,7 +13,9 @@ import sys
 import time
 from pathlib import Path
 
+from engine.cli import COMMANDS, main as cli_main
 from engine.selftest import Check, Outcome, passed, run_checks, summary
+from gui.system_libraries import window_start_problem
 
 __all__ = ["main"]
 
@@ -29,23 +31,25 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     if not args:
         return _window([])
-    if all(Path(arg).exists() for arg in args):  # documents: a subcommand name is never also a path here
+    # A command name wins over a file of that name in the working folder (open it as ./code).
+    if args[0] not in COMMANDS and not args[0].startswith("-") and all(Path(arg).exists() for arg in args):
         return _window([Path(arg) for arg in args])
     if args[0] == "--self-test":
         return _self_test(args[1:])
     if args[0] in ("-h", "--help"):
         print(_USAGE)
-    from engine.cli import main as cli_main
-
     return cli_main(args)
 
 
 def _window(paths: list[Path]) -> int:
-    try:
-        from gui.app import run
-    except ImportError as error:
-        print(f"icdlinker: the review window cannot start ({error}); the command line works: icdlinker --help",
-              file=sys.stderr)
+    problem = window_start_problem()
+    if problem is None:
+        try:
+            from gui.app import run
+        except ImportError as error:
+            problem = window_start_problem(str(error))
+    if problem is not None:
+        print(f"icdlinker: {problem}; the command line works meanwhile: icdlinker --help", file=sys.stderr)
         return 2
     return run(open_paths=paths)
 

@@ -6,13 +6,18 @@ dictionaries/sources/ may be, and llama.cpp's libraries and Qt's offscreen platf
 must be.  ``--with-model`` copies a GGUF (validated, with its SHA-256) into the
 bundle's bundled-models folder, so the app links with an LLM at once and offline.
 
+The build refuses an environment that is not the one CI tested: every package
+installed must have the version constraints.txt pins (``--check-lock`` checks only that).
+
 Run it as a script, never import it: this folder must not shadow the ``packaging`` library.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import importlib.util
+import re
 import subprocess
 import sys
 import time
@@ -24,6 +29,7 @@ sys.path.insert(0, str(ROOT))  # the engine validates and hashes --with-model
 
 APP = "icdlinker"
 CONTENTS = "_internal"  # PyInstaller's default contents folder: sys._MEIPASS in the app
+LOCK = ROOT / "constraints.txt"
 BUNDLED_MODELS = Path("resources", "models")  # engine.resources.bundled_models_dir() in the app
 _MB = 1024**2
 
@@ -35,7 +41,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--work", type=Path, default=ROOT / "build" / "pyinstaller", metavar="DIR", help="PyInstaller's work folder"
     )
+    parser.add_argument("--check-lock", action="store_true",
+                        help="only check that the installed packages are the versions constraints.txt pins")
     args = parser.parse_args(argv)
+    unlocked = lock_mismatches()
+    for problem in unlocked:
+        print(f"build: {problem}", file=sys.stderr)
+    if unlocked:
+        print("build: install with: pip install -c constraints.txt -e '.[packaging]'", file=sys.stderr)
+        return 2
+    if args.check_lock:
+        print(f"build: every installed package is the version {LOCK.name} pins")
+        return 0
     if importlib.util.find_spec("PyInstaller") is None:
         print("build: PyInstaller is missing; install it with: pip install -e '.[packaging]'", file=sys.stderr)
         return 2
@@ -64,6 +81,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"built {app} in {time.perf_counter() - started:.0f} s: {size / _MB:.0f} MB in {len(files)} files")
     print(f"check it: {app / APP} --self-test")
     return 0
+
+
+def lock_mismatches() -> list[str]:
+    """Installed packages whose version is not the one constraints.txt pins."""
+    problems = []
+    for line in LOCK.read_text(encoding="utf-8").splitlines():
+        pin = re.fullmatch(r"([A-Za-z0-9._-]+)==(\S+)", line.strip())
+        if pin is None:
+            continue
+        name, wanted = pin.groups()
+        try:
+            installed = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue  # an extra this environment does not use (bench, say)
+        if installed != wanted:
+            problems.append(f"{name} {installed} is installed, but {LOCK.name} pins {wanted}")
+    return problems
 
 
 def _pyinstaller(dist: Path, work: Path) -> bool:

@@ -75,15 +75,25 @@ def test_by_default_a_failure_is_shown_with_its_code_and_hint(
 def test_an_unexpected_exception_is_shown_with_its_crash_log(
     qtbot: QtBot, parent: QWidget, messages: list[str], user_dirs: Path
 ) -> None:
+    mention = "neumonía basal derecha"  # a document's text: patient data
+
     def op(state: TaskState) -> None:
-        raise KeyError("oops")
+        try:
+            {}[mention]
+        except KeyError as error:
+            raise ValueError(f"no code for {mention}") from error
 
     with qtbot.waitSignal(BackgroundOp(parent, op).run().finished):
         pass
     [crash_log] = (user_dirs / "log").glob("crash-*.log")
     assert messages[0].startswith("Unexpected error") and str(crash_log) in messages[0]
+    assert "neumonía" in messages[0]  # the coder may see it on screen...
     text = crash_log.read_text(encoding="utf-8")
-    assert "KeyError: 'oops'" in text and 'raise KeyError("oops")' in text and "python:" in text
+    assert "neumon" not in text  # ...but the file that goes to IT never holds document text
+    assert "builtins.KeyError: <message of 24 characters left out" in text and "which led to:" in text
+    assert "builtins.ValueError: <message of" in text and "in op" in text and "python:" in text
+    assert crash_log.stat().st_mode & 0o777 == 0o600
+    assert (user_dirs / "log").stat().st_mode & 0o777 == 0o700
 
 
 def test_cancel_reports_cancelled_not_failure(qtbot: QtBot, parent: QWidget) -> None:
@@ -226,7 +236,8 @@ def test_an_uncaught_exception_writes_a_crash_log_saves_work_and_tells_the_coder
     except ZeroDivisionError as error:
         sys.excepthook(type(error), error, error.__traceback__)
     [crash_log] = folder.glob("crash-*.log")
-    assert "ZeroDivisionError: division by zero in a slot" in crash_log.read_text(encoding="utf-8")
+    assert "builtins.ZeroDivisionError: <message of 26 characters" in crash_log.read_text(encoding="utf-8")
+    assert (folder / "faulthandler.log").stat().st_mode & 0o777 == 0o600
     assert saved == [True]
     assert messages[0].startswith("Unexpected error") and str(crash_log) in messages[0]
 
