@@ -15,6 +15,7 @@ Run it as a script, never import it: this folder must not shadow the ``packaging
 from __future__ import annotations
 
 import argparse
+import ctypes.util
 import importlib.metadata
 import importlib.util
 import re
@@ -138,6 +139,9 @@ def _audit(app: Path) -> list[str]:
     ]
     if not any((contents / "llama_cpp" / "lib").glob("*llama.*")):
         problems.append("llama.cpp's library is missing from llama_cpp/lib (see packaging/hooks/hook-llama_cpp.py)")
+    if ctypes.util.find_library("xcb-cursor") and not any(contents.rglob("libxcb-cursor.so*")):
+        # Qt 6.5+'s xcb platform needs it and minimal Linux installs lack it: carry the build machine's.
+        problems.append("libxcb-cursor.so.0 is on this machine but not in the bundle (Qt's xcb platform needs it)")
     if not any(contents.rglob("*qoffscreen*")):
         problems.append("Qt's offscreen platform plugin is missing (see packaging/hooks/hook-PySide6.QtGui.py)")
     return problems
