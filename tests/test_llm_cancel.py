@@ -100,19 +100,19 @@ def test_cancel_stops_prompt_evaluation_and_generation_within_a_second(worker: L
     waits = [cancelled_within_bound(timed, future)]
     assert not texts
 
-    # 2. Seconds into evaluating the prompt (512 tokens a batch): one batch is done and kept.
+    # 2. Seconds into evaluating the prompt: one batch (one llama_decode) is done and kept.
     timed = _Timed()
     future = generate(timed, TEXT, 40)
     assert timed.decoding.wait(timeout=60)
     deadline = time.perf_counter() + 60
-    while worker.backend._llm.n_tokens < 512 and time.perf_counter() < deadline:  # the KV cache's count
+    while worker.backend._llm.n_tokens < SETTINGS.n_batch and time.perf_counter() < deadline:  # the KV cache's count
         time.sleep(0.05)
     time.sleep(0.3)  # into the next batch
     timed.fire_from_another_thread()
     waits.append(cancelled_within_bound(timed, future))
     assert not texts
     kept = worker.backend._llm.n_tokens
-    assert kept > 0 and kept % 512 == 0 and kept < prompt_tokens
+    assert kept > 0 and kept % SETTINGS.n_batch == 0 and kept < prompt_tokens
 
     # The next call resumes from the kept prefix: the KV cache claimed no token it had not finished.
     resumed: Generation = generate(None, YES_NO, 4).result(timeout=120)
