@@ -1,6 +1,7 @@
 """How long a cancel takes with a real model, and what polling for it costs.
 
-    python benchmarks/llm_cancel.py MODEL.gguf [--threads 1] [--prompt-tokens 2000] [--delays 1 3 6] [--repeats 2]
+    python benchmarks/llm_cancel.py MODEL.gguf [--threads 1] [--prompt-tokens 2000]
+                                               [--delays 1 3 6] [--repeats 2]
 
 For each delay, starts a call on a long clinical prompt, cancels it that many
 seconds later from another thread (during prompt evaluation for any delay
@@ -43,7 +44,8 @@ class _Counted(CancelToken):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", type=Path)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--prompt-tokens", type=int, default=2000)
@@ -69,28 +71,32 @@ def main() -> None:
         called = time.perf_counter()
         try:
             backend.generate_json(messages, YES_NO, 4, token)
-            print(f"cancel after {delay:4.1f} s: the call had finished in {time.perf_counter() - called:.1f} s")
+            finished = time.perf_counter() - called
+            print(f"cancel after {delay:4.1f} s: the call had finished in {finished:.1f} s")
         except Cancelled:
             waited = time.perf_counter() - fired[0]
             print(f"cancel after {delay:4.1f} s: Cancelled {waited * 1000:6.0f} ms later, "
                   f"{backend._llm.n_tokens} prompt tokens kept")
         timer.cancel()
 
-    # The callback's cost: a short prompt and a long answer (one decode per token) with and without it.
-    short = [messages[0], {"role": "user", "content": SENTENCE * 3}]
+    if args.repeats:
+        _callback_cost(backend, [messages[0], {"role": "user", "content": SENTENCE * 3}], args.repeats)
+    backend.unload()
+
+
+def _callback_cost(backend: LlamaBackend, messages: list[dict[str, str]], repeats: int) -> None:
+    """A short prompt and a long answer (one decode per token: the most polls a second), with and without."""
     timings: dict[str, list[float]] = {"no cancel token": [], "with cancel token": []}
     polls = _Counted()
-    for label in [*timings, *reversed(timings)] * args.repeats:  # interleaved: the machine's load drifts
+    for label in [*timings, *reversed(timings)] * repeats:  # interleaved: the machine's load drifts
         backend.reset()
-        generation = backend.generate_json(short, TEXT, 48, polls if "with" in label else None)
+        generation = backend.generate_json(messages, TEXT, 48, polls if "with" in label else None)
         timings[label].append(generation.llama_seconds)
     for label, seconds in timings.items():
         print(f"{label:>17}: {generation.prompt_tokens} prompt + 48 generated tokens, "
               f"fastest of {len(seconds)}: {min(seconds):.2f} s")
-    if args.repeats:
-        ratio = min(timings["with cancel token"]) / min(timings["no cancel token"])
-        print(f"abort callback: {polls.polls / args.repeats / 2:.0f} polls a call, cost ×{ratio:.3f}")
-    backend.unload()
+    ratio = min(timings["with cancel token"]) / min(timings["no cancel token"])
+    print(f"abort callback: {polls.polls / repeats / 2:.0f} polls a call, cost ×{ratio:.3f}")
 
 
 if __name__ == "__main__":

@@ -15,28 +15,35 @@ import json
 import os
 import sys
 import time
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from engine.netguard import recording  # noqa: E402
 
+if TYPE_CHECKING:  # the window's modules are imported while recording
+    from PySide6.QtCore import QCoreApplication
+
 TEXTS = {
     "fumador.txt": "Paciente fumador de 60 años con inestabilidad de la marcha e hipertensión arterial.\n",
     "urgencias.txt": (
         "Paciente de 58 años que acude a urgencias por dolor torácico y disnea. Antecedentes de "
-        "hipertensión arterial y diabetes mellitus tipo 2.\nJuicio clínico: neumonía adquirida en la comunidad.\n"
+        "hipertensión arterial y diabetes mellitus tipo 2.\n"
+        "Juicio clínico: neumonía adquirida en la comunidad.\n"
     ),
 }
 
 
-def _wait(app: object, done: object, timeout_s: float, what: str) -> None:
+def _wait(app: QCoreApplication, done: Callable[[], bool], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
-    while not done():  # type: ignore[operator]
+    while not done():
         if time.monotonic() > deadline:
             raise TimeoutError(what)
-        app.processEvents()  # type: ignore[attr-defined]
+        app.processEvents()
         time.sleep(0.01)
 
 
@@ -61,21 +68,23 @@ def session(model: Path, work: Path) -> dict[str, object]:
     wait_for_coding(window, timeout_s=300)
     documents = window.session.documents
     states = [d.state.value for d in documents]
-    model_answers = sum("llm_answer" in a.provenance for d in documents if d.result for a in d.result.assignments)
+    assignments = [a for d in documents if d.result for a in d.result.assignments]
+    model_answers = sum("llm_answer" in a.provenance for a in assignments)
 
     accept, reject = window.review.mention_actions[:2]
-    reviewed = 0
     for document in documents:
-        if document.state is DocumentState.CODED and document.result and len(document.result.assignments) >= 2:
+        result = document.result
+        if document.state is DocumentState.CODED and result is not None and len(result.assignments) >= 2:
             window.documents.select_key(document.key)
             window.select_mention(0)
             accept.trigger()  # the window then moves on to the next mention
             reject.trigger()
-            reviewed += 2
+    reviewed = Counter(a.status.value for d in window.session.documents if d.result for a in d.result.assignments)
 
     target = work / "export" / "coded.csv"
     target.parent.mkdir()
-    QFileDialog.getSaveFileName = staticmethod(lambda *args, **kwargs: (str(target), ""))  # the coder's choice
+    # The file the coder would choose in the save dialog.
+    QFileDialog.getSaveFileName = staticmethod(lambda *args, **kwargs: (str(target), ""))
     window.export()
     dialog = window.dialog
     assert isinstance(dialog, ExportDialog)

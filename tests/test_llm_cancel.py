@@ -105,7 +105,7 @@ def test_cancel_stops_prompt_evaluation_and_generation_within_a_second(worker: L
     future = generate(timed, TEXT, 40)
     assert timed.decoding.wait(timeout=60)
     deadline = time.perf_counter() + 60
-    while worker.backend._llm.n_tokens < SETTINGS.n_batch and time.perf_counter() < deadline:  # the KV cache's count
+    while worker.backend._llm.n_tokens < SETTINGS.n_batch and time.perf_counter() < deadline:
         time.sleep(0.05)
     time.sleep(0.3)  # into the next batch
     timed.fire_from_another_thread()

@@ -22,23 +22,40 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-STRACE = shutil.which("strace")
+# Only network syscalls stop the traced process (seccomp-bpf), so the session runs at nearly full speed.
+_STRACE_OPTIONS = ["-f", "--seccomp-bpf", "-qq", "-e", "trace=network", "-e", "signal=none"]
 # A socket of any family but AF_UNIX, or an address of one: the only ways a process reaches a network.
 _NETWORK_LINE = re.compile(r"\bsocket(pair)?\((?!AF_UNIX|AF_LOCAL)|sa_family=(?!AF_UNIX|AF_LOCAL)")
+
+
+def _working_strace() -> str | None:
+    """strace, when it is installed and may trace here (a container can forbid ptrace)."""
+    path = shutil.which("strace")
+    if path is None:
+        return None
+    probe = subprocess.run([path, *_STRACE_OPTIONS, "-o", os.devnull, sys.executable, "-c", "pass"],
+                           check=False, capture_output=True, timeout=60)
+    return path if probe.returncode == 0 else None
+
+
+STRACE = _working_strace()
 
 
 @dataclass(frozen=True)
 class Traced:
     report: dict
-    network_syscalls: list[str]  # empty when strace is not installed: see test_native_code_...
+    network_syscalls: list[str]  # strace's lines; none when it cannot run (that test is skipped)
     local_syscalls: int
 
 
-def run_traced(argv: list[str], trace: Path, timeout_s: float) -> tuple[subprocess.CompletedProcess, list[str]]:
-    """Run ``argv`` under ``strace -f -e trace=network`` when strace is installed; its syscall lines."""
-    prefix = [STRACE, "-f", "-qq", "-e", "trace=network", "-e", "signal=none", "-o", str(trace)] if STRACE else []
+def run_traced(
+    argv: list[str], trace: Path, timeout_s: float, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """Run ``argv`` under ``strace -f -e trace=network`` when strace can run; its syscall lines."""
+    prefix = [STRACE, *_STRACE_OPTIONS, "-o", str(trace)] if STRACE else []
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", **(env or {})}
     done = subprocess.run([*prefix, *argv], check=False, capture_output=True, text=True, cwd=ROOT,
-                          timeout=timeout_s, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+                          timeout=timeout_s, env=env)
     return done, trace.read_text(encoding="utf-8").splitlines() if STRACE else []
 
 
@@ -51,14 +68,10 @@ def split(lines: list[str]) -> tuple[list[str], int]:
 def window_session(gemma_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Traced:
     """One window session in its own process (open, code with Gemma, review, export), traced."""
     work = tmp_path_factory.mktemp("offline")
-    env = {f"ICDLINKER_{name}_DIR": str(work / "user" / name.lower()) for name in ("DATA", "CONFIG", "MODELS", "LOG")}
-    os.environ.update(env)  # the child's user folders; restored below
-    try:
-        done, lines = run_traced([sys.executable, str(ROOT / "tests" / "offline_window.py"), str(gemma_gguf),
-                                  str(work)], work / "strace.txt", timeout_s=600)
-    finally:
-        for name in env:
-            os.environ.pop(name)
+    folders = {f"ICDLINKER_{name}_DIR": str(work / "user" / name.lower())
+               for name in ("DATA", "CONFIG", "MODELS", "LOG")}
+    script = [sys.executable, str(ROOT / "tests" / "offline_window.py"), str(gemma_gguf), str(work)]
+    done, lines = run_traced(script, work / "strace.txt", timeout_s=600, env=folders)
     assert done.returncode == 0, done.stderr[-3000:]
     network, local = split(lines)
     return Traced(json.loads(done.stdout.strip().splitlines()[-1]), network, local)
@@ -69,13 +82,15 @@ def test_a_window_session_with_the_model_attempts_no_network_use(window_session:
     assert report["attempts"] == [], "network or process-start attempts:\n" + "\n".join(report["attempts"])
     # The session really did the work: coded (with the model's answers), reviewed, exported.
     assert report["states"] == ["coded", "coded"] and report["model_answers"] > 0
-    assert report["reviewed"] >= 2 and report["csv_lines"] > 2
+    assert report["reviewed"]["accepted"] >= 2 and report["reviewed"]["rejected"] >= 2 and report["csv_lines"] > 2
     assert any(message.startswith("icdlinker\nExported") for message in report["shown"])
 
 
-@pytest.mark.skipif(STRACE is None, reason="strace is not installed: native code's syscalls cannot be watched")
+@pytest.mark.skipif(STRACE is None, reason="strace is not installed (or may not trace here): native code's "
+                    "network syscalls are not watched; the audit hook's check above still ran")
 def test_native_code_in_that_session_makes_no_network_syscall(window_session: Traced) -> None:
     assert window_session.network_syscalls == [], "\n".join(window_session.network_syscalls[:50])
+    print(f"\nstrace: 0 network syscalls, {window_session.local_syscalls} on local (AF_UNIX) sockets")
 
 
 def test_the_self_test_reports_zero_network_attempts(tmp_path: Path, user_dirs: Path) -> None:
@@ -89,8 +104,11 @@ def test_the_self_test_reports_zero_network_attempts(tmp_path: Path, user_dirs: 
     assert network == [], "\n".join(network[:50])
 
 
-def test_the_recorder_names_each_attempt_and_the_thread_that_made_it() -> None:
-    """In its own process: the hook it installs stays for the life of the process."""
+def test_both_witnesses_see_an_attempt_and_name_it(tmp_path: Path) -> None:
+    """The checks above can fail: a process that does reach out is caught by the hook and by strace.
+
+    In its own process: the hook it installs stays for the life of the process.
+    """
     code = (
         "import socket, subprocess, sys, threading\n"
         "from engine.netguard import recording\n"
@@ -105,12 +123,14 @@ def test_the_recorder_names_each_attempt_and_the_thread_that_made_it() -> None:
         "socket.socket().close()\n"  # after the block: not recorded
         "print('\\n'.join(a.line() for a in attempts))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT,
-                          timeout=60)
+    done, syscalls = run_traced([sys.executable, "-c", code], tmp_path / "strace.txt", timeout_s=60)
+    assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert any(line.startswith("socket.connect(") and "192.0.2.1" in line for line in lines), lines
     assert any(line.startswith("socket.getaddrinfo('localhost', 80") and "'lookup'" in line for line in lines)
     assert any(line.startswith("subprocess.Popen(") for line in lines)
     assert not any("SECRET_TOKEN" in line for line in lines)  # an environment is never printed
     assert len([line for line in lines if line.startswith("socket.__new__")]) == 1
-
+    if STRACE:
+        network, _ = split(syscalls)
+        assert any("connect(" in line and "192.0.2.1" in line for line in network), syscalls
