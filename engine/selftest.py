@@ -14,7 +14,7 @@ from __future__ import annotations
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
@@ -30,10 +30,11 @@ from engine.llm.prompt import NONE
 from engine.llm.session import LLMStage, open_llm_stage
 from engine.model import Document, Mention, Stage
 from engine.models.store import ModelStore
+from engine.netguard import Attempt
 from engine.pipeline import Pipeline
 from engine.resources import compiled_dir, resources_dir
 
-__all__ = ["Check", "Outcome", "passed", "run_checks", "summary"]
+__all__ = ["Check", "Outcome", "network_check", "passed", "run_checks", "summary"]
 
 T = TypeVar("T")
 
@@ -86,6 +87,14 @@ def run_checks(model: str | None = None, store: ModelStore | None = None) -> Ite
     check, bundled = _timed("models", partial(_models, store))
     yield check
     yield from _llm(model or (bundled[0] if bundled else None), pipelines.get(_LLM_LANGUAGE), store)
+
+
+def network_check(attempts: Sequence[Attempt]) -> Check:
+    """The last line: nothing the self-test did reached for the network (``engine.netguard`` recorded it)."""
+    if not attempts:
+        return Check("network", Outcome.PASSED, "0 socket or process-start attempts during the self-test")
+    listed = "; ".join(attempt.line() for attempt in attempts[:5])
+    return Check("network", Outcome.FAILED, f"{len(attempts)} socket or process-start attempts: {listed}")
 
 
 def passed(checks: list[Check]) -> bool:

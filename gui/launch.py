@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from engine.cli import COMMANDS, main as cli_main
-from engine.selftest import Check, Outcome, passed, run_checks, summary
+from engine.netguard import recording
+from engine.selftest import Check, Outcome, network_check, passed, run_checks, summary
 from gui.system_libraries import window_start_problem
 
 __all__ = ["main"]
@@ -59,12 +60,15 @@ def _self_test(argv: list[str]) -> int:
     parser.add_argument("--model", help="also load this model (.gguf path or installed id) and link with it")
     args = parser.parse_args(argv)
     checks: list[Check] = []
-    for check in run_checks(args.model):
-        print(check.line(), flush=True)
-        checks.append(check)
-    for check in _gui_checks():
-        print(check.line(), flush=True)
-        checks.append(check)
+    with recording() as attempts:  # the proof that an installation codes offline
+        for check in run_checks(args.model):
+            print(check.line(), flush=True)
+            checks.append(check)
+        for check in _gui_checks():
+            print(check.line(), flush=True)
+            checks.append(check)
+    checks.append(network_check(attempts))
+    print(checks[-1].line())
     print(summary(checks))
     return 0 if passed(checks) else 1
 
