@@ -288,7 +288,9 @@ class SessionDatabase:
                 try:
                     connection = connection or _connect(self.path)
                     self._write(connection, pending)
-                except (sqlite3.Error, OSError, _Damaged) as error:
+                except Exception as error:  # a disk error or a bug: report it, keep the changes, keep going
+                    if not isinstance(error, (sqlite3.Error, OSError, _Damaged)):
+                        log.exception("writing the session failed")
                     self._failed(error)
                 else:
                     pending, self._error = SessionChanges(), None

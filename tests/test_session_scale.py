@@ -148,3 +148,100 @@ def test_a_2751_document_session_never_stalls_the_ui_while_reviewing_and_coding(
               f"{own * 1000:.0f} ms without the time the UI thread waited for a CPU")
     assert actions >= 36
     assert reviewing[1] <= GAP_S and coding[1] <= GAP_S
+
+
+KILL_LOOP_S = 75
+
+
+def test_kill_9_at_random_moments_loses_at_most_the_last_decision_and_offers_to_resume(
+    tmp_path: Path, user_dirs: Path
+) -> None:
+    """The real window in a child process (``tests/drive_window.py``), reviewing by key or coding,
+    killed with SIGKILL at a random moment, again and again for about a minute.  After every kill:
+    the database opens (nothing set aside), every decision the child reported is on disk except at
+    most the last, and a run that was coding is offered at the next start and coded again."""
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    for source in sorted(BACKGROUND.glob("*.txt"))[:300]:
+        (folder / source.name).write_bytes(source.read_bytes())
+    default_session_path().parent.mkdir(parents=True)
+    session_database(default_session_path(), coded_session(folder))
+    rng = random.Random(20261201)
+    deadline = time.monotonic() + KILL_LOOP_S
+    kills = {"review": 0, "code": 0}
+    resumed = decisions = 0
+    iteration = 0
+    while time.monotonic() < deadline or min(kills.values()) < 3:
+        mode = "review" if iteration % 2 == 0 else "code"
+        interrupted = _coding_keys()
+        lines = _run_and_kill(["review" if mode == "review" else "code", str(iteration), str(folder)],
+                              rng.uniform(0.05, 1.0 if mode == "review" else 3.0))
+        kills[mode] += 1
+        opened = open_session()
+        opened.database.close()
+        assert opened.problem is None, opened.problem
+        assert len(opened.session) == 300
+        asked = [line for line in lines if line.startswith("ASK Resume coding?")]
+        if interrupted:  # the child got as far as READY, so it had been asked already
+            assert asked and f"while {len(interrupted)} document(s)" in asked[0], (interrupted, lines[:5])
+            resumed += 1
+        else:
+            assert not asked
+        if mode == "review":
+            reported = [json.loads(line.split(" ", 1)[1]) for line in lines if line.startswith("DECISION")]
+            lost = [n for n, (key, index, status) in enumerate(reported)
+                    if opened.session.get(key).result.assignments[index].status.value != status]  # type: ignore[union-attr]
+            assert lost in ([], [len(reported) - 1]), (lost, len(reported))
+            decisions += len(reported)
+        iteration += 1
+
+    done = subprocess.run(_child("finish", "0", str(folder)), cwd=ROOT, env=_env(), capture_output=True,
+                          text=True, timeout=180, check=False)
+    assert done.returncode == 0 and "DONE" in done.stdout, done.stderr[-2000:]
+    final = open_session()
+    final.database.close()
+    assert final.problem is None and final.interrupted == [] and not _coding_keys()
+    assert all(d.result is not None and not d.unfinished for d in final.session)
+    print(f"\nkill -9 loop: {kills['review']} kills while reviewing ({decisions} decisions reported), "
+          f"{kills['code']} while coding, {resumed} interrupted runs offered and resumed")
+    assert decisions >= 20 and resumed >= 1
+
+
+def _child(*args: str) -> list[str]:
+    return [sys.executable, str(ROOT / "tests" / "drive_window.py"), *args]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+
+
+def _run_and_kill(args: list[str], after_ready_s: float) -> list[str]:
+    """Start the child, let it run ``after_ready_s`` past READY, SIGKILL it; its output lines."""
+    child = subprocess.Popen(_child(*args), cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        assert child.stdout is not None
+        for line in child.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("READY"):
+                ready.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert ready.wait(120), f"the child never got ready: {lines[-5:]}"
+        time.sleep(after_ready_s)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+        reader.join(30)
+    return lines
+
+
+def _coding_keys() -> list[bytes]:
+    """Rows the database marks as being coded (read without opening a session)."""
+    with sqlite3.connect(f"file:{default_session_path()}?mode=ro", uri=True) as connection:
+        return [key for (key,) in connection.execute("SELECT key FROM documents WHERE coding = 1")]
