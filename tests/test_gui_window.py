@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import csv
 import json
+import faulthandler
 import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from itertools import pairwise
@@ -32,6 +34,7 @@ from engine.resources import resources_dir
 from engine.session import DocumentState, ReviewSession, SessionDocument, default_session_path
 from engine.session_db import open_session
 from engine.settings import AppSettings
+from gui import errors
 from gui.app import open_window, self_check
 from gui.code_picker import CodePickerDialog
 from gui.export_dialog import ExportDialog
@@ -470,6 +473,28 @@ def test_autosave_then_destroyed_without_close_and_restored(qtbot: QtBot) -> Non
     restored = open_window()
     qtbot.addWidget(restored)
     assert restored.session.documents[0].result.assignments[0].status is ReviewStatus.ACCEPTED  # type: ignore[union-attr]
+
+
+def test_a_crash_saves_the_decision_just_made(
+    qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch, user_dirs: Path
+) -> None:
+    """The crash handler's ``save_work`` hands over and waits: the accept made just before the crash
+    is on disk before the coder is told, even though the event loop never ran in between."""
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    window.open_paths([SAMPLE])
+    run_to_end(qtbot, window, window.code_new)
+    errors.install_crash_handler(window.save_session, user_dirs / "crash")
+    try:
+        window.review.accept()
+        assert '"accepted"' not in saved_statuses()  # handed over at the next turn of the event loop
+        try:
+            raise ZeroDivisionError("a bug in a slot")
+        except ZeroDivisionError as error:
+            sys.excepthook(type(error), error, error.__traceback__)
+        assert '"accepted"' in saved_statuses()
+    finally:
+        faulthandler.enable(2)
 
 
 @pytest.mark.parametrize("name", ["session.json", "session.sqlite3"])
