@@ -113,10 +113,9 @@ class SessionChanges:
 
 @dataclass(slots=True)
 class ReviewSession:
-    """Documents in the order the coder opened them; ``revision`` counts changes."""
+    """Documents in the order the coder opened them, and what changed since the last ``take_changes``."""
 
     documents: list[SessionDocument] = field(default_factory=list)
-    revision: int = 0
     _changed: dict[str, None] = field(default_factory=dict, repr=False, compare=False)
     _listed: bool = field(default=False, repr=False, compare=False)
     _steps: list[ReviewStep] = field(default_factory=list, repr=False, compare=False)
@@ -167,7 +166,6 @@ class ReviewSession:
 
     def touch(self, key: str | None = None) -> None:
         """``key``'s document changed; without a key, the list of documents did."""
-        self.revision += 1
         if key is None:
             self._listed = True
         else:

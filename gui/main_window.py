@@ -2,9 +2,8 @@
 
 A thin shell: coding runs in ``CodingRun``, review edits are ``engine.review``
 calls pushed on an undo stack (``ReviewActions``), saving is ``Autosave`` into
-the session database (``engine.session_db``).  The
-window only decides what to show and keeps the text, the tables and the current
-mention in step.
+the session database (``engine.session_db``).  The window only decides what to
+show and keeps the text, the tables and the current mention in step.
 """
 
 from __future__ import annotations
@@ -40,9 +39,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.audit import ReviewStep
 from engine.codes import Edition
 from engine.dictionary import LANGUAGES
-from engine.audit import ReviewStep
 from engine.errors import SessionError
 from engine.export import write_csv, write_json
 from engine.model import DocumentResult
@@ -309,12 +308,13 @@ class MainWindow(QMainWindow):
 
     def offer_resume(self, keys: list[str]) -> None:
         """The app stopped during a coding run: offer to code its unfinished documents again."""
-        documents = [d for d in self.session if d.key in set(keys)]
+        wanted = set(keys)
+        documents = [d for d in self.session if d.key in wanted]
         if not documents:
             return
         if self.ask("Resume coding?", f"icdlinker stopped while {len(documents)} document(s) were being coded:\n"
                     + "\n".join(d.name for d in documents[:10]) + "\n\nCode them now?"):
-            self.code(documents)
+            self._start(documents)  # the coder agreed to replace their results when the run began
             return
         for document in documents:  # no longer coding, on disk too
             self.session.touch(document.key)
