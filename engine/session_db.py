@@ -124,7 +124,13 @@ def open_session(path: Path | None = None) -> OpenedSession:
     except SessionError as error:  # a damaged session.json, already set aside
         return _fresh(path, error)
     except _Damaged as error:
-        aside = _set_aside(path)
+        try:
+            aside = _set_aside(path)
+        except OSError as failure:
+            return _fresh(Path(":memory:"), SessionError(
+                f"the saved session database was damaged ({error}) and could not be set aside ({failure}); "
+                "this session will not be saved",
+            ))
         return _fresh(path, SessionError(
             f"the saved session database was damaged ({error}); it was kept as {aside.name} and a new session "
             "started", hint="Nothing was deleted: send that file to IT if work from it is needed.",
@@ -178,12 +184,12 @@ def _migrate(legacy: Path, path: Path) -> None:
     try:
         with connection:
             _write_documents(connection, session.take_changes(everything=True).documents, {}, {})
-            connection.execute("INSERT OR REPLACE INTO meta VALUES ('migrated_from', ?)", (str(legacy),))
+            connection.execute("INSERT OR REPLACE INTO meta VALUES ('migrated_from', ?)", (legacy.name,))
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         connection.close()
     os.replace(building, path)
-    os.replace(legacy, legacy.with_name(legacy.name + ".migrated"))
+    _set_aside(legacy, "migrated")
     log.info("session.json migrated into %s (%d documents)", path, len(session))
 
 
@@ -437,14 +443,15 @@ def _checked(error: sqlite3.DatabaseError) -> Exception:
     return _Damaged(str(error)) if getattr(error, "sqlite_errorname", "") in _DAMAGED else error
 
 
-def _set_aside(path: Path) -> Path:
-    """Rename the file (and a database's -wal and -shm beside it) to ``*.damaged-<time>``; the copy
-    stays openable with its journal."""
+def _set_aside(path: Path, why: str = "damaged") -> Path:
+    """Rename the file (and a database's -wal and -shm beside it) to ``*.damaged-<time>`` or
+    ``*.migrated``, never over an earlier one; a database stays openable with its journal."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    aside, n = path.with_name(f"{path.name}.damaged-{stamp}"), 1
-    while aside.exists():  # never over an earlier one
+    aside = path.with_name(f"{path.name}.{why}-{stamp}" if why == "damaged" else f"{path.name}.{why}")
+    n = 1
+    while aside.exists():
         n += 1
-        aside = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+        aside = path.with_name(f"{path.name}.{why}-{stamp}-{n}")
     for suffix in ("", "-wal", "-shm"):
         part = path.with_name(path.name + suffix)
         if part.exists():
