@@ -218,6 +218,11 @@ class SessionDatabase:
         assert connection is not None, "load() once, before start()"
         session, interrupted = ReviewSession(), []
         try:
+            # About 0.1 s for 2,751 documents: damage the row scan below would not read (an index) is
+            # found now, when the file can still be set aside, not at the first save.
+            problems = [line for (line,) in connection.execute("PRAGMA quick_check(5)")]
+            if problems != ["ok"]:
+                raise _Damaged("; ".join(problems)[:300])
             rows = connection.execute(
                 "SELECT key, source, language, edition, language_fixed, error, coding, unfinished, document, text, "
                 "assignments FROM documents ORDER BY position"
