@@ -480,8 +480,8 @@ def test_a_crash_saves_the_decision_just_made(
 ) -> None:
     """The crash handler's ``save_work`` hands over and waits: the accept made just before the crash
     is on disk before the coder is told, even though the event loop never ran in between."""
-    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
-    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    for module, name in ((sys, "excepthook"), (threading, "excepthook"), (errors, "_crash")):
+        monkeypatch.setattr(module, name, getattr(module, name))  # the handler installed here ends with the test
     window.open_paths([SAMPLE])
     run_to_end(qtbot, window, window.code_new)
     errors.install_crash_handler(window.save_session, user_dirs / "crash")
@@ -494,6 +494,7 @@ def test_a_crash_saves_the_decision_just_made(
             sys.excepthook(type(error), error, error.__traceback__)
         assert '"accepted"' in saved_statuses()
     finally:
+        errors._crash.close()  # type: ignore[union-attr]
         faulthandler.enable(2)
 
 
