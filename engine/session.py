@@ -60,7 +60,7 @@ class SessionDocument:
 
     @property
     def name(self) -> str:
-        return Path(self.source).name if self.source else self.key
+        return os.path.basename(self.source) if self.source else self.key  # not Path(): called per row
 
     @property
     def state(self) -> DocumentState:

@@ -187,6 +187,14 @@ def test_document_list_shows_states_counts_and_errors(qtbot: QtBot, tmp_path: Pa
     listing.select_key("b")
     assert listing.current_key() == "b" and changes[-1] == "b" and listing.selected_keys() == ["b"]
 
+    # Added at the end, removed, reordered: the rows follow, the current document stays current.
+    added = SessionDocument("d", str(tmp_path / "d.txt"))
+    for documents in ([coded, broken, new, added], [broken, added], [added, broken, coded]):
+        listing.set_documents(documents)
+        assert [listing.item(r, 0).text() for r in range(listing.rowCount())] == [d.name for d in documents]
+        assert listing.current_key() == "b"
+        listing.update_document(broken)
+
 
 # --- code picker --------------------------------------------------------------------------
 
