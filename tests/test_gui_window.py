@@ -475,6 +475,24 @@ def test_autosave_then_destroyed_without_close_and_restored(qtbot: QtBot) -> Non
     assert restored.session.documents[0].result.assignments[0].status is ReviewStatus.ACCEPTED  # type: ignore[union-attr]
 
 
+def test_a_file_name_that_is_not_utf8_is_coded_saved_and_restored(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, messages: list[str]
+) -> None:
+    """A Latin-1 byte in a file name: coded, shown, saved (it used to stop every autosave) and reopened."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    path = Path(os.fsdecode(os.fsencode(folder) + b"/urgencias-espa\xf1a.txt"))
+    path.write_text(URGENCIAS, encoding="utf-8")
+    window.open_paths([folder])
+    run_to_end(qtbot, window, window.code_new)
+    window.review.accept()
+    window.save_session()
+    assert not messages
+    restored = saved_session().documents[0]
+    assert restored.key == str(path) and restored.result == window.session.documents[0].result
+    assert Path(restored.source).read_text(encoding="utf-8") == URGENCIAS  # type: ignore[arg-type]
+
+
 def test_a_crash_saves_the_decision_just_made(
     qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch, user_dirs: Path
 ) -> None:
