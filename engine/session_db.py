@@ -335,7 +335,7 @@ class SessionDatabase:
 
 
 def _audit_values(row: AuditRow) -> tuple[Any, ...]:
-    values = [getattr(row, name) for name in AuditRow.__slots__]
+    values = [_text(getattr(row, name)) for name in AuditRow.__slots__]
     values[AuditRow.__slots__.index("document")] = os.fsencode(row.document)
     return tuple(values)
 
@@ -378,7 +378,7 @@ def _write_documents(connection: sqlite3.Connection, documents: tuple[SessionDoc
         connection.execute(_UPSERT, (
             key, positions[document.key], os.fsencode(document.source) if document.source else None,
             document.language, document.edition.value if document.edition else None, int(document.language_fixed),
-            document.error, int(document.coding), document.unfinished, assignments, saved,
+            _text(document.error), int(document.coding), _text(document.unfinished), assignments, saved,
         ))
         coded = result.document if result else None
         if texts.get(document.key) is not coded:
@@ -404,6 +404,18 @@ def _document(row: tuple[Any, ...]) -> SessionDocument:
         edition=Edition(edition) if edition else None, language_fixed=bool(fixed), result=result, error=error,
         coding=bool(coding), unfinished=unfinished,
     )
+
+
+def _text(value: Any) -> Any:
+    """A message that may quote a file name that is not UTF-8, with its odd bytes as ``\\udcf1``
+    escapes: SQLite text must be UTF-8, and a message must not stop the save."""
+    if not isinstance(value, str):
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 def _json(value: Any) -> str:

@@ -483,14 +483,19 @@ def test_a_file_name_that_is_not_utf8_is_coded_saved_and_restored(
     folder.mkdir()
     path = Path(os.fsdecode(os.fsencode(folder) + b"/urgencias-espa\xf1a.txt"))
     path.write_text(URGENCIAS, encoding="utf-8")
+    broken = Path(os.fsdecode(os.fsencode(folder) + b"/escaneado-\xf1.pdf"))
+    broken.write_bytes(b"%PDF-1.4 not really")
     window.open_paths([folder])
     run_to_end(qtbot, window, window.code_new)
+    window.documents.select_key(str(path))
     window.review.accept()
     window.save_session()
     assert not messages
-    restored = saved_session().documents[0]
-    assert restored.key == str(path) and restored.result == window.session.documents[0].result
+    failed, restored = saved_session().documents
+    assert restored.key == str(path) and restored.result == window.session.get(str(path)).result
     assert Path(restored.source).read_text(encoding="utf-8") == URGENCIAS  # type: ignore[arg-type]
+    assert failed.key == str(broken) and "ICD-E101" in (failed.error or "")
+    assert "escaneado-\\udcf1.pdf" in (failed.error or "")  # the message quoted the name: saved escaped
 
 
 def test_a_crash_saves_the_decision_just_made(
