@@ -1,34 +1,30 @@
-"""The review session: the open documents, their results and the coder's edits.
+"""The review session in memory: the open documents, their results and the coder's edits.
 
-It is saved whole, atomically, after every change (the window debounces), and
-restored at the next start, so killing the app loses at most the last few
-seconds of work.  A damaged session file is kept aside, never overwritten.
+The session remembers what changed since it was last handed to the database
+(``take_changes``): the documents touched, whether the list itself changed, and
+the review steps for the audit log.  ``engine.session_db`` stores it, a
+document at a time, so a review action never rewrites the whole session.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from platformdirs import user_data_dir
 
+from engine.audit import ReviewStep
 from engine.codes import Edition
-from engine.errors import SessionError
-from engine.export import write_text_atomic
 from engine.model import DocumentResult
 from engine.readers import iter_input_files
 from engine.review import is_reviewed
 
-__all__ = ["DocumentState", "ReviewSession", "SessionDocument", "default_session_path"]
-
-log = logging.getLogger(__name__)
+__all__ = ["DocumentState", "ReviewSession", "SessionChanges", "SessionDocument", "default_session_path"]
 
 SESSION_FORMAT = "icdlinker-session-1"
 
@@ -47,6 +43,9 @@ class SessionDocument:
 
     ``language`` is None until the document has been read and its language
     detected; ``language_fixed`` marks a coder's choice, which coding keeps.
+    ``coding`` is saved too: a document still coding at the next start was in a
+    run the app did not finish.  ``unfinished`` says why a result is partial
+    (the model stopped before it had answered for every mention).
     """
 
     key: str
@@ -56,11 +55,12 @@ class SessionDocument:
     language_fixed: bool = False
     result: DocumentResult | None = None
     error: str | None = None
-    coding: bool = False  # not saved: a run does not survive a restart
+    coding: bool = False
+    unfinished: str | None = None
 
     @property
     def name(self) -> str:
-        return Path(self.source).name if self.source else self.key
+        return os.path.basename(self.source) if self.source else self.key  # not Path(): called per row
 
     @property
     def state(self) -> DocumentState:
@@ -81,6 +81,7 @@ class SessionDocument:
             "language_fixed": self.language_fixed,
             "result": self.result.to_dict() if self.result else None,
             "error": self.error,
+            "unfinished": self.unfinished,
         }
 
     @classmethod
@@ -93,15 +94,31 @@ class SessionDocument:
             language_fixed=bool(data.get("language_fixed")),
             result=DocumentResult.from_dict(data["result"]) if data.get("result") else None,
             error=data.get("error"),
+            unfinished=data.get("unfinished"),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class SessionChanges:
+    """What to write: copies of the changed documents (only the writer holds them), the list if it
+    changed, and the review steps for the audit log."""
+
+    documents: tuple[SessionDocument, ...] = ()
+    order: tuple[str, ...] | None = None  # every key, in list order, when documents were added or removed
+    steps: tuple[ReviewStep, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.documents or self.order is not None or self.steps)
 
 
 @dataclass(slots=True)
 class ReviewSession:
-    """Documents in the order the coder opened them; ``revision`` counts changes for autosave."""
+    """Documents in the order the coder opened them, and what changed since the last ``take_changes``."""
 
     documents: list[SessionDocument] = field(default_factory=list)
-    revision: int = 0
+    _changed: dict[str, None] = field(default_factory=dict, repr=False, compare=False)
+    _listed: bool = field(default=False, repr=False, compare=False)
+    _steps: list[ReviewStep] = field(default_factory=list, repr=False, compare=False)
 
     def __iter__(self) -> Iterator[SessionDocument]:
         return iter(self.documents)
@@ -125,6 +142,8 @@ class ReviewSession:
                 known.add(key)
                 added.append(SessionDocument(key, str(path)))
         self.documents.extend(added)
+        for document in added:
+            self.touch(document.key)
         self.touch()
         return added
 
@@ -132,18 +151,44 @@ class ReviewSession:
         self.documents.remove(self.get(key))
         self.touch()
 
-    def set_result(self, key: str, result: DocumentResult) -> SessionDocument:
-        """Store a (possibly partial) coding result or a reviewed one."""
+    def set_result(self, key: str, result: DocumentResult, step: ReviewStep | None = None) -> SessionDocument:
+        """Store a (possibly partial) coding result or a reviewed one; ``step`` is the review action
+        that made it, for the audit log."""
         document = self.get(key)
         document.result = None if result.error else result
         document.error = result.error
         if not document.language_fixed:
             document.language = result.document.language
-        self.touch()
+        if step is not None:
+            self._steps.append(step)
+        self.touch(key)
         return document
 
-    def touch(self) -> None:
-        self.revision += 1
+    def touch(self, key: str | None = None) -> None:
+        """``key``'s document changed; without a key, the list of documents did."""
+        if key is None:
+            self._listed = True
+        else:
+            self._changed[key] = None
+
+    def take_changes(self, everything: bool = False) -> SessionChanges:
+        """What changed since the last call (``everything``: the whole session), as copies the
+        caller may hand to another thread."""
+        if everything:
+            self._changed.update(dict.fromkeys(d.key for d in self.documents))
+            self._listed = True
+        by_key = {d.key: d for d in self.documents} if len(self._changed) > 8 else None
+        copies = []
+        for key in self._changed:
+            try:
+                document = by_key[key] if by_key is not None else self.get(key)
+            except KeyError:  # removed meanwhile
+                continue
+            copies.append(replace(document))
+        order = tuple(d.key for d in self.documents) if self._listed else None
+        changes = SessionChanges(tuple(copies), order, tuple(self._steps))
+        self._changed, self._listed, self._steps = {}, False, []
+        return changes
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -153,46 +198,15 @@ class ReviewSession:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ReviewSession:
-        if data.get("format") != SESSION_FORMAT:
-            raise ValueError(f"not an icdlinker session (format {data.get('format')!r})")
+    def from_dict(cls, data: Any) -> ReviewSession:
+        """The session of an export or an old ``session.json``; ValueError, KeyError or TypeError if it is not one."""
+        if not isinstance(data, dict) or data.get("format") != SESSION_FORMAT:
+            found = data.get("format") if isinstance(data, dict) else type(data).__name__
+            raise ValueError(f"not an icdlinker session (format {found!r})")
         return cls([SessionDocument.from_dict(d) for d in data["documents"]])
-
-    def save(self, path: Path | None = None) -> Path:
-        path = path or default_session_path()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(path, json.dumps(self.to_dict(), ensure_ascii=False))
-        except OSError as error:
-            raise SessionError(f"could not save the review session to {path}: {error.strerror or error}") from error
-        return path
-
-    @classmethod
-    def load(cls, path: Path | None = None) -> ReviewSession:
-        """The saved session, or an empty one when there is none.
-
-        A file that cannot be read is renamed ``*.damaged-<time>`` (so the next
-        save cannot destroy what may still be rescued) and SessionError says so.
-        """
-        path = path or default_session_path()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return cls()
-        except OSError as error:
-            raise SessionError(f"could not read the saved session {path}: {error.strerror or error}") from error
-        try:
-            return cls.from_dict(json.loads(text))
-        except (ValueError, KeyError, TypeError) as error:
-            aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
-            os.replace(path, aside)
-            raise SessionError(
-                f"the saved session was damaged ({error}); it was kept as {aside.name} and a new session started",
-                hint="Nothing was deleted: send that file to IT if work from it is needed.",
-            ) from error
 
 
 def default_session_path() -> Path:
-    """``ICDLINKER_DATA_DIR`` overrides the per-user folder (tests, portable installs)."""
+    """The session database; ``ICDLINKER_DATA_DIR`` overrides the per-user folder (tests, portable installs)."""
     folder = os.environ.get("ICDLINKER_DATA_DIR") or user_data_dir("icdlinker", appauthor=False)
-    return Path(folder) / "session.json"
+    return Path(folder) / "session.sqlite3"

@@ -7,6 +7,7 @@ are dropped and bad values fall back to their defaults.
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import os
@@ -30,6 +31,13 @@ def _setting(default: Any, description: str, **extra: Any) -> Any:
     if callable(default):
         return field(default_factory=default, metadata={"description": description, **extra})
     return field(default=default, metadata={"description": description, **extra})
+
+
+def _default_coder() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container, an odd Windows account)
+        return ""
 
 
 def _default_threads() -> int:
@@ -64,6 +72,8 @@ class AppSettings:
     export_only_accepted: bool = _setting(False, "Export only accepted and corrected codes.")
     export_excel_bom: bool = _setting(True, "Start CSV files with a UTF-8 byte-order mark so Excel reads accents.")
     export_delimiter: str = _setting(",", "CSV delimiter (';' for European Excel).", choices=(",", ";", "\t"))
+    coder: str = _setting(_default_coder, "Your name or initials, recorded with every review decision "
+                          "(default: your login name).")
 
     def export_options(self) -> ExportOptions:
         return ExportOptions(

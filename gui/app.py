@@ -1,12 +1,14 @@
 """Start the review window (``icdlinker`` with no arguments), and check it headless (``--self-test``).
 
-The window restores the last session; a damaged session file is set aside by the
-engine and the coder told so, with a fresh session to work in.  The crash
-handler saves the session before it reports anything.
+The window restores the last session from its database; a damaged session file
+is set aside by the engine and the coder told so, with a fresh session to work
+in, and a coding run the app did not finish is offered again.  The crash handler
+saves the session before it reports anything.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import tempfile
@@ -17,9 +19,9 @@ from pathlib import Path
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication, QTreeWidgetItemIterator
 
-from engine.errors import SessionError
 from engine.resources import resources_dir
 from engine.session import DocumentState, ReviewSession
+from engine.session_db import open_session
 from engine.settings import AppSettings
 from gui.errors import install_crash_handler, show_error
 from gui.main_window import MainWindow
@@ -40,14 +42,19 @@ def application(argv: list[str] | None = None) -> QApplication:
 
 
 def open_window(settings: AppSettings | None = None) -> MainWindow:
-    """The window on the saved session (or a fresh one, with the reason shown, if it cannot be read)."""
-    try:
-        session, problem = ReviewSession.load(), None
-    except SessionError as error:
-        session, problem = ReviewSession(), error
-    window = MainWindow(session, settings or AppSettings.load())
-    if problem is not None:
-        show_error(window, problem, "The saved session could not be restored")
+    """The window on the saved session (or a fresh one, with the reason shown, if it cannot be read).
+
+    A run the app did not finish is offered again once the event loop runs.
+    """
+    opened = open_session()
+    # The restored session lives as long as the window: keep its objects (a million with
+    # thousands of documents) out of every later garbage collection, which would stall the UI.
+    gc.freeze()
+    window = MainWindow(opened.session, settings or AppSettings.load(), database=opened.database)
+    if opened.problem is not None:
+        show_error(window, opened.problem, "The saved session could not be restored")
+    if opened.interrupted:
+        QTimer.singleShot(0, window, lambda: window.offer_resume(opened.interrupted))
     return window
 
 
@@ -84,7 +91,7 @@ def wait_for_coding(window: MainWindow, timeout_s: float = 120.0) -> None:
 
 def coded_sample_window(folder: Path, samples: list[Path], settings: AppSettings | None = None) -> MainWindow:
     """A window on a fresh session in ``folder`` with ``samples`` opened and coded."""
-    window = MainWindow(ReviewSession(), settings or AppSettings(), session_path=folder / "session.json")
+    window = MainWindow(ReviewSession(), settings or AppSettings(), session_path=folder / "session.sqlite3")
     window.open_paths(samples)
     window.code_new()
     wait_for_coding(window)

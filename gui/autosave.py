@@ -1,58 +1,61 @@
-"""Save the review session shortly after every change, so a crash loses seconds, not a morning.
+"""Hand every change to the session database at once, so a crash loses at most the last decision.
 
-A change starts a short timer unless one is already running: while the model
-fills in results every few milliseconds the session is still saved every
-couple of seconds, not postponed until it goes quiet.  ``ReviewSession.save``
-writes atomically.  A failing save is shown once, not every two seconds.
+``changed`` schedules one hand-over for the current burst of changes (the next
+turn of the event loop): the session's changed documents are copied and queued
+for the database's writer thread, which serialises and commits them.  The UI
+thread never waits for the disk, except in ``save_now`` (closing, crashing).
+A failing save is shown once, not after every action.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
 from engine.errors import SessionError
 from engine.session import ReviewSession
+from engine.session_db import SessionDatabase
 from gui.errors import show_error
 
 __all__ = ["Autosave"]
 
-DELAY_MS = 1500
-
 
 class Autosave(QObject):
-    def __init__(self, parent: QWidget, session: ReviewSession, path: Path, delay_ms: int = DELAY_MS) -> None:
+    _failed = Signal(object)  # emitted on the writer thread, shown on the UI thread
+
+    def __init__(self, parent: QWidget, session: ReviewSession, database: SessionDatabase) -> None:
         super().__init__(parent)
         self._parent = parent
         self.session = session
-        self.path = path
-        self._saved_revision = session.revision
+        self.database = database
+        self._scheduled = False
         self._failing = False
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(delay_ms)
-        self._timer.timeout.connect(self.save_now)
+        self._failed.connect(self._show_failure)
+        database.on_error = self._failed.emit
 
     def changed(self) -> None:
-        """The session changed: save it within ``delay_ms``."""
-        if not self._timer.isActive():
-            self._timer.start()
+        """The session changed: hand the change over as soon as this burst of events is done."""
+        if not self._scheduled:
+            self._scheduled = True
+            QTimer.singleShot(0, self, self._hand_over)
 
     def save_now(self) -> bool:
-        """Save if anything changed since the last save; False if saving failed."""
-        self._timer.stop()
-        if self.session.revision == self._saved_revision:
-            return True
-        revision = self.session.revision
+        """Hand over and wait until it is written (closing, the crash handler); False if that failed."""
+        self._hand_over()
         try:
-            self.session.save(self.path)
+            self.database.flush()
         except SessionError as error:
-            if not self._failing:
-                self._failing = True
-                show_error(self._parent, error, "Your work could not be saved")
+            self._show_failure(error)
             return False
-        self._failing = False
-        self._saved_revision = revision
         return True
+
+    def _hand_over(self) -> None:
+        self._scheduled = False
+        if self.database.error is None:  # the writer has recovered: a new failure is worth showing
+            self._failing = False
+        self.database.submit(self.session.take_changes())
+
+    def _show_failure(self, error: SessionError) -> None:
+        if not self._failing:
+            self._failing = True
+            show_error(self._parent, error, "Your work could not be saved")

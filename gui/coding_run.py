@@ -2,9 +2,11 @@
 
 Results go into the session as they arrive (the dictionary's at once, then each
 model answer), and ``document_changed`` names the document so the window
-refreshes only that.  Cancelling keeps the documents already finished; the one
-in progress returns to where it was before the run.  A document that fails to
-re-code keeps its previous results: the coder's review is never replaced by an error.
+refreshes only that.  Cancelling keeps the documents already finished, and the
+one in progress keeps what arrived (the dictionary's results and the model's
+answers so far, noted as unfinished); documents not started return to where they
+were.  A document that fails to re-code keeps its previous results: the coder's
+review is never replaced by an error.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from engine.code_search import CodeSearch
 from engine.codes import Edition
 from engine.coding import Coder, CodingEvent, CodingRequest
 from engine.errors import EngineError
-from engine.model import DocumentResult
+from engine.model import DocumentResult, Stage
 from engine.session import ReviewSession, SessionDocument
 from engine.settings import AppSettings
 from gui.errors import show_error
@@ -72,7 +74,8 @@ class CodingRun(QObject):
         for request in requests:
             document = self.session.get(request.key)
             self._before[request.key] = (document.result, document.error)
-            document.coding = True
+            document.coding = True  # saved: a run the app does not finish is offered again at the next start
+            self.session.touch(request.key)
             self.document_changed.emit(request.key)
         self._kept = []
         self._progress(0, len(requests), "starting")
@@ -134,16 +137,17 @@ class CodingRun(QObject):
         assert isinstance(value, CodingEvent)
         if value.key not in self._before:  # the run was closed or the document removed
             return
+        document = self.session.get(value.key)
         if value.final:
-            document = self.session.get(value.key)
             document.coding = False
             previous, error = self._before.pop(value.key)
             if value.result.error and previous is not None:
                 self._kept.append(f"{document.name}: {value.result.error}")
                 document.result, document.error = previous, error
-                self.session.touch()
+                self.session.touch(value.key)
                 self.document_changed.emit(value.key)
                 return
+        document.unfinished = None if value.final else _unfinished(value)
         self.session.set_result(value.key, value.result)
         self.document_changed.emit(value.key)
 
@@ -157,11 +161,11 @@ class CodingRun(QObject):
         show_error(self._parent, error, "Coding stopped")
 
     def _finish(self) -> None:
-        """The run is over: documents it did not finish are put back as they were before it."""
-        for key, (result, error) in self._before.items():
-            document = self.session.get(key)
-            document.coding, document.result, document.error = False, result, error
-            self.session.touch()  # a partial result may have been saved meanwhile
+        """The run is over.  The document in progress keeps its partial result (``unfinished`` says
+        so); those not started never changed."""
+        for key in self._before:
+            self.session.get(key).coding = False
+            self.session.touch(key)
             self.document_changed.emit(key)
         self._before = {}
         sys.setswitchinterval(self._switch_interval)
@@ -180,6 +184,14 @@ class CodingRun(QObject):
     def _show_widgets(self, visible: bool) -> None:
         for widget in self.widgets:
             widget.setVisible(visible)
+
+
+def _unfinished(event: CodingEvent) -> str:
+    """What a partial result lacks, in the words the coder sees if the run stops here."""
+    decided, asked = (event.llm.decided, event.llm.open) if event.llm else (0, 0)
+    asked = asked or sum(a.stage not in (Stage.DICTIONARY, Stage.USER) for a in event.result.assignments)
+    return (f"The model did not finish this document: it answered for {decided} of the {asked} mentions it was "
+            "asked about; the others keep the dictionary's proposal. Code it again to finish it.")
 
 
 def _request(document: SessionDocument) -> CodingRequest:

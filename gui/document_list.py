@@ -47,12 +47,28 @@ class DocumentList(QTableWidget):
         self.currentCellChanged.connect(lambda *_: self.current_changed.emit(self.current_key() or ""))
 
     def set_documents(self, documents: list[SessionDocument]) -> None:
-        """Show exactly these documents, keeping the current one if it is still there."""
+        """Show exactly these documents, keeping the current one if it is still there.
+
+        Documents added at the end or removed only add or remove their rows: with
+        thousands of documents, rebuilding every row froze the window for half a second.
+        """
         current = self.current_key()
+        keys = [d.key for d in documents]
         with QSignalBlocker(self):
+            kept = set(keys)
+            if keys[: len(self._keys)] == self._keys:
+                start = len(self._keys)
+            elif len(kept) < len(self._keys) and [k for k in self._keys if k in kept] == keys:
+                for row in reversed(range(len(self._keys))):
+                    if self._keys[row] not in kept:
+                        self.removeRow(row)
+                        del self._items[self._keys[row]], self._shown[self._keys[row]]
+                start = len(keys)
+            else:
+                start, self._items, self._shown = 0, {}, {}
+            self._keys = keys
             self.setRowCount(len(documents))
-            self._keys, self._items, self._shown = [d.key for d in documents], {}, {}
-            for row, document in enumerate(documents):
+            for row, document in enumerate(documents[start:], start):
                 items = self._items[document.key] = [QTableWidgetItem() for _ in _COLUMNS]
                 for column, item in enumerate(items):
                     if column >= 3:

@@ -1,9 +1,9 @@
 """The review window: documents on the left, the text with its mentions, the results on the right.
 
 A thin shell: coding runs in ``CodingRun``, review edits are ``engine.review``
-calls pushed on an undo stack (``ReviewActions``), saving is ``Autosave``.  The
-window only decides what to show and keeps the text, the tables and the current
-mention in step.
+calls pushed on an undo stack (``ReviewActions``), saving is ``Autosave`` into
+the session database (``engine.session_db``).  The window only decides what to
+show and keeps the text, the tables and the current mention in step.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.audit import ReviewStep
 from engine.codes import Edition
 from engine.dictionary import LANGUAGES
 from engine.errors import SessionError
@@ -46,7 +47,8 @@ from engine.export import write_csv, write_json
 from engine.model import DocumentResult
 from engine.models import ModelStore
 from engine.review import DONE_STATUSES
-from engine.session import DocumentState, ReviewSession, SessionDocument, default_session_path
+from engine.session import DocumentState, ReviewSession, SessionDocument
+from engine.session_db import SessionDatabase, open_session
 from engine.settings import AppSettings
 from gui.autosave import Autosave
 from gui.code_table import CodeSummary, MentionTable
@@ -76,8 +78,11 @@ class MainWindow(QMainWindow):
         settings: AppSettings,
         *,
         session_path: Path | None = None,
+        database: SessionDatabase | None = None,
         store: ModelStore | None = None,
     ) -> None:
+        """``database`` keeps ``session`` (see ``gui.app.open_window``); without one, the database at
+        ``session_path`` (default: the user's) is opened and from now on holds this session."""
         super().__init__()
         self.setWindowTitle("icdlinker")
         self.setAcceptDrops(True)
@@ -85,7 +90,12 @@ class MainWindow(QMainWindow):
         self.session = session
         self.settings = settings
         self._store = store
-        self.autosave = Autosave(self, session, session_path or default_session_path())
+        if database is None:
+            database = open_session(session_path).database
+            database.submit(session.take_changes(everything=True))
+        self.database = database
+        self.destroyed.connect(database.close)
+        self.autosave = Autosave(self, session, database)
         self.coding = CodingRun(self, session, settings)
         self.undo_stack = QUndoStack(self)
         self.current_index: int | None = None  # the current mention of the current document
@@ -192,6 +202,8 @@ class MainWindow(QMainWindow):
         if document.result is not None:
             open_ = sum(a.status not in DONE_STATUSES for a in document.result.assignments)
             counts = f" · {len(document.result.assignments)} mentions, {open_} open"
+        if document.unfinished and not document.coding:
+            counts += " · <i>the model did not finish</i>"
         self.title.setText(f"<b>{escape(document.name)}</b> · {document.state.value}{counts}")
         detected = LANGUAGE_NAMES.get(document.language or "", "")
         self.language.setItemText(0, f"Detected: {detected}" if detected and not document.language_fixed
@@ -207,6 +219,8 @@ class MainWindow(QMainWindow):
             self.details.setHtml(describe(document.result.assignments[self.current_index]))
         elif document.error:
             self.details.setPlainText(document.error)
+        elif document.unfinished and not document.coding:
+            self.details.setPlainText(document.unfinished)
         else:
             self.details.setHtml("<i>Select a mention to see why its code was proposed.</i>")
 
@@ -281,14 +295,29 @@ class MainWindow(QMainWindow):
         self.documents.set_documents(self.session.documents)
         self.autosave.changed()
 
-    def apply_result(self, key: str, result: DocumentResult, select: int | None) -> None:
-        """Store a reviewed result (from an edit, an undo or a redo) and show it."""
-        self.session.set_result(key, result)
+    def apply_result(self, key: str, result: DocumentResult, select: int | None,
+                     step: ReviewStep | None = None) -> None:
+        """Store a reviewed result (from an edit, an undo or a redo: ``step``, for the audit log) and show it."""
+        self.session.set_result(key, result, step)
         if self.documents.current_key() != key:
             self.documents.select_key(key)
         self.documents.update_document(self.session.get(key))
         self._show_current()
         self.select_mention(select)
+        self.autosave.changed()
+
+    def offer_resume(self, keys: list[str]) -> None:
+        """The app stopped during a coding run: offer to code its unfinished documents again."""
+        wanted = set(keys)
+        documents = [d for d in self.session if d.key in wanted]
+        if not documents:
+            return
+        if self.ask("Resume coding?", f"icdlinker stopped while {len(documents)} document(s) were being coded:\n"
+                    + "\n".join(d.name for d in documents[:10]) + "\n\nCode them now?"):
+            self._start(documents)  # the coder agreed to replace their results when the run began
+            return
+        for document in documents:  # no longer coding, on disk too
+            self.session.touch(document.key)
         self.autosave.changed()
 
     def ask(self, title: str, text: str) -> bool:
@@ -303,7 +332,7 @@ class MainWindow(QMainWindow):
         language = self.language.itemData(row)
         document.language_fixed = language is not None
         document.language = language or document.language
-        self.session.touch()
+        self.session.touch(document.key)
         name = LANGUAGE_NAMES.get(document.language or "", "the detected language")
         self._recode_after_change(document, f"in {name}")
 
@@ -312,7 +341,7 @@ class MainWindow(QMainWindow):
         if document is None:
             return
         document.edition = self.edition.itemData(row)
-        self.session.touch()
+        self.session.touch(document.key)
         label = document.edition.label if document.edition else "its language's edition"
         self._recode_after_change(document, f"with {label}")
 
@@ -411,7 +440,7 @@ class MainWindow(QMainWindow):
     # --- saving and closing -------------------------------------------------------------
 
     def save_session(self) -> None:
-        """Save now (the crash handler calls this too)."""
+        """Write everything now and wait for it (closing; the crash handler calls this too)."""
         self.autosave.save_now()
 
     def showEvent(self, event: QShowEvent) -> None:

@@ -2,16 +2,19 @@
 
 Each edit is an ``engine.review`` call that returns a new result; the old and
 new results go on the window's undo stack, so Ctrl+Z restores exactly what was
-there.  A review error (no code to accept, an invalid code) is shown, never raised.
+there.  Doing, undoing and redoing each hand a ``ReviewStep`` to the session
+for its audit log.  A review error (no code to accept, an invalid code) is shown, never raised.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QKeySequence, QUndoCommand
 
+from engine.audit import Action, ReviewStep, Step
 from engine.catalog import Catalog
 from engine.codes import Edition
 from engine.dictionary import DEFAULT_EDITIONS
@@ -31,17 +34,26 @@ MakeAction = Callable[..., QAction]  # (text, slot, shortcut) -> an action of th
 
 
 class _ResultChange(QUndoCommand):
+    """One review action; doing, undoing and redoing it each leave an audit row."""
+
     def __init__(self, window: MainWindow, key: str, before: DocumentResult, after: DocumentResult, text: str,
-                 select_before: int | None, select_after: int | None) -> None:
+                 action: Action, select_before: int | None, select_after: int | None) -> None:
         super().__init__(text)
-        self._window, self._key = window, key
+        self._window, self._key, self._action = window, key, action
         self._before, self._after = (before, select_before), (after, select_after)
+        self._step = Step.DO  # QUndoStack.push calls redo() once: that is the action itself
 
     def redo(self) -> None:
-        self._window.apply_result(self._key, *self._after)
+        self._apply(self._before[0], *self._after, self._step)
+        self._step = Step.REDO
 
     def undo(self) -> None:
-        self._window.apply_result(self._key, *self._before)
+        self._apply(self._after[0], *self._before, Step.UNDO)
+
+    def _apply(self, old: DocumentResult, new: DocumentResult, select: int | None, step: Step) -> None:
+        coder = self._window.settings.coder
+        self._window.apply_result(self._key, new, select,
+                                  ReviewStep(self._key, self._action, step, old, new, coder, datetime.now(UTC)))
 
 
 class ReviewActions:
@@ -76,10 +88,10 @@ class ReviewActions:
         self.window.select_mention(self.window.mentions.neighbour(self.window.current_index, -1))
 
     def accept(self) -> None:
-        self._on_current("Accept", accept, self._following())
+        self._on_current("Accept", Action.ACCEPT, accept, self._following())
 
     def reject(self) -> None:
-        self._on_current("Reject", reject, self._following())
+        self._on_current("Reject", Action.REJECT, reject, self._following())
 
     def delete(self) -> None:
         """Delete the current mention; the one after it (or before, at the end) becomes current."""
@@ -87,14 +99,14 @@ class ReviewActions:
         if reviewable is not None and index is not None:
             last = len(reviewable[1].assignments) - 1
             after = index if index < last else index - 1 if index else None
-            self._on_current("Delete mention", delete, after)
+            self._on_current("Delete mention", Action.DELETE, delete, after)
 
     def accept_dictionary(self) -> None:
         reviewable = self._reviewable()
         if reviewable is not None:
             key, result = reviewable
             self._push(key, result, accept_stage(result, Stage.DICTIONARY), "Accept dictionary results",
-                       self.window.current_index)
+                       Action.ACCEPT_ALL, self.window.current_index)
 
     def change_code(self) -> None:
         reviewable, index = self._reviewable(), self.window.current_index
@@ -110,7 +122,8 @@ class ReviewActions:
             if code is None or now is None or not _still_at(now, index, assignment.mention):
                 return  # re-coded while the picker was open: the mention is not there any more
             catalog = Catalog.bundled(assignment.edition)
-            self._edit(key, now, "Change code", lambda r: change_code(r, index, code, catalog), index)
+            self._edit(key, now, "Change code", Action.CHANGE_CODE, lambda r: change_code(r, index, code, catalog),
+                       index)
 
         picker.accepted.connect(chosen)
         self.window.open_dialog(picker)
@@ -140,22 +153,23 @@ class ReviewActions:
                 return next(i for i, a in enumerate(after.assignments)
                             if (a.mention.start, a.mention.end, a.code) == (*span, code))
 
-            self._edit(key, now, "Add mention", lambda r: add_mention(r, [span], code, catalog), added)
+            self._edit(key, now, "Add mention", Action.ADD_MENTION, lambda r: add_mention(r, [span], code, catalog),
+                       added)
 
         picker.accepted.connect(chosen)
         self.window.open_dialog(picker)
 
-    def _on_current(self, text: str, change: Callable[[DocumentResult, int], DocumentResult],
+    def _on_current(self, text: str, action: Action, change: Callable[[DocumentResult, int], DocumentResult],
                     select: int | None) -> None:
         reviewable, index = self._reviewable(), self.window.current_index
         if reviewable is not None and index is not None:
-            self._edit(*reviewable, text, lambda result: change(result, index), select)
+            self._edit(*reviewable, text, action, lambda result: change(result, index), select)
 
     def _following(self) -> int | None:
         """The mention after the current one: review moves on by itself, as in MedCATtrainer."""
         return self.window.mentions.neighbour(self.window.current_index, 1)
 
-    def _edit(self, key: str, before: DocumentResult, text: str,
+    def _edit(self, key: str, before: DocumentResult, text: str, action: Action,
               change: Callable[[DocumentResult], DocumentResult],
               select: int | None | Callable[[DocumentResult], int | None]) -> None:
         """Apply ``change`` as one undoable step; ``select`` is the mention to show after it."""
@@ -164,12 +178,12 @@ class ReviewActions:
         except ReviewError as error:
             show_error(self.window, error, text)
             return
-        self._push(key, before, after, text, select(after) if callable(select) else select)
+        self._push(key, before, after, text, action, select(after) if callable(select) else select)
 
-    def _push(self, key: str, before: DocumentResult, after: DocumentResult, text: str,
+    def _push(self, key: str, before: DocumentResult, after: DocumentResult, text: str, action: Action,
               select: int | None) -> None:
         self.window.undo_stack.push(
-            _ResultChange(self.window, key, before, after, text, self.window.current_index, select)
+            _ResultChange(self.window, key, before, after, text, action, self.window.current_index, select)
         )
 
     def _reviewable(self) -> tuple[str, DocumentResult] | None:

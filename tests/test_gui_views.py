@@ -15,7 +15,8 @@ from engine.catalog import Catalog
 from engine.code_search import CodeSearch
 from engine.codes import Edition
 from engine.model import Assignment, Candidate, Document, DocumentResult, Mention, ReviewStatus, Stage
-from engine.session import ReviewSession, SessionDocument
+from engine.session import SessionDocument
+from engine.session_db import open_session
 from gui.autosave import Autosave
 from gui.code_picker import CodePickerDialog
 from gui.code_table import CodeSummary, MentionTable, nesting
@@ -186,6 +187,14 @@ def test_document_list_shows_states_counts_and_errors(qtbot: QtBot, tmp_path: Pa
     listing.select_key("b")
     assert listing.current_key() == "b" and changes[-1] == "b" and listing.selected_keys() == ["b"]
 
+    # Added at the end, removed, reordered: the rows follow, the current document stays current.
+    added = SessionDocument("d", str(tmp_path / "d.txt"))
+    for documents in ([coded, broken, new, added], [broken, added], [added, broken, coded]):
+        listing.set_documents(documents)
+        assert [listing.item(r, 0).text() for r in range(listing.rowCount())] == [d.name for d in documents]
+        assert listing.current_key() == "b"
+        listing.update_document(broken)
+
 
 # --- code picker --------------------------------------------------------------------------
 
@@ -248,24 +257,31 @@ def test_help_lists_every_shortcut_from_the_actions(qtbot: QtBot) -> None:
     assert "<b>A</b></td><td>Accept" in page and "No shortcut" not in page and "struck through" in page
 
 
-def test_autosave_saves_once_per_burst_and_reports_a_failure_once(
+def test_autosave_hands_over_each_burst_and_reports_a_failure_once_then_retries(
     qtbot: QtBot, tmp_path: Path, messages: list[str]
 ) -> None:
+    """The writer cannot open the database (a folder took its place): one message, nothing dropped;
+    once the file can be written again, everything handed over meanwhile is saved."""
     parent = QWidget()
     qtbot.addWidget(parent)
-    session = ReviewSession()
-    target = tmp_path / "session.json"
-    autosave = Autosave(parent, session, target, delay_ms=50)
-    session.touch()
-    for _ in range(5):
+    path = tmp_path / "session.sqlite3"
+    opened = open_session(path)
+    session = opened.session
+    autosave = Autosave(parent, session, opened.database)
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    path.mkdir()
+    for n in range(3):
+        session.documents.append(SessionDocument(f"d{n}", None))
+        session.touch(f"d{n}")
         autosave.changed()
-    qtbot.waitUntil(target.exists, timeout=2000)
-    assert ReviewSession.load(target).documents == []
-
-    blocked = Autosave(parent, session, tmp_path / "not-a-folder" / "session.json", delay_ms=10)
-    (tmp_path / "not-a-folder").write_text("a file where the folder should be", encoding="utf-8")
-    session.touch()
-    assert not blocked.save_now()
-    session.touch()
-    assert not blocked.save_now()
+        qtbot.wait(20)
+    qtbot.waitUntil(lambda: len(messages) == 1, timeout=5000)
+    assert not autosave.save_now()
     assert len(messages) == 1 and "could not be saved" in messages[0] and "ICD-E402" in messages[0]
+
+    path.rmdir()
+    session.touch()
+    assert autosave.save_now()
+    opened.database.close()
+    assert [d.key for d in open_session(path).session] == ["d0", "d1", "d2"]

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import csv
 import json
+import faulthandler
 import os
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from itertools import pairwise
@@ -29,7 +32,9 @@ from engine.codes import Edition
 from engine.model import Assignment, Document, DocumentResult, Mention, ReviewStatus, Stage
 from engine.resources import resources_dir
 from engine.session import DocumentState, ReviewSession, SessionDocument, default_session_path
+from engine.session_db import open_session
 from engine.settings import AppSettings
+from gui import errors
 from gui.app import open_window, self_check
 from gui.code_picker import CodePickerDialog
 from gui.export_dialog import ExportDialog
@@ -354,9 +359,24 @@ def test_closing_mid_run_puts_documents_back_and_saves(
     window.code_new()
     window.close()
     assert all(d.state is DocumentState.NEW for d in window.session)
-    saved = ReviewSession.load()
-    assert len(saved) == 3 and all(d.result is None for d in saved)
+    saved = saved_session()
+    assert len(saved) == 3 and all(d.result is None and not d.coding for d in saved)
     qtbot.waitUntil(lambda: not window.coding.is_running(), timeout=60_000)
+
+
+def saved_session() -> ReviewSession:
+    """What the session database in the test's data folder holds now."""
+    opened = open_session()
+    opened.database.close()
+    return opened.session
+
+
+def saved_statuses() -> str:
+    """The review statuses on disk, as one text (a test waits for one to appear)."""
+    if not default_session_path().exists():
+        return ""
+    with sqlite3.connect(default_session_path()) as connection:
+        return " ".join(a or "" for (a,) in connection.execute("SELECT assignments FROM documents"))
 
 
 def copies(folder: Path, count: int) -> list[Path]:
@@ -404,7 +424,7 @@ def test_work_survives_a_killed_process(qtbot: QtBot, tmp_path: Path) -> None:
     """A process that reviewed something and was then killed (no close, no save on exit) loses nothing."""
     script = tmp_path / "review_then_wait.py"
     script.write_text(f"""
-import sys, time
+import sqlite3, sys, time
 from gui.app import application, open_window, wait_for_coding
 from engine.session import default_session_path
 app = application()
@@ -414,8 +434,8 @@ window.code_new()
 wait_for_coding(window)
 window.review.accept()
 window.review.reject()
-path = default_session_path()
-while not (path.exists() and '"rejected"' in path.read_text(encoding="utf-8")):
+connection = sqlite3.connect(default_session_path())
+while '"rejected"' not in " ".join(a for (a,) in connection.execute("SELECT assignments FROM documents") if a):
     app.processEvents()
     time.sleep(0.01)
 print("saved", flush=True)
@@ -447,9 +467,7 @@ def test_autosave_then_destroyed_without_close_and_restored(qtbot: QtBot) -> Non
     window.open_paths([SAMPLE])
     run_to_end(qtbot, window, window.code_new)
     window.review.accept()
-    path = default_session_path()
-    qtbot.waitUntil(lambda: path.exists() and '"accepted"' in path.read_text(encoding="utf-8"),
-                    timeout=10_000)
+    qtbot.waitUntil(lambda: '"accepted"' in saved_statuses(), timeout=10_000)
     window.deleteLater()  # gone without a closeEvent
     qtbot.wait(50)
     restored = open_window()
@@ -457,15 +475,68 @@ def test_autosave_then_destroyed_without_close_and_restored(qtbot: QtBot) -> Non
     assert restored.session.documents[0].result.assignments[0].status is ReviewStatus.ACCEPTED  # type: ignore[union-attr]
 
 
-def test_a_damaged_session_is_reported_kept_aside_and_replaced(qtbot: QtBot, messages: list[str]) -> None:
-    path = default_session_path()
+def test_a_file_name_that_is_not_utf8_is_coded_saved_and_restored(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, messages: list[str]
+) -> None:
+    """A Latin-1 byte in a file name: coded, shown, saved (it used to stop every autosave) and reopened."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    path = Path(os.fsdecode(os.fsencode(folder) + b"/urgencias-espa\xf1a.txt"))
+    path.write_text(URGENCIAS, encoding="utf-8")
+    broken = Path(os.fsdecode(os.fsencode(folder) + b"/escaneado-\xf1.pdf"))
+    broken.write_bytes(b"%PDF-1.4 not really")
+    window.open_paths([folder])
+    run_to_end(qtbot, window, window.code_new)
+    window.documents.select_key(str(path))
+    window.review.accept()
+    window.save_session()
+    assert not messages
+    failed, restored = saved_session().documents
+    assert restored.key == str(path) and restored.result == window.session.get(str(path)).result
+    assert Path(restored.source).read_text(encoding="utf-8") == URGENCIAS  # type: ignore[arg-type]
+    assert failed.key == str(broken) and "ICD-E101" in (failed.error or "")
+    assert "escaneado-\\udcf1.pdf" in (failed.error or "")  # the message quoted the name: saved escaped
+
+
+def test_a_crash_saves_the_decision_just_made(
+    qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch, user_dirs: Path
+) -> None:
+    """The crash handler's ``save_work`` hands over and waits: the accept made just before the crash
+    is on disk before the coder is told, even though the event loop never ran in between."""
+    for module, name in ((sys, "excepthook"), (threading, "excepthook"), (errors, "_crash")):
+        monkeypatch.setattr(module, name, getattr(module, name))  # the handler installed here ends with the test
+    window.open_paths([SAMPLE])
+    run_to_end(qtbot, window, window.code_new)
+    errors.install_crash_handler(window.save_session, user_dirs / "crash")
+    try:
+        window.review.accept()
+        assert '"accepted"' not in saved_statuses()  # handed over at the next turn of the event loop
+        try:
+            raise ZeroDivisionError("a bug in a slot")
+        except ZeroDivisionError as error:
+            sys.excepthook(type(error), error, error.__traceback__)
+        assert '"accepted"' in saved_statuses()
+    finally:
+        errors._crash.close()  # type: ignore[union-attr]
+        faulthandler.enable(2)
+
+
+@pytest.mark.parametrize("name", ["session.json", "session.sqlite3"])
+def test_a_damaged_session_is_reported_kept_aside_and_replaced(
+    qtbot: QtBot, messages: list[str], name: str
+) -> None:
+    """An old session file or the database: either is set aside, the coder told, the window starts."""
+    path = default_session_path().with_name(name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("{not json", encoding="utf-8")
+    path.write_bytes(b"{not json \xff" + b"[" * 100_000)
     restored = open_window()
     qtbot.addWidget(restored)
     assert len(restored.session) == 0
     assert any("could not be restored" in m and "ICD-E402" in m for m in messages)
-    assert list(path.parent.glob("session.json.damaged-*"))
+    assert list(path.parent.glob(f"{name}.damaged-*"))
+    restored.open_paths([SAMPLE])
+    restored.save_session()
+    assert [d.name for d in saved_session()] == [SAMPLE.name]
 
 
 def test_dropping_files_and_folders_opens_them(window: MainWindow, documents: dict[str, Path]) -> None:
@@ -514,9 +585,11 @@ def test_gemma_links_what_the_dictionary_cannot(
     assert window.text.highlights() == expected_highlights(document.result)
 
 
-def test_gemma_run_can_be_cancelled_mid_run(
+def test_gemma_run_can_be_cancelled_mid_run_and_the_document_keeps_its_dictionary_results(
     qtbot: QtBot, window: MainWindow, gemma_gguf: Path, tmp_path: Path
 ) -> None:
+    """Cancelled while the model answers for the second document: it keeps the dictionary's results
+    (and any answers that arrived), is coded, and says the model did not finish; the third is untouched."""
     window.apply_settings(window.settings.with_changes(model=str(gemma_gguf), threads=1, context_size=2048))
     paths = []
     for n in range(3):
@@ -524,12 +597,23 @@ def test_gemma_run_can_be_cancelled_mid_run(
         paths[-1].write_text(f"Documento {n}. {LLM_TEXT}", encoding="utf-8")
     window.open_paths(paths)
     documents = window.session.documents
-    window.code_new()
-    qtbot.waitUntil(lambda: documents[0].state is DocumentState.CODED, timeout=300_000)
-    run_to_end(qtbot, window, window.coding.cancel)
-    assert documents[0].state is DocumentState.CODED
-    assert [d.state for d in documents[1:]] == [DocumentState.NEW, DocumentState.NEW]
-    assert documents[1].result is None and documents[2].result is None
+
+    def cancel_once_the_dictionary_has_answered(key: str) -> None:
+        if key == documents[1].key and documents[1].coding and documents[1].result is not None:
+            window.coding.cancel()
+
+    window.coding.document_changed.connect(cancel_once_the_dictionary_has_answered)
+    run_to_end(qtbot, window, window.code_new, timeout_s=300)
+    assert documents[0].state is DocumentState.CODED and documents[0].unfinished is None
+    assert documents[1].state is DocumentState.CODED and documents[1].result is not None
+    assert documents[1].result.assignments and "did not finish" in (documents[1].unfinished or "")
+    assert [d.state for d in documents[2:]] == [DocumentState.NEW] and documents[2].result is None
+    window.documents.select_key(documents[1].key)
+    window.select_mention(None)
+    assert "the model did not finish" in window.title.text()
+    assert "did not finish" in window.details.toPlainText()
+    window.save_session()
+    assert saved_session().get(documents[1].key).unfinished == documents[1].unfinished
 
 
 def test_self_check_builds_codes_and_renders_the_window() -> None:
@@ -559,15 +643,16 @@ application()
 QTimer.singleShot(500, close)
 sys.exit(run([]))
 """, encoding="utf-8")
-    earlier = ReviewSession()
-    earlier.add_paths([SAMPLE.with_name("consulta-urologia.txt")])
-    earlier.save()
+    earlier = open_session()
+    earlier.session.add_paths([SAMPLE.with_name("consulta-urologia.txt")])
+    earlier.database.submit(earlier.session.take_changes())
+    earlier.database.close()
     done = subprocess.run(
         [sys.executable, str(script)], check=False, cwd=Path(__file__).resolve().parents[1], timeout=120,
         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, capture_output=True, text=True,
     )
     assert done.returncode == 0, done.stderr
-    names = [d.name for d in ReviewSession.load()]
+    names = [d.name for d in saved_session()]
     assert names == ["consulta-urologia.txt", SAMPLE.name]  # restored, then saved on close
     assert (user_dirs / "log" / "faulthandler.log").exists()  # the crash handler was installed
 
