@@ -31,7 +31,7 @@ from engine.models import (
 from engine.models.commands import register, run
 from engine.progress import Cancelled
 from tests.hubserver import COMMIT, FILE, REPO, FakeHub, serve
-from tests.test_gguf import gguf_bytes
+from tests.ggufwriter import gguf_bytes
 
 CHUNK = 4096
 
