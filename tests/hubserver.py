@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ class FakeHub:
     advertised_size: int | None = None
     drop_after: int | None = None  # the first GET stops after this many bytes and closes the connection
     hold_after: int | None = None  # a GET sends this many bytes, then waits for ``release`` before the rest
+    trickle_after: int | None = None  # a GET sends this many bytes, then 16 bytes every 0.1 s
+    overlong: int = 0  # a GET declares and sends this many bytes of junk after the content (until the client leaves)
     release: threading.Event = field(default_factory=threading.Event)
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)  # method, path, Range
     port: int = 0
@@ -91,7 +94,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             self.send_response(206 if start else 200)
             if start:
                 self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
-            self.send_header("Content-Length", str(size - start))
+            self.send_header("Content-Length", str(size - start + hub.overlong))
             self.send_header("Accept-Ranges", "bytes")
             self.end_headers()
             if not body:
@@ -103,12 +106,22 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 self.connection.shutdown(socket.SHUT_RDWR)
                 self.close_connection = True
                 return
+            if hub.trickle_after is not None:
+                self.wfile.write(hub.content[start : hub.trickle_after])
+                for at in range(max(start, hub.trickle_after), size, 16):
+                    self.wfile.write(hub.content[at : at + 16])
+                    self.wfile.flush()
+                    time.sleep(0.1)
+                return
             if hub.hold_after is not None and start < hub.hold_after:
                 self.wfile.write(hub.content[start : hub.hold_after])
                 self.wfile.flush()
                 hub.release.wait(timeout=60)
                 start = hub.hold_after
             self.wfile.write(hub.content[start:])
+            junk = bytes(1024**2)
+            for sent in range(0, hub.overlong, len(junk)):
+                self.wfile.write(junk[: hub.overlong - sent])
 
     return Handler
 

@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,6 +106,36 @@ def test_cancel_keeps_the_partial_file_and_the_next_call_resumes(store: ModelSto
     model = download(store, hub)
     assert hub.gets() == [None, f"bytes={2 * CHUNK}-"]
     assert model.sha256 == hub.sha256 and not partial.exists()
+
+
+def test_a_trickling_server_stops_the_download_resumably(store: ModelStore, hub: FakeHub) -> None:
+    hub.trickle_after = 20_000  # then 160 bytes/s: a model would take weeks
+    started = time.perf_counter()
+    with pytest.raises(ModelDownloadError, match=r"server stalled .* the next download resumes") as caught:
+        store.download(f"{REPO}/{FILE}", endpoint=hub.endpoint, chunk_size=CHUNK, stall_seconds=1)
+    assert time.perf_counter() - started < 10, caught.value
+    partial = store.root / ".partial" / f"{hub.sha256}.incomplete"
+    kept = partial.stat().st_size
+    assert 20_000 <= kept < len(hub.content) and store.list() == []
+    hub.trickle_after = None
+    model = download(store, hub)
+    assert hub.gets()[-1] == f"bytes={kept}-" and model.sha256 == hub.sha256
+
+
+def test_a_silent_server_stops_the_download_resumably(store: ModelStore, hub: FakeHub) -> None:
+    hub.hold_after = 10_000  # then nothing, until released
+    with pytest.raises(ModelDownloadError, match=r"server stalled \(no data for 1 s\) after 10,000 of"):
+        store.download(f"{REPO}/{FILE}", endpoint=hub.endpoint, chunk_size=CHUNK, stall_seconds=1)
+    hub.release.set()
+    assert (store.root / ".partial" / f"{hub.sha256}.incomplete").stat().st_size == 10_000
+
+
+def test_a_body_longer_than_declared_is_cut_at_the_declared_size(store: ModelStore, hub: FakeHub) -> None:
+    hub.overlong = 3 * 1024**3  # as the hostile server in the issue: 3 GB after the file
+    started = time.perf_counter()
+    model = download(store, hub)
+    assert time.perf_counter() - started < 10
+    assert Path(model.path).read_bytes() == hub.content and model.sha256 == hub.sha256
 
 
 @pytest.mark.parametrize("lie", ["sha256", "size"])

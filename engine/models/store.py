@@ -139,19 +139,22 @@ class ModelStore:
         revision: str = "main",
         endpoint: str | None = None,
         chunk_size: int = 1024**2,
+        stall_seconds: float | None = None,
     ) -> InstalledModel:
         """Download a catalog model (or "owner/repo/file.gguf"), verify it, validate it, register it.
 
         The only network use in icdlinker.  An interrupted or cancelled download
-        resumes on the next call.  ``endpoint`` defaults to HF_ENDPOINT or huggingface.co.
+        resumes on the next call, and so does one the server stalls (no progress for
+        ``stall_seconds``, default ``hub.STALL_SECONDS``).  ``endpoint`` defaults to
+        HF_ENDPOINT or huggingface.co.
         """
-        from engine.models.hub import fetch_model_file  # keeps huggingface_hub out of plain coding
+        from engine.models.hub import STALL_SECONDS, fetch_model_file  # keeps huggingface_hub out of coding
 
         repo_id, filename, model_id = _download_target(model)
         model_id = self._new_id(model_id)
         partial, remote = fetch_model_file(
             repo_id, filename, self.root / ".partial", progress,
-            revision=revision, endpoint=endpoint, chunk_size=chunk_size,
+            revision=revision, endpoint=endpoint, chunk_size=chunk_size, stall_seconds=stall_seconds or STALL_SECONDS,
         )
         try:
             info = check_model_file(partial, self.root)
