@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -382,3 +384,81 @@ def test_command_line_import_list_select_remove(
     assert "the original" in cli("remove", "tiny") and path.exists()
     with pytest.raises(ModelError):
         cli("select", "tiny")
+
+
+# --- several processes, killed processes -------------------------------------------
+
+_IMPORTER = """
+import sys
+from pathlib import Path
+from engine.models import ModelStore
+root, folder, prefix = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+for path in sorted(folder.glob(prefix + "-*.gguf")):
+    ModelStore(root).import_file(path)
+"""
+
+
+def test_concurrent_importing_processes_lose_no_registration(tmp_path: Path) -> None:
+    """As in the issue: six processes importing 20 models each lost 65 of 120 under a thread lock."""
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    content = gguf_bytes(vocabulary=50)
+    for process in range(6):
+        for index in range(20):
+            (sources / f"p{process}-{index:02d}.gguf").write_bytes(content)
+    root = tmp_path / "store"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    importers = [subprocess.Popen([sys.executable, "-c", _IMPORTER, str(root), str(sources), f"p{process}"],
+                                  env=env, stderr=subprocess.PIPE, text=True) for process in range(6)]
+    for importer in importers:
+        assert importer.wait(timeout=120) == 0, importer.stderr.read()
+    models = ModelStore(root).list()
+    assert len(models) == 120 == len({m.id for m in models})
+    assert all(Path(m.path).read_bytes() == content for m in models)
+    assert sorted(p.name for p in root.iterdir() if not p.name.endswith(".gguf")) == [
+        ".checked-templates", ".models.lock", "models.json"]
+
+
+def test_a_copy_killed_mid_way_is_cleaned_when_the_store_opens(tmp_path: Path, gemma: Path) -> None:
+    root = tmp_path / "store"
+    small = tmp_path / "small.gguf"
+    small.write_bytes(gguf_bytes())
+    kept = ModelStore(root).import_file(small)
+    (root / ".models.json.x1y2z3.tmp").write_text("{")  # what a kill inside an atomic rewrite leaves
+    env = {**os.environ, "ICDLINKER_MODELS_DIR": str(root), "PYTHONPATH": str(Path(__file__).parent.parent)}
+    importer = subprocess.Popen([sys.executable, "-m", "engine", "models", "import", str(gemma)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not any(p.stat().st_size for p in root.glob("*.copying")) and importer.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    importer.send_signal(signal.SIGKILL)
+    importer.wait()
+    assert [p.suffix for p in root.glob("*.copying")] == [".copying"]  # killed in the middle of the copy
+
+    listing = subprocess.run([sys.executable, "-m", "engine", "models", "list"], env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert listing.returncode == 0 and kept.id in listing.stdout, listing.stderr
+    assert not list(root.glob("*.copying")) and not list(root.glob(".*.tmp"))
+    assert ModelStore(root).list() == [kept] and Path(kept.path).is_file()
+
+
+def test_a_live_copy_is_not_taken_for_a_leftover(store: ModelStore, tmp_path: Path) -> None:
+    original = tmp_path / "m.gguf"
+    original.write_bytes(gguf_bytes(vocabulary=200_000))  # several copy blocks
+    copying, go_on = threading.Event(), threading.Event()
+
+    class Paused(Recorder):
+        def update(self, done: int, total: int, message: str) -> None:
+            copying.set()
+            go_on.wait(timeout=30)
+
+    importer = threading.Thread(target=lambda: store.import_file(original, progress=Paused()))
+    importer.start()
+    assert copying.wait(timeout=30)
+    live = list(store.root.glob("*.copying"))
+    ModelStore(store.root)  # opening the store sweeps leftovers
+    assert live and all(p.exists() for p in live)
+    go_on.set()
+    importer.join(timeout=30)
+    assert [m.id for m in store.list()] == ["m"] and not list(store.root.glob("*.copying"))
