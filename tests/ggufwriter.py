@@ -56,11 +56,12 @@ def gguf_bytes(
         elements = 1
         for dim in dims:
             elements *= dim
-        size = _ELEMENT_BYTES[kind](elements)
-        padding = -offset % 32  # each tensor starts aligned; no padding after the last
-        data.append(b"\0" * padding + bytes((i * 31 + len(name)) % 251 for i in range(size)))
-        offset += padding
-        table.append(_string(name) + struct.pack(f"<I{len(dims)}QIQ", len(dims), *dims, kind, offset))
+        size, padding = _ELEMENT_BYTES[kind](elements), -offset % 32  # each tensor starts aligned
+        if size or padding:  # zero-size tensors in a row cost only their table entry
+            data.append(b"\0" * padding + bytes((i * 31 + len(name)) % 251 for i in range(size)))
+            offset += padding
+        raw = name.encode()
+        table.append(struct.pack(f"<Q{len(raw)}sI{len(dims)}QIQ", len(raw), raw, len(dims), *dims, kind, offset))
         offset += size
         count += 1
     header = b"".join([b"GGUF", struct.pack("<IQQ", version, count, len(metadata)),

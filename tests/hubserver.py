@@ -32,7 +32,7 @@ class FakeHub:
     drop_after: int | None = None  # the first GET stops after this many bytes and closes the connection
     hold_after: int | None = None  # a GET sends this many bytes, then waits for ``release`` before the rest
     trickle_after: int | None = None  # a GET sends this many bytes, then 16 bytes every 0.1 s
-    overlong: int = 0  # a GET declares and sends this many bytes of junk after the content (until the client leaves)
+    overlong: int = 0  # a GET declares and sends this many junk bytes after the content
     release: threading.Event = field(default_factory=threading.Event)
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)  # method, path, Range
     port: int = 0

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import engine  # noqa: F401 — sets HF_HUB_OFFLINE=1 before huggingface_hub is imported
-from engine.errors import ModelDownloadError, ModelError, ModelFileError, ModelMemoryError
+from engine.errors import ModelDownloadError, ModelError, ModelFileError, ModelMemoryError, ModelTemplateError
 from engine.models import (
     MemoryEstimate,
     ModelStore,
@@ -34,7 +34,7 @@ from engine.models import (
 from engine.models.commands import register, run
 from engine.progress import Cancelled
 from tests.hubserver import COMMIT, FILE, REPO, FakeHub, serve
-from tests.ggufwriter import gguf_bytes
+from tests.ggufwriter import TEMPLATE, gguf_bytes, tiny_metadata
 
 CHUNK = 4096
 
@@ -462,3 +462,25 @@ def test_a_live_copy_is_not_taken_for_a_leftover(store: ModelStore, tmp_path: Pa
     go_on.set()
     importer.join(timeout=30)
     assert [m.id for m in store.list()] == ["m"] and not list(store.root.glob("*.copying"))
+
+
+# --- chat templates ------------------------------------------------------------------
+
+
+def test_a_checked_template_is_remembered_for_loading(store: ModelStore, tmp_path: Path) -> None:
+    original = tmp_path / "m.gguf"
+    original.write_bytes(gguf_bytes())
+    store.import_file(original)
+    markers = sorted(p.name for p in (store.root / ".checked-templates").iterdir())
+    assert markers == [f"{hashlib.sha256(TEMPLATE.encode()).hexdigest()}-v1"]
+
+
+def test_a_template_that_refuses_our_conversation_is_not_imported(store: ModelStore, tmp_path: Path) -> None:
+    """Mistral's first templates allow no system message, which every icdlinker prompt has."""
+    from llama_cpp.llama_chat_format import MISTRAL_INSTRUCT_CHAT_TEMPLATE
+
+    original = tmp_path / "mistral.gguf"
+    original.write_bytes(gguf_bytes(tiny_metadata(tokenizer__chat_template=MISTRAL_INSTRUCT_CHAT_TEMPLATE)))
+    with pytest.raises(ModelTemplateError, match="fails on the conversation icdlinker sends .*must alternate"):
+        store.import_file(original)
+    assert store.list() == [] and leftovers(store) == []

@@ -31,7 +31,9 @@ def default_models_dir() -> Path:
     return Path(platformdirs.user_data_dir("icdlinker", appauthor=False)) / "models"
 
 
-def stream_file(source: Path, progress: Progress | None, message: str, copy_to: BinaryIO | None = None) -> str:
+def stream_file(
+    source: Path, progress: Progress | None, message: str, copy_to: BinaryIO | None = None
+) -> str:
     """SHA-256 of ``source``, copying it into the open ``copy_to`` on the way (flushed to disk) if given."""
     digest = hashlib.sha256()
     total = source.stat().st_size

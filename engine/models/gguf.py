@@ -211,7 +211,8 @@ def _parse(path: Path, reader: _Reader) -> GGUFInfo:
         too_old = " (too old for llama.cpp; convert it again)" if version == 1 else ""
         raise reader.fail(f"GGUF version {version} is not supported{too_old}; versions 2 and 3 are")
     tensor_count, kv_count = reader.u64(), reader.u64()
-    for count, what, limit in ((tensor_count, "tensors", _MAX_TENSORS), (kv_count, "metadata entries", _MAX_METADATA_KEYS)):
+    announced = ((tensor_count, "tensors", _MAX_TENSORS), (kv_count, "metadata entries", _MAX_METADATA_KEYS))
+    for count, what, limit in announced:
         if count > limit:
             raise reader.fail(
                 f"the header announces {count:,} {what}; real models have far fewer (at most {limit:,} are "
@@ -234,7 +235,7 @@ def _parse(path: Path, reader: _Reader) -> GGUFInfo:
         reader.section = f"the tensor table (tensor {index + 1} of {tensor_count})"
         name, n_dims = reader.string(_MAX_TENSOR_NAME), reader.u32()
         if isinstance(name, _Skipped):
-            raise reader.fail(f"damaged tensor table (a tensor name of {name.length:,} bytes in {reader.section})")
+            raise reader.fail(f"damaged tensor table (a tensor name of {name.length:,} bytes)")
         if n_dims > _MAX_DIMS:
             raise reader.fail(f"damaged tensor table (tensor {name!r} has {n_dims} dimensions)")
         dims = [reader.u64() for _ in range(n_dims)]

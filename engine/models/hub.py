@@ -188,7 +188,8 @@ def _receive(
         headers["Range"] = f"bytes={done}-"
     message = f"downloading {remote.filename}"
     # No byte for stall_seconds (connecting, or between two reads) is a stall too.
-    with get_session().stream("GET", remote.url, headers=headers, timeout=httpx2.Timeout(stall_seconds)) as response:
+    timeout = httpx2.Timeout(stall_seconds)
+    with get_session().stream("GET", remote.url, headers=headers, timeout=timeout) as response:
         hf_raise_for_status(response)
         if done and response.status_code != 206:  # the server ignored the Range: start again
             stream.truncate(0)
@@ -200,8 +201,9 @@ def _receive(
             while piece:  # in chunk_size steps: each is reported, and not written once cancelled
                 step = piece[: chunk_size - done % chunk_size]
                 piece = piece[len(step) :]
-                if progress is not None and ((done + len(step)) % chunk_size == 0 or done + len(step) == remote.size):
-                    progress.update(done + len(step), remote.size, message)
+                after = done + len(step)
+                if progress is not None and (after % chunk_size == 0 or after == remote.size):
+                    progress.update(after, remote.size, message)
                     if progress.cancelled():
                         raise Cancelled()
                 stream.write(step)

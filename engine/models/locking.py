@@ -36,7 +36,7 @@ _REGISTRY_TEMPORARIES = ".models.json.*.tmp"  # engine.export.write_text_atomic'
 
 @contextmanager
 def registry_lock(folder: Path, timeout: float = 60.0) -> Iterator[None]:
-    """Hold the folder's registry lock; ModelError when another process (or thread) keeps it past ``timeout``."""
+    """Hold the folder's registry lock; ModelError if another process or thread holds it past ``timeout``."""
     folder.mkdir(parents=True, exist_ok=True)
     lock = FileLock(folder / _LOCK_NAME, is_singleton=True)  # one per folder: nested holds count up
     try:

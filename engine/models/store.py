@@ -154,7 +154,8 @@ class ModelStore:
         model_id = self._new_id(model_id)
         partial, remote = fetch_model_file(
             repo_id, filename, self.root / ".partial", progress,
-            revision=revision, endpoint=endpoint, chunk_size=chunk_size, stall_seconds=stall_seconds or STALL_SECONDS,
+            revision=revision, endpoint=endpoint, chunk_size=chunk_size,
+            stall_seconds=stall_seconds or STALL_SECONDS,
         )
         try:
             info = check_model_file(partial, self.root)

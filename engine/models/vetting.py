@@ -27,7 +27,9 @@ from engine.errors import ModelError, ModelTemplateError
 from engine.models.files import default_models_dir
 from engine.models.gguf import GGUFInfo, read_gguf_info
 
-__all__ = ["MAX_OUTPUT_CHARS", "MEMORY_HEADROOM_BYTES", "RENDER_SECONDS", "check_chat_template", "check_model_file"]
+__all__ = [
+    "MAX_OUTPUT_CHARS", "MEMORY_HEADROOM_BYTES", "RENDER_SECONDS", "check_chat_template", "check_model_file",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +39,12 @@ _STARTUP_SECONDS = 120.0  # starting Python and importing llama-cpp-python on a 
 _CHECK_VERSION = 1  # part of the marker's name: a stricter check invalidates old verdicts
 _MARKERS = ".checked-templates"
 
-_DOCUMENT = ("Varón de 70 años con disnea de esfuerzo, dolor torácico atípico y prurito generalizado. " * 70)[:6000]
+_DOCUMENT = ("Varón de 70 años con disnea de esfuerzo, dolor torácico atípico y prurito. " * 80)[:6000]
 _CONVERSATION = [
     {"role": "system", "content": "Eres un codificador clínico. Responde solo con JSON. " * 20},
-    {"role": "user", "content": "Texto: Mujer de 54 años con diabetes mellitus tipo 2.\nMenciones: m1 diabetes"},
+    {"role": "user", "content": "Texto: Mujer de 54 años con diabetes tipo 2.\nMenciones: m1 diabetes"},
     {"role": "assistant", "content": '{"m1": "E11.9"}'},
-    {"role": "user", "content": f"Texto: {_DOCUMENT}\nMenciones: " + "; ".join(f"m{i} disnea" for i in range(40))},
+    {"role": "user", "content": f"Texto: {_DOCUMENT}\nMenciones: " + "; ".join(f"m{i}" for i in range(9))},
 ]
 _CONVERSATION_CHARS = sum(len(m["content"]) for m in _CONVERSATION)
 # The rendered prompt may repeat the conversation once more (some templates do) plus a long
@@ -97,8 +99,8 @@ def _render_bounded(template: str) -> str | None:
     if verdict is None:
         if child.exitcode is not None and child.exitcode < 0 and child.exitcode != -9:
             return f"rendering its chat template crashed the check (signal {-child.exitcode})"
-        return (f"rendering its chat template for a short conversation did not finish in {RENDER_SECONDS:g} s "
-                "(an endless loop?)")
+        return (f"rendering its chat template for a short conversation did not finish in "
+                f"{RENDER_SECONDS:g} s (an endless loop?)")
     kind, detail = verdict
     if kind == "memory":
         return (f"rendering its chat template for a short conversation needs more than "
@@ -144,4 +146,5 @@ def _cap_address_space(headroom: int) -> None:
     pages = int(Path("/proc/self/statm").read_text().split()[0])
     hard = resource.getrlimit(resource.RLIMIT_AS)[1]
     limit = pages * resource.getpagesize() + headroom
-    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+    soft = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
