@@ -263,7 +263,7 @@ def test_worker_shutdown_unloads_and_refuses_more_work(gemma_gguf: Path) -> None
     [
         (None, ModelFileError),  # missing
         (bytes(range(256)) * 64, ModelFileError),  # not a GGUF at all
-        (b"GGUF" + bytes(range(256)) * 64, ModelFileError),  # GGUF magic, damaged inside: refused before llama.cpp
+        (b"GGUF" + bytes(range(256)) * 64, ModelFileError),  # GGUF magic, damaged: refused before llama.cpp
     ],
     ids=["missing", "garbage", "damaged-gguf"],
 )

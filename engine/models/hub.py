@@ -178,7 +178,12 @@ def _transfer(
 def _receive(
     remote: RemoteFile, stream: BinaryIO, progress: Progress | None, chunk_size: int, stall_seconds: float
 ) -> None:
-    """One GET from where ``stream`` ends, cut at the declared size; raises _Stalled on a trickle."""
+    """One GET from where ``stream`` ends, cut at the declared size; raises _Stalled on a trickle.
+
+    Bytes are written a ``chunk_size`` chunk at a time, each reported first: a cancel
+    seen in that report drops the chunk, as before; a stall or a lost connection
+    writes what arrived, for the resume.
+    """
     import httpx2
     from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
@@ -187,33 +192,37 @@ def _receive(
     if done:
         headers["Range"] = f"bytes={done}-"
     message = f"downloading {remote.filename}"
-    # No byte for stall_seconds (connecting, or between two reads) is a stall too.
-    timeout = httpx2.Timeout(stall_seconds)
+    pending = bytearray()
+    timeout = httpx2.Timeout(stall_seconds)  # no byte for this long (connecting or reading) is a stall too
     with get_session().stream("GET", remote.url, headers=headers, timeout=timeout) as response:
         hf_raise_for_status(response)
         if done and response.status_code != 206:  # the server ignored the Range: start again
             stream.truncate(0)
             done = 0
         window_start, window_bytes = time.monotonic(), 0
-        for piece in response.iter_bytes():
-            piece = piece[: remote.size - done]  # a longer body is cut at the declared size
-            window_bytes += len(piece)
-            while piece:  # in chunk_size steps: each is reported, and not written once cancelled
-                step = piece[: chunk_size - done % chunk_size]
-                piece = piece[len(step) :]
-                after = done + len(step)
-                if progress is not None and (after % chunk_size == 0 or after == remote.size):
-                    progress.update(after, remote.size, message)
-                    if progress.cancelled():
-                        raise Cancelled()
-                stream.write(step)
-                done += len(step)
-            if done == remote.size:
-                return  # the rest of a longer body is never read: closing the response drops it
-            if (elapsed := time.monotonic() - window_start) >= stall_seconds:
-                if window_bytes < STALL_BYTES:
-                    raise _Stalled(f"{window_bytes:,} bytes in {elapsed:.0f} s")
-                window_start, window_bytes = time.monotonic(), 0
+        try:
+            for piece in response.iter_bytes():
+                pending += piece[: remote.size - done - len(pending)]  # a longer body is cut there
+                window_bytes += len(piece)
+                while pending and (len(pending) >= chunk_size - done % chunk_size
+                                   or done + len(pending) == remote.size):
+                    step = min(len(pending), chunk_size - done % chunk_size)
+                    if progress is not None:
+                        progress.update(done + step, remote.size, message)
+                        if progress.cancelled():
+                            raise Cancelled()
+                    stream.write(pending[:step])
+                    del pending[:step]
+                    done += step
+                if done == remote.size:
+                    return  # the rest of a longer body is never read: closing the response drops it
+                if (elapsed := time.monotonic() - window_start) >= stall_seconds:
+                    if window_bytes < STALL_BYTES:
+                        raise _Stalled(f"{window_bytes:,} bytes in {elapsed:.0f} s")
+                    window_start, window_bytes = time.monotonic(), 0
+        except (_Stalled, httpx2.TransportError):
+            stream.write(pending)  # what arrived is good: the next download resumes after it
+            raise
 
 
 def _download_error(error: Exception, where: str) -> ModelDownloadError:
