@@ -5,7 +5,9 @@ use (read from its file_download.py): HEAD /{repo}/resolve/{revision}/{file} ans
 302 with X-Repo-Commit, X-Linked-Etag (the SHA-256), X-Linked-Size and ETag, and a
 Location on another origin (``localhost`` instead of ``127.0.0.1``), as the real hub
 redirects LFS files to its CDN; GET on that location serves the bytes and honours
-Range with 206 + Content-Range.  The client is pointed at it with the store's
+Range with 206 + Content-Range.  Hostile modes: ``drop_after`` (the connection
+drops), ``hold_after`` (silence until released), ``trickle_after`` (16 bytes every
+0.1 s) and ``overlong`` (junk after the declared bytes).  The client is pointed at it with the store's
 ``endpoint`` argument rather than HF_ENDPOINT, which huggingface_hub reads once at
 import (into ``constants.ENDPOINT``), so setting it in a test would depend on import order.
 """

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from engine.errors import ModelFileError
 from engine.models.gguf import read_gguf_info
-from tests.ggufwriter import F32, TEMPLATE, gguf_bytes
+from tests.ggufwriter import F32, TEMPLATE, gguf_bytes, tiny_metadata
 
 
 def write(path: Path, content: bytes) -> Path:
@@ -140,3 +140,17 @@ def test_any_damage_gives_a_model_file_error_or_a_valid_file(tmp_path: Path, dat
         read_gguf_info(path)
     except ModelFileError:
         pass
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (gguf_bytes({f"key{i}": i for i in range(20_000)}, [("w", [32], F32)]), "announces 20,000 metadata entries"),
+        (gguf_bytes(tiny_metadata(llama__block_count=100_000)), "llama.block_count is 100,000"),
+        (gguf_bytes(tensors=[("w" * 64, [32], F32)]), "a tensor name of 64 bytes"),
+    ],
+    ids=["metadata keys", "layers", "tensor name"],
+)
+def test_implausible_headers_are_refused_before_llama_cpp_sees_them(tmp_path: Path, content: bytes,
+                                                                     expected: str) -> None:
+    assert expected in refused(write(tmp_path / "hostile.gguf", content))
