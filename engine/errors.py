@@ -20,6 +20,7 @@ __all__ = [
     "ModelError",
     "ModelFileError",
     "ModelMemoryError",
+    "ModelTemplateError",
     "ReviewError",
     "SessionError",
 ]
@@ -130,3 +131,11 @@ class ExportError(EngineError, OSError):
 
     code = "ICD-E403"
     hint = "Choose a folder you can write to, or free some disk space, and export again."
+
+
+class ModelTemplateError(ModelFileError):
+    """A model's chat template runs too long, uses too much memory or output, or fails on our prompt."""
+
+    code = "ICD-E307"
+    hint = ("The model file carries a chat template icdlinker cannot use safely: choose another model, "
+            "or one from a trusted publisher.")

@@ -5,7 +5,9 @@ use (read from its file_download.py): HEAD /{repo}/resolve/{revision}/{file} ans
 302 with X-Repo-Commit, X-Linked-Etag (the SHA-256), X-Linked-Size and ETag, and a
 Location on another origin (``localhost`` instead of ``127.0.0.1``), as the real hub
 redirects LFS files to its CDN; GET on that location serves the bytes and honours
-Range with 206 + Content-Range.  The client is pointed at it with the store's
+Range with 206 + Content-Range.  Hostile modes: ``drop_after`` (the connection
+drops), ``hold_after`` (silence until released), ``trickle_after`` (16 bytes every
+0.1 s) and ``overlong`` (junk after the declared bytes).  The client is pointed at it with the store's
 ``endpoint`` argument rather than HF_ENDPOINT, which huggingface_hub reads once at
 import (into ``constants.ENDPOINT``), so setting it in a test would depend on import order.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +33,8 @@ class FakeHub:
     advertised_size: int | None = None
     drop_after: int | None = None  # the first GET stops after this many bytes and closes the connection
     hold_after: int | None = None  # a GET sends this many bytes, then waits for ``release`` before the rest
+    trickle_after: int | None = None  # a GET sends this many bytes, then 16 bytes every 0.1 s
+    overlong: int = 0  # a GET declares and sends this many junk bytes after the content
     release: threading.Event = field(default_factory=threading.Event)
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)  # method, path, Range
     port: int = 0
@@ -91,7 +96,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             self.send_response(206 if start else 200)
             if start:
                 self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
-            self.send_header("Content-Length", str(size - start))
+            self.send_header("Content-Length", str(size - start + hub.overlong))
             self.send_header("Accept-Ranges", "bytes")
             self.end_headers()
             if not body:
@@ -103,12 +108,22 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 self.connection.shutdown(socket.SHUT_RDWR)
                 self.close_connection = True
                 return
+            if hub.trickle_after is not None:
+                self.wfile.write(hub.content[start : hub.trickle_after])
+                for at in range(max(start, hub.trickle_after), size, 16):
+                    self.wfile.write(hub.content[at : at + 16])
+                    self.wfile.flush()
+                    time.sleep(0.1)
+                return
             if hub.hold_after is not None and start < hub.hold_after:
                 self.wfile.write(hub.content[start : hub.hold_after])
                 self.wfile.flush()
                 hub.release.wait(timeout=60)
                 start = hub.hold_after
             self.wfile.write(hub.content[start:])
+            junk = bytes(1024**2)
+            for sent in range(0, hub.overlong, len(junk)):
+                self.wfile.write(junk[: hub.overlong - sent])
 
     return Handler
 

@@ -11,67 +11,7 @@ from hypothesis import strategies as st
 
 from engine.errors import ModelFileError
 from engine.models.gguf import read_gguf_info
-
-F32, F16, Q8_0 = 0, 1, 8
-_ELEMENT_BYTES = {F32: lambda n: 4 * n, F16: lambda n: 2 * n, Q8_0: lambda n: n // 32 * 34}
-TEMPLATE = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% endfor %}<|assistant|>"
-
-
-def gguf_bytes(
-    metadata: dict[str, object] | None = None,
-    tensors: list[tuple[str, list[int], int]] | None = None,
-    *,
-    version: int = 3,
-    vocabulary: int = 5000,
-) -> bytes:
-    """A small but complete GGUF file (a 2-layer "llama"), written by hand as the spec says."""
-    if metadata is None:
-        metadata = {
-            "general.architecture": "llama",
-            "general.name": "tiny test model",
-            "general.file_type": 7,
-            "llama.context_length": 2048,
-            "llama.block_count": 2,
-            "llama.embedding_length": 64,
-            "llama.attention.head_count": 4,
-            "llama.attention.head_count_kv": 2,
-            "tokenizer.chat_template": TEMPLATE,
-            "tokenizer.ggml.tokens": [f"token{i}" for i in range(vocabulary)],
-            "tokenizer.ggml.scores": [0.5] * vocabulary,
-        }
-    if tensors is None:
-        tensors = [("token_embd.weight", [64, 40], F32), ("blk.0.attn_q.weight", [64, 64], F16),
-                   ("blk.1.ffn_up.weight", [64, 8], Q8_0)]
-    header = b"GGUF" + struct.pack("<IQQ", version, len(tensors), len(metadata))
-    header += b"".join(_string(key) + _value(value) for key, value in metadata.items())
-    data = b""
-    for name, dims, kind in tensors:
-        elements = 1
-        for dim in dims:
-            elements *= dim
-        data += b"\0" * (-len(data) % 32)  # each tensor starts aligned; no padding after the last
-        header += _string(name) + struct.pack(f"<I{len(dims)}QIQ", len(dims), *dims, kind, len(data))
-        data += bytes((i * 31 + len(name)) % 251 for i in range(_ELEMENT_BYTES[kind](elements)))
-    return header + b"\0" * (-len(header) % 32) + data
-
-
-def _string(text: str) -> bytes:
-    raw = text.encode()
-    return struct.pack("<Q", len(raw)) + raw
-
-
-def _value(value: object) -> bytes:
-    if isinstance(value, str):
-        return struct.pack("<I", 8) + _string(value)
-    if isinstance(value, bool):
-        return struct.pack("<I?", 7, value)
-    if isinstance(value, int):
-        return struct.pack("<II", 4, value)
-    if isinstance(value, float):
-        return struct.pack("<If", 6, value)
-    kind = 8 if isinstance(value[0], str) else 6 if isinstance(value[0], float) else 5
-    items = b"".join(_string(v) if kind == 8 else struct.pack("<f" if kind == 6 else "<i", v) for v in value)
-    return struct.pack("<IIQ", 9, kind, len(value)) + items
+from tests.ggufwriter import F32, TEMPLATE, gguf_bytes, tiny_metadata
 
 
 def write(path: Path, content: bytes) -> Path:
@@ -200,3 +140,17 @@ def test_any_damage_gives_a_model_file_error_or_a_valid_file(tmp_path: Path, dat
         read_gguf_info(path)
     except ModelFileError:
         pass
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (gguf_bytes({f"key{i}": i for i in range(20_000)}, [("w", [32], F32)]), "announces 20,000 metadata entries"),
+        (gguf_bytes(tiny_metadata(llama__block_count=100_000)), "llama.block_count is 100,000"),
+        (gguf_bytes(tensors=[("w" * 64, [32], F32)]), "a tensor name of 64 bytes"),
+    ],
+    ids=["metadata keys", "layers", "tensor name"],
+)
+def test_implausible_headers_are_refused_before_llama_cpp_sees_them(tmp_path: Path, content: bytes,
+                                                                     expected: str) -> None:
+    assert expected in refused(write(tmp_path / "hostile.gguf", content))

@@ -263,7 +263,7 @@ def test_worker_shutdown_unloads_and_refuses_more_work(gemma_gguf: Path) -> None
     [
         (None, ModelFileError),  # missing
         (bytes(range(256)) * 64, ModelFileError),  # not a GGUF at all
-        (b"GGUF" + bytes(range(256)) * 64, BackendError),  # GGUF magic, damaged inside
+        (b"GGUF" + bytes(range(256)) * 64, ModelFileError),  # GGUF magic, damaged: refused before llama.cpp
     ],
     ids=["missing", "garbage", "damaged-gguf"],
 )
@@ -274,5 +274,5 @@ def test_unloadable_file_raises_an_engine_error(tmp_path: Path, content: bytes |
     backend = LlamaBackend()
     with pytest.raises(error) as raised:
         backend.load(path, SETTINGS)
-    assert isinstance(raised.value, ModelError) and str(path) in str(raised.value)
+    assert isinstance(raised.value, ModelError) and path.name in str(raised.value)
     assert not backend.loaded

@@ -10,16 +10,19 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import engine  # noqa: F401 — sets HF_HUB_OFFLINE=1 before huggingface_hub is imported
-from engine.errors import ModelDownloadError, ModelError, ModelFileError, ModelMemoryError
+from engine.errors import ModelDownloadError, ModelError, ModelFileError, ModelMemoryError, ModelTemplateError
 from engine.models import (
     MemoryEstimate,
     ModelStore,
@@ -31,7 +34,7 @@ from engine.models import (
 from engine.models.commands import register, run
 from engine.progress import Cancelled
 from tests.hubserver import COMMIT, FILE, REPO, FakeHub, serve
-from tests.test_gguf import gguf_bytes
+from tests.ggufwriter import TEMPLATE, gguf_bytes, tiny_metadata
 
 CHUNK = 4096
 
@@ -105,6 +108,36 @@ def test_cancel_keeps_the_partial_file_and_the_next_call_resumes(store: ModelSto
     model = download(store, hub)
     assert hub.gets() == [None, f"bytes={2 * CHUNK}-"]
     assert model.sha256 == hub.sha256 and not partial.exists()
+
+
+def test_a_trickling_server_stops_the_download_resumably(store: ModelStore, hub: FakeHub) -> None:
+    hub.trickle_after = 20_000  # then 160 bytes/s: a model would take weeks
+    started = time.perf_counter()
+    with pytest.raises(ModelDownloadError, match=r"server stalled .* the next download resumes") as caught:
+        store.download(f"{REPO}/{FILE}", endpoint=hub.endpoint, chunk_size=CHUNK, stall_seconds=1)
+    assert time.perf_counter() - started < 10, caught.value
+    partial = store.root / ".partial" / f"{hub.sha256}.incomplete"
+    kept = partial.stat().st_size
+    assert 20_000 <= kept < len(hub.content) and store.list() == []
+    hub.trickle_after = None
+    model = download(store, hub)
+    assert hub.gets()[-1] == f"bytes={kept}-" and model.sha256 == hub.sha256
+
+
+def test_a_silent_server_stops_the_download_resumably(store: ModelStore, hub: FakeHub) -> None:
+    hub.hold_after = 10_000  # then nothing, until released
+    with pytest.raises(ModelDownloadError, match=r"server stalled \(no data for 1 s\) after 10,000 of"):
+        store.download(f"{REPO}/{FILE}", endpoint=hub.endpoint, chunk_size=CHUNK, stall_seconds=1)
+    hub.release.set()
+    assert (store.root / ".partial" / f"{hub.sha256}.incomplete").stat().st_size == 10_000
+
+
+def test_a_body_longer_than_declared_is_cut_at_the_declared_size(store: ModelStore, hub: FakeHub) -> None:
+    hub.overlong = 3 * 1024**3  # as the hostile server in the issue: 3 GB after the file
+    started = time.perf_counter()
+    model = download(store, hub)
+    assert time.perf_counter() - started < 10
+    assert Path(model.path).read_bytes() == hub.content and model.sha256 == hub.sha256
 
 
 @pytest.mark.parametrize("lie", ["sha256", "size"])
@@ -351,3 +384,103 @@ def test_command_line_import_list_select_remove(
     assert "the original" in cli("remove", "tiny") and path.exists()
     with pytest.raises(ModelError):
         cli("select", "tiny")
+
+
+# --- several processes, killed processes -------------------------------------------
+
+_IMPORTER = """
+import sys
+from pathlib import Path
+from engine.models import ModelStore
+root, folder, prefix = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+for path in sorted(folder.glob(prefix + "-*.gguf")):
+    ModelStore(root).import_file(path)
+"""
+
+
+def test_concurrent_importing_processes_lose_no_registration(tmp_path: Path) -> None:
+    """As in the issue: six processes importing 20 models each lost 65 of 120 under a thread lock."""
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    content = gguf_bytes(vocabulary=50)
+    for process in range(6):
+        for index in range(20):
+            (sources / f"p{process}-{index:02d}.gguf").write_bytes(content)
+    root = tmp_path / "store"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    importers = [subprocess.Popen([sys.executable, "-c", _IMPORTER, str(root), str(sources), f"p{process}"],
+                                  env=env, stderr=subprocess.PIPE, text=True) for process in range(6)]
+    for importer in importers:
+        assert importer.wait(timeout=120) == 0, importer.stderr.read()
+    models = ModelStore(root).list()
+    assert len(models) == 120 == len({m.id for m in models})
+    assert all(Path(m.path).read_bytes() == content for m in models)
+    assert sorted(p.name for p in root.iterdir() if not p.name.endswith(".gguf")) == [
+        ".checked-templates", ".models.lock", "models.json"]
+
+
+def test_a_copy_killed_mid_way_is_cleaned_when_the_store_opens(tmp_path: Path, gemma: Path) -> None:
+    root = tmp_path / "store"
+    small = tmp_path / "small.gguf"
+    small.write_bytes(gguf_bytes())
+    kept = ModelStore(root).import_file(small)
+    (root / ".models.json.x1y2z3.tmp").write_text("{")  # what a kill inside an atomic rewrite leaves
+    env = {**os.environ, "ICDLINKER_MODELS_DIR": str(root), "PYTHONPATH": str(Path(__file__).parent.parent)}
+    importer = subprocess.Popen([sys.executable, "-m", "engine", "models", "import", str(gemma)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not any(p.stat().st_size for p in root.glob("*.copying")) and importer.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    importer.send_signal(signal.SIGKILL)
+    importer.wait()
+    assert [p.suffix for p in root.glob("*.copying")] == [".copying"]  # killed in the middle of the copy
+
+    listing = subprocess.run([sys.executable, "-m", "engine", "models", "list"], env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert listing.returncode == 0 and kept.id in listing.stdout, listing.stderr
+    assert not list(root.glob("*.copying")) and not list(root.glob(".*.tmp"))
+    assert ModelStore(root).list() == [kept] and Path(kept.path).is_file()
+
+
+def test_a_live_copy_is_not_taken_for_a_leftover(store: ModelStore, tmp_path: Path) -> None:
+    original = tmp_path / "m.gguf"
+    original.write_bytes(gguf_bytes(vocabulary=200_000))  # several copy blocks
+    copying, go_on = threading.Event(), threading.Event()
+
+    class Paused(Recorder):
+        def update(self, done: int, total: int, message: str) -> None:
+            copying.set()
+            go_on.wait(timeout=30)
+
+    importer = threading.Thread(target=lambda: store.import_file(original, progress=Paused()))
+    importer.start()
+    assert copying.wait(timeout=30)
+    live = list(store.root.glob("*.copying"))
+    ModelStore(store.root)  # opening the store sweeps leftovers
+    assert live and all(p.exists() for p in live)
+    go_on.set()
+    importer.join(timeout=30)
+    assert [m.id for m in store.list()] == ["m"] and not list(store.root.glob("*.copying"))
+
+
+# --- chat templates ------------------------------------------------------------------
+
+
+def test_a_checked_template_is_remembered_for_loading(store: ModelStore, tmp_path: Path) -> None:
+    original = tmp_path / "m.gguf"
+    original.write_bytes(gguf_bytes())
+    store.import_file(original)
+    markers = sorted(p.name for p in (store.root / ".checked-templates").iterdir())
+    assert markers == [f"{hashlib.sha256(TEMPLATE.encode()).hexdigest()}-v1"]
+
+
+def test_a_template_that_refuses_our_conversation_is_not_imported(store: ModelStore, tmp_path: Path) -> None:
+    """Mistral's first templates allow no system message, which every icdlinker prompt has."""
+    from llama_cpp.llama_chat_format import MISTRAL_INSTRUCT_CHAT_TEMPLATE
+
+    original = tmp_path / "mistral.gguf"
+    original.write_bytes(gguf_bytes(tiny_metadata(tokenizer__chat_template=MISTRAL_INSTRUCT_CHAT_TEMPLATE)))
+    with pytest.raises(ModelTemplateError, match="fails on the conversation icdlinker sends .*must alternate"):
+        store.import_file(original)
+    assert store.list() == [] and leftovers(store) == []

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 import numpy as np
 
 from engine.errors import BackendError, GrammarError, ModelFileError
+from engine.models.vetting import check_model_file
 from engine.progress import Cancelled, Progress
 
 if TYPE_CHECKING:
@@ -171,6 +172,7 @@ class LlamaBackend:
         settings = settings if settings is not None else BackendSettings()
         self.unload()
         _check_gguf(path)
+        check_model_file(path)  # header bounds and a bounded render of its chat template
         try:
             import llama_cpp
 

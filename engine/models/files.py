@@ -1,4 +1,4 @@
-"""Read (and optionally copy) a large file once, hashing it, with progress and cancel.
+"""Where model files live; read (and optionally copy) a large one once, hashing it, with progress and cancel.
 
 Model files are gigabytes: the SHA-256 that proves a file intact is computed in the
 same pass that copies it, and the coder sees progress and can cancel.
@@ -9,37 +9,48 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from contextlib import ExitStack
 from pathlib import Path
+from typing import BinaryIO
+
+import platformdirs
 
 from engine.errors import ModelError
 from engine.progress import Cancelled, Progress
 
-__all__ = ["DISK_MARGIN_BYTES", "ensure_free_space", "stream_file"]
+__all__ = ["DISK_MARGIN_BYTES", "default_models_dir", "ensure_free_space", "stream_file"]
 
 DISK_MARGIN_BYTES = 64 * 1024**2  # room left for the registry and the system
 _BLOCK = 4 * 1024**2
 
 
-def stream_file(source: Path, progress: Progress | None, message: str, copy_to: Path | None = None) -> str:
-    """SHA-256 of ``source``, copying it to ``copy_to`` on the way (flushed to disk) if given."""
+def default_models_dir() -> Path:
+    """The store's folder: ICDLINKER_MODELS_DIR, else the per-user data folder."""
+    override = os.environ.get("ICDLINKER_MODELS_DIR")
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_data_dir("icdlinker", appauthor=False)) / "models"
+
+
+def stream_file(
+    source: Path, progress: Progress | None, message: str, copy_to: BinaryIO | None = None
+) -> str:
+    """SHA-256 of ``source``, copying it into the open ``copy_to`` on the way (flushed to disk) if given."""
     digest = hashlib.sha256()
     total = source.stat().st_size
     done = 0
-    with source.open("rb") as reader, ExitStack() as stack:
-        writer = stack.enter_context(copy_to.open("xb")) if copy_to else None
+    with source.open("rb") as reader:
         while block := reader.read(_BLOCK):
             digest.update(block)
-            if writer:
-                writer.write(block)
+            if copy_to:
+                copy_to.write(block)
             done += len(block)
             if progress is not None:
                 progress.update(done, total, message)
                 if progress.cancelled():
                     raise Cancelled()
-        if writer:
-            writer.flush()
-            os.fsync(writer.fileno())
+    if copy_to:
+        copy_to.flush()
+        os.fsync(copy_to.fileno())
     return digest.hexdigest()
 
 

@@ -18,7 +18,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import ModelFileError
+from engine.errors import ModelFileError, ModelTemplateError
 
 __all__ = ["GGUFInfo", "read_gguf_info"]
 
@@ -58,6 +58,19 @@ _OTHER_FORMATS = {
 
 # Arrays longer than this are per-token tables (vocabulary, scores): skipped, not kept.
 _MAX_KEPT_ARRAY = 4096
+
+# Bounds on what a hostile header can make llama.cpp (or this reader) do.  The largest
+# published models have ~1,600 tensors, ~60 metadata keys, vocabularies of ~260k tokens,
+# chat templates under 100 KB and trained contexts up to 10M tokens (Llama 4 Scout).
+# llama.cpp checks tensor and key names for duplicates pairwise (quadratic: 2M tensors
+# did not load in 240 s) and keeps n_ctx_train in an int32 (2**32 - 1 reads as -1).
+_MAX_TENSORS = 16_384
+_MAX_METADATA_KEYS = 16_384
+_MAX_STRING_ARRAY = 1 << 22
+_MAX_KEPT_STRING = 1 << 20  # longer strings are skipped; a longer chat template is refused
+_MAX_TENSOR_NAME = 63  # GGML_MAX_NAME - 1
+_MAX_CONTEXT = 1 << 24
+_MAX_LAYERS = 4096
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,13 @@ def read_gguf_info(path: Path | str) -> GGUFInfo:
         raise ModelFileError(f"{path.name}: cannot be read ({error.strerror or error})") from None
 
 
+@dataclass(frozen=True)
+class _Skipped:
+    """A string too long to keep: only its length."""
+
+    length: int
+
+
 class _Reader:
     """Bounds-checked little-endian reads; running off the end means the file is cut short."""
 
@@ -135,9 +155,12 @@ class _Reader:
     def u64(self) -> int:
         return int(self.scalar("Q"))
 
-    def string(self) -> str:
+    def string(self, limit: int = _MAX_KEPT_STRING) -> str | _Skipped:
+        """A UTF-8 string; one longer than ``limit`` is skipped (only its length is kept)."""
         length = self.u64()
         start = self.take(length)
+        if length > limit:
+            return _Skipped(length)
         return self.buffer[start : start + length].decode("utf-8", errors="replace")
 
     def value(self, kind: int) -> object:
@@ -157,6 +180,8 @@ class _Reader:
             return list(struct.unpack_from(f"<{count}{item_format}", self.buffer, start))
         if item_kind != _STRING:  # llama.cpp reads no nested arrays either
             raise self.fail(f"damaged metadata (array of type {item_kind} in {self.section})")
+        if count > _MAX_STRING_ARRAY:
+            raise self.fail(f"implausible metadata ({count:,} strings in one array in {self.section})")
         if count > _MAX_KEPT_ARRAY:
             self._skip_strings(count)
             return None
@@ -186,6 +211,13 @@ def _parse(path: Path, reader: _Reader) -> GGUFInfo:
         too_old = " (too old for llama.cpp; convert it again)" if version == 1 else ""
         raise reader.fail(f"GGUF version {version} is not supported{too_old}; versions 2 and 3 are")
     tensor_count, kv_count = reader.u64(), reader.u64()
+    announced = ((tensor_count, "tensors", _MAX_TENSORS), (kv_count, "metadata entries", _MAX_METADATA_KEYS))
+    for count, what, limit in announced:
+        if count > limit:
+            raise reader.fail(
+                f"the header announces {count:,} {what}; real models have far fewer (at most {limit:,} are "
+                "accepted) and llama.cpp would take hours to load it (a damaged or hostile file)"
+            )
     if kv_count * 13 + tensor_count * 24 > reader.size:  # smallest possible entries
         raise reader.fail(
             f"the file is too small for the {tensor_count:,} tensors and {kv_count:,} metadata entries "
@@ -196,12 +228,14 @@ def _parse(path: Path, reader: _Reader) -> GGUFInfo:
     for index in range(kv_count):
         reader.section = f"the metadata (entry {index + 1} of {kv_count})"
         key = reader.string()
-        metadata[key] = reader.value(reader.u32())
+        metadata[str(key)] = reader.value(reader.u32())
 
     tensors = []
     for index in range(tensor_count):
         reader.section = f"the tensor table (tensor {index + 1} of {tensor_count})"
-        name, n_dims = reader.string(), reader.u32()
+        name, n_dims = reader.string(_MAX_TENSOR_NAME), reader.u32()
+        if isinstance(name, _Skipped):
+            raise reader.fail(f"damaged tensor table (a tensor name of {name.length:,} bytes)")
         if n_dims > _MAX_DIMS:
             raise reader.fail(f"damaged tensor table (tensor {name!r} has {n_dims} dimensions)")
         dims = [reader.u64() for _ in range(n_dims)]
@@ -248,6 +282,17 @@ def _info(
     def number(key: str, required: bool = True) -> int | None:
         return _metadata_int(reader, metadata, f"{architecture}.{key}", required)
 
+    for key, limit in (("context_length", _MAX_CONTEXT), ("block_count", _MAX_LAYERS)):
+        if (value := number(key)) > limit:
+            raise reader.fail(
+                f"{architecture}.{key} is {value:,} in the metadata, beyond any real model "
+                f"(at most {limit:,} is accepted): a damaged or hostile file"
+            )
+    template = metadata.get("tokenizer.chat_template")
+    if isinstance(template, _Skipped):
+        raise ModelTemplateError(
+            f"{reader.name}: its chat template is {template.length:,} bytes long; real ones are under 100 KB"
+        )
     file_type = metadata.get("general.file_type")
     return GGUFInfo(
         path=path,
@@ -262,7 +307,7 @@ def _info(
         head_count_kv=number("attention.head_count_kv", required=False),
         key_length=number("attention.key_length", required=False),
         value_length=number("attention.value_length", required=False),
-        chat_template=_text(metadata.get("tokenizer.chat_template")),
+        chat_template=_text(template),
         tensor_count=n_tensors,
         parameter_count=parameters,
         file_type=_FILE_TYPES.get(file_type, f"type {file_type}") if isinstance(file_type, int) else None,

@@ -3,8 +3,10 @@
 A folder (``platformdirs.user_data_dir("icdlinker")/models`` unless
 ``ICDLINKER_MODELS_DIR`` or ``root`` says otherwise) holds copied and downloaded
 models as ``<id>.gguf``, partial downloads under ``.partial/``, and ``models.json``:
-the registry, rewritten atomically so a crash never loses it.  Every file is
-validated as GGUF before it is registered, and its SHA-256 recorded.
+the registry, rewritten atomically so a crash never loses it, and only under a file
+lock so concurrent processes never lose each other's changes (engine/models/locking.py).
+Every file is validated as GGUF, its chat template checked (engine/models/vetting.py),
+before it is registered, and its SHA-256 recorded.
 Models shipped inside the app (``engine.resources.bundled_models_dir``) are listed
 too: read-only, never removed, and selected when the coder has selected nothing.
 Nothing here uses the network except :meth:`ModelStore.download`.
@@ -16,19 +18,18 @@ import json
 import logging
 import os
 import re
-import threading
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-import platformdirs
-
 from engine.errors import ModelError, ModelFileError
 from engine.export import write_text_atomic
 from engine.models.catalog import CatalogModel, find_catalog_model
-from engine.models.files import ensure_free_space, stream_file
+from engine.models.files import default_models_dir, ensure_free_space, stream_file
 from engine.models.gguf import GGUFInfo, read_gguf_info
+from engine.models.locking import HeldFile, held_temporary, registry_lock, remove_leftovers
+from engine.models.vetting import check_model_file
 from engine.progress import Progress
 from engine.resources import bundled_models_dir
 
@@ -68,18 +69,12 @@ class InstalledModel:
         return self.file.is_file()
 
 
-def default_models_dir() -> Path:
-    override = os.environ.get("ICDLINKER_MODELS_DIR")
-    if override:
-        return Path(override)
-    return Path(platformdirs.user_data_dir("icdlinker", appauthor=False)) / "models"
-
-
 class ModelStore:
     def __init__(self, root: Path | None = None, bundled_dir: Path | None = None) -> None:
         self.root = Path(root) if root is not None else default_models_dir()
         self.bundled_dir = Path(bundled_dir) if bundled_dir is not None else bundled_models_dir()
-        self._lock = threading.RLock()  # registry read-modify-write from GUI worker threads
+        if self.root.is_dir():
+            remove_leftovers(self.root)
 
     # --- reading -----------------------------------------------------------------
 
@@ -109,7 +104,7 @@ class ModelStore:
 
     def select(self, model_id: str) -> InstalledModel:
         """Make this the model the LLM stage uses (persisted in the registry)."""
-        with self._lock:
+        with registry_lock(self.root):
             model = self._require(model_id)
             if not model.available:
                 raise ModelFileError(f"{model.id}: its file {model.path} is missing", hint="Import it again.")
@@ -125,22 +120,16 @@ class ModelStore:
     ) -> InstalledModel:
         """Validate a GGUF file and register it: copied into the store, or referenced where it is."""
         source = Path(path).expanduser().resolve()
-        info = read_gguf_info(source)
+        info = check_model_file(source, self.root)
         model_id = self._new_id(model_id or source.stem)
         if not copy:
             sha256 = stream_file(source, progress, f"checking {source.name}")
             return self._register(model_id, source, sha256, info, f"import:{source}", copied=False)
         self.root.mkdir(parents=True, exist_ok=True)
         ensure_free_space(self.root, info.file_size)
-        target = self.root / f"{model_id}.gguf"
-        temporary = target.with_suffix(".gguf.copying")
-        temporary.unlink(missing_ok=True)
-        try:
-            sha256 = stream_file(source, progress, f"copying {source.name}", copy_to=temporary)
-            os.replace(temporary, target)
-        finally:
-            temporary.unlink(missing_ok=True)
-        return self._register(model_id, target, sha256, info, f"import:{source}", copied=True)
+        with held_temporary(self.root, f"{model_id}.gguf") as temporary:
+            sha256 = stream_file(source, progress, f"copying {source.name}", copy_to=temporary.stream)
+            return self._register(model_id, temporary, sha256, info, f"import:{source}", copied=True)
 
     def download(
         self,
@@ -150,32 +139,34 @@ class ModelStore:
         revision: str = "main",
         endpoint: str | None = None,
         chunk_size: int = 1024**2,
+        stall_seconds: float | None = None,
     ) -> InstalledModel:
         """Download a catalog model (or "owner/repo/file.gguf"), verify it, validate it, register it.
 
         The only network use in icdlinker.  An interrupted or cancelled download
-        resumes on the next call.  ``endpoint`` defaults to HF_ENDPOINT or huggingface.co.
+        resumes on the next call, and so does one the server stalls (no progress for
+        ``stall_seconds``, default ``hub.STALL_SECONDS``).  ``endpoint`` defaults to
+        HF_ENDPOINT or huggingface.co.
         """
-        from engine.models.hub import fetch_model_file  # keeps huggingface_hub out of plain coding
+        from engine.models.hub import STALL_SECONDS, fetch_model_file  # keeps huggingface_hub out of coding
 
         repo_id, filename, model_id = _download_target(model)
         model_id = self._new_id(model_id)
         partial, remote = fetch_model_file(
             repo_id, filename, self.root / ".partial", progress,
             revision=revision, endpoint=endpoint, chunk_size=chunk_size,
+            stall_seconds=stall_seconds or STALL_SECONDS,
         )
         try:
-            info = read_gguf_info(partial)
+            info = check_model_file(partial, self.root)
         except ModelFileError:
             partial.unlink()
             raise
-        target = self.root / f"{model_id}.gguf"
-        os.replace(partial, target)
-        return self._register(model_id, target, remote.sha256, info, remote.source, copied=True)
+        return self._register(model_id, partial, remote.sha256, info, remote.source, copied=True)
 
     def remove(self, model_id: str) -> InstalledModel:
         """Unregister a model; delete its file only if the store made the copy."""
-        with self._lock:
+        with registry_lock(self.root):
             model = self._require(model_id)
             if model.bundled:
                 raise ModelError(
@@ -214,20 +205,30 @@ class ModelStore:
         return model_id
 
     def _register(
-        self, model_id: str, path: Path, sha256: str, info: GGUFInfo, source: str, *, copied: bool
+        self, model_id: str, file: Path | HeldFile, sha256: str, info: GGUFInfo, source: str, *, copied: bool
     ) -> InstalledModel:
-        model = InstalledModel(
-            id=model_id,
-            path=str(path),
-            sha256=sha256,
-            size_bytes=info.file_size,
-            source=source,
-            architecture=info.architecture,
-            context_length=info.context_length,
-            added=datetime.now(UTC).isoformat(timespec="seconds"),
-            copied=copied,
-        )
-        with self._lock:
+        """Record the model; a copied ``file`` (held temporary or finished download) becomes ``<id>.gguf``.
+
+        The id is checked again under the registry lock: another process may have taken it meanwhile.
+        """
+        with registry_lock(self.root):
+            self._new_id(model_id)
+            path = self.root / f"{model_id}.gguf" if copied else file
+            if isinstance(file, HeldFile):
+                file.move_to(path)
+            elif copied:
+                os.replace(file, path)
+            model = InstalledModel(
+                id=model_id,
+                path=str(path),
+                sha256=sha256,
+                size_bytes=info.file_size,
+                source=source,
+                architecture=info.architecture,
+                context_length=info.context_length,
+                added=datetime.now(UTC).isoformat(timespec="seconds"),
+                copied=copied,
+            )
             models, selected = self._read()
             self._write([*models, model], selected)
         return model
