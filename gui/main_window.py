@@ -45,7 +45,7 @@ from engine.errors import SessionError
 from engine.export import write_csv, write_json
 from engine.model import DocumentResult
 from engine.models import ModelStore
-from engine.review import DONE_STATUSES
+from engine.review import DONE_STATUSES, open_count
 from engine.session import DocumentState, ReviewSession, SessionDocument, default_session_path
 from engine.settings import AppSettings
 from gui.autosave import Autosave
@@ -190,7 +190,7 @@ class MainWindow(QMainWindow):
             return
         counts = ""
         if document.result is not None:
-            open_ = sum(a.status not in DONE_STATUSES for a in document.result.assignments)
+            open_ = open_count(document.result)
             counts = f" · {len(document.result.assignments)} mentions, {open_} open"
         self.title.setText(f"<b>{escape(document.name)}</b> · {document.state.value}{counts}")
         detected = LANGUAGE_NAMES.get(document.language or "", "")

@@ -18,8 +18,9 @@ from engine.model import Assignment, Candidate, Document, DocumentResult, Mentio
 from engine.session import ReviewSession, SessionDocument
 from gui.autosave import Autosave
 from gui.code_picker import CodePickerDialog
-from gui.code_table import CodeSummary, MentionTable, nesting
+from gui.code_table import CodeSummary, MentionTable
 from gui.document_list import DocumentList
+from gui.mention_index import nesting
 from gui.help_dialog import help_html
 from gui.presentation import describe
 from gui.text_view import MentionTextView, PositionMap
@@ -145,12 +146,16 @@ def test_mention_table_rewrites_changed_rows_in_place(qtbot: QtBot) -> None:
     before = (assignment(text, [(0, 6)]), assignment(text, [(9, 15)], code=None, stage=None))
     table.show_assignments(before)
     table.select_mention(1)
-    item = table.topLevelItem(1)
+    model = table.model()
+    resets: list[None] = []
+    changes: list[tuple[int, int]] = []
+    model.modelReset.connect(lambda: resets.append(None))
+    model.dataChanged.connect(lambda first, last: changes.append((first.row(), last.row())))
     answered = before[1].with_changes(code="R50.9", stage=Stage.LLM, status=ReviewStatus.NEEDS_REVIEW)
     after = (before[0], answered)
     table.show_assignments(after)
-    assert table.topLevelItem(1) is item and table.current_index() == 1  # not rebuilt: selection kept
-    assert [item.text(c) for c in (1, 4, 6)] == ["R50.9", "LLM", "needs review"]
+    assert not resets and changes == [(1, 1)] and table.current_index() == 1  # one row rewritten: selection kept
+    assert [model.index(1, c).data() for c in (1, 4, 6)] == ["R50.9", "LLM", "needs review"]
     assert table.neighbour(1, 1) == 1 and table.neighbour(1, -1) == 0 and table.neighbour(None, -1) == 1
 
 
@@ -163,7 +168,7 @@ def test_code_summary_counts_distinct_codes(qtbot: QtBot) -> None:
         assignment(text, [(10, 18)], code="J18.9"),
         assignment(text, [(21, 27)], code="R50.9", status=ReviewStatus.REJECTED),
     ))
-    rows = [[summary.item(r, c).text() for c in range(4)] for r in range(summary.rowCount())]
+    rows = [[summary.cell(r, c) for c in range(4)] for r in range(summary.model().rowCount())]
     assert rows == [["J18.9", "Dolor", "2", "1 accepted, 1 pending"], ["R50.9", "Dolor", "1", "1 rejected"]]
 
 
