@@ -16,7 +16,7 @@ from itertools import compress
 from operator import attrgetter, is_not
 
 from PySide6.QtCore import QAbstractTableModel, QItemSelectionModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor, QFont, QShowEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from engine.model import Assignment, ReviewStatus
@@ -52,9 +52,8 @@ class MentionModel(QAbstractTableModel):
         self._struck = QFont()
         self._struck.setStrikeOut(True)
 
-    def show(self, assignments: tuple[Assignment, ...], grouped: bool) -> bool:
+    def show(self, assignments: tuple[Assignment, ...], index: MentionIndex, grouped: bool) -> bool:
         """Show these results; True if the rows were laid out anew (the mentions or the grouping changed)."""
-        index = MentionIndex.following(self.mention_index, assignments)
         if index is self.mention_index and grouped == self.grouped:
             changed = changed_indices(self.assignments, assignments)
             self.assignments = assignments
@@ -129,15 +128,18 @@ class MentionTable(QTableView):
         self._selecting = False  # the window moves the current row: not the coder's choice
         self.selectionModel().currentRowChanged.connect(self._current_changed)
 
-    def show_assignments(self, assignments: tuple[Assignment, ...]) -> None:
-        """Show these results, announcing only changed rows when the mentions are the same."""
+    def show_assignments(self, assignments: tuple[Assignment, ...], index: MentionIndex | None = None) -> None:
+        """Show these results (``index``: their mentions' index, if the caller has it), announcing only
+        changed rows when the mentions are the same."""
+        if index is None:
+            index = MentionIndex.following(self.rows.mention_index, assignments)
         current = self.current_index()
-        if self.rows.show(assignments, self._grouped) and current is not None and current < len(assignments):
+        if self.rows.show(assignments, index, self._grouped) and current is not None and current < len(assignments):
             self.select_mention(current)
 
     def set_grouped(self, grouped: bool) -> None:
         self._grouped = grouped
-        self.show_assignments(self.rows.assignments)
+        self.show_assignments(self.rows.assignments, self.rows.mention_index)
 
     def select_mention(self, index: int | None) -> None:
         """Make ``index`` the current row without emitting ``mention_selected``."""
@@ -182,16 +184,15 @@ class SummaryModel(QAbstractTableModel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.assignments: tuple[Assignment, ...] = ()
-        self._mentions = MentionIndex(())
+        self.mentions = MentionIndex(())
         self._statuses: dict[str, Counter[ReviewStatus]] = {}  # code → how many mentions have each status
         self._first: dict[str, int] = {}  # code → its first mention
         self._codes: list[str] = []  # row → code
 
-    def show(self, assignments: tuple[Assignment, ...]) -> None:
-        mentions = MentionIndex.following(self._mentions, assignments)
-        if mentions is not self._mentions:
+    def show(self, assignments: tuple[Assignment, ...], mentions: MentionIndex) -> None:
+        if mentions is not self.mentions:
             self.beginResetModel()
-            self.assignments, self._mentions = assignments, mentions
+            self.assignments, self.mentions = assignments, mentions
             self._count_all()
             self.endResetModel()
             return
@@ -279,9 +280,23 @@ class CodeSummary(QTableView):
         fixed_widths(self.horizontalHeader(), {0: "S31.40XA", 2: "Mentions", 3: "2 accepted, 1 needs review"})
         self.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.clicked.connect(lambda cell: self.mention_selected.emit(self.codes.first(cell.row())))
+        self._pending: tuple[tuple[Assignment, ...], MentionIndex | None] | None = None
 
-    def show_assignments(self, assignments: tuple[Assignment, ...]) -> None:
-        self.codes.show(assignments)
+    def show_assignments(self, assignments: tuple[Assignment, ...], index: MentionIndex | None = None) -> None:
+        """Show these results' codes now if the table is on screen, else when it comes on screen."""
+        self._pending = assignments, index
+        if self.isVisible():
+            self._show_pending()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self._show_pending()
+        super().showEvent(event)
+
+    def _show_pending(self) -> None:
+        if self._pending is not None:
+            assignments, index = self._pending
+            self._pending = None
+            self.codes.show(assignments, index or MentionIndex.following(self.codes.mentions, assignments))
 
     def cell(self, row: int, column: int) -> str:
         """The text a cell shows."""

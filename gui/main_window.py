@@ -55,6 +55,7 @@ from gui.document_list import DocumentList
 from gui.errors import show_error, show_info
 from gui.export_dialog import ExportChoice, ExportDialog
 from gui.help_dialog import HelpDialog
+from gui.mention_index import MentionIndex
 from gui.model_manager import ModelManagerDialog
 from gui.presentation import describe
 from gui.review_actions import ReviewActions
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
         self.coding = CodingRun(self, session, settings)
         self.undo_stack = QUndoStack(self)
         self.current_index: int | None = None  # the current mention of the current document
+        self._mention_index = MentionIndex(())  # where the current document's mentions sit
         self._dirty: set[str] = set()
         self._shown = False
         self.dialog: QDialog | None = None  # the last dialog opened
@@ -174,12 +176,14 @@ class MainWindow(QMainWindow):
         else:
             self.text.show_text(result.document.text)
         assignments = result.assignments if result else ()
-        self.mentions.show_assignments(assignments)
+        # Worked out once for the three views, and kept while review changes only statuses.
+        self._mention_index = MentionIndex.following(self._mention_index, assignments)
+        self.mentions.show_assignments(assignments, self._mention_index)
         if self.current_index is None or self.current_index >= len(assignments):
             self.current_index = self.mentions.neighbour(None, 1)  # the first mention, ready for the keyboard
-        self.text.set_assignments(assignments, self.current_index)
+        self.text.set_assignments(assignments, self.current_index, self._mention_index)
         self.mentions.select_mention(self.current_index)
-        self.summary.show_assignments(assignments)
+        self.summary.show_assignments(assignments, self._mention_index)
         self._show_header(document)
         self._show_details(document)
         self._update_actions()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
-from typing import ClassVar
 from itertools import accumulate, compress, islice
 from operator import attrgetter, is_, itemgetter, le, lt, neg, not_
 
@@ -34,8 +33,6 @@ def nesting(assignments: Sequence[Assignment]) -> list[tuple[int, int | None]]:
 class MentionIndex:
     """The mentions of one result: rows grouped or in text order, and their spans sorted by start."""
 
-    _latest: ClassVar[MentionIndex | None] = None
-
     def __init__(self, mentions: Sequence[Mention]) -> None:
         self.mentions = tuple(mentions)
         starts, ends = _starts(self.mentions), _ends(self.mentions)
@@ -53,15 +50,11 @@ class MentionIndex:
 
     @classmethod
     def following(cls, previous: MentionIndex | None, assignments: Sequence[Assignment]) -> MentionIndex:
-        """``previous`` if these assignments still have its mentions (a status changed), else the index
-        built last if they have its mentions (the table, the codes and the text ask in turn for the
-        same document's), else a new one."""
+        """``previous`` if these assignments still have its mentions (a status changed), else a new index."""
         mentions = list(map(_MENTION, assignments))
-        for known in (previous, cls._latest):
-            if known is not None and known.has(mentions):
-                return known
-        cls._latest = cls(mentions)
-        return cls._latest
+        if previous is not None and previous.has(mentions):
+            return previous
+        return cls(mentions)
 
     def has(self, mentions: Sequence[Mention]) -> bool:
         """Exactly these mentions, in this order (identity first: review keeps the same objects)."""

@@ -135,11 +135,13 @@ class MentionTextView(QPlainTextEdit):
     def is_loading(self) -> bool:
         return self._text is not None and self._loaded < len(self._text)
 
-    def set_assignments(self, assignments: tuple[Assignment, ...], current: int | None = None) -> None:
+    def set_assignments(self, assignments: tuple[Assignment, ...], current: int | None = None,
+                        index: MentionIndex | None = None) -> None:
+        """Highlight these results (``index``: their mentions' index, if the caller has it)."""
         if assignments == self._assignments and current == self._current:
             return
         self._assignments, self._current = assignments, current
-        self._index = MentionIndex.following(self._index, assignments)
+        self._index = MentionIndex.following(self._index, assignments) if index is None else index
         self._highlight()
 
     def set_current(self, index: int | None) -> None:

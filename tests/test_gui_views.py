@@ -163,13 +163,27 @@ def test_code_summary_counts_distinct_codes(qtbot: QtBot) -> None:
     summary = CodeSummary()
     qtbot.addWidget(summary)
     text = "neumonía, neumonía y fiebre"
-    summary.show_assignments((
+    shown = (
         assignment(text, [(0, 8)], code="J18.9", status=ReviewStatus.ACCEPTED),
         assignment(text, [(10, 18)], code="J18.9"),
         assignment(text, [(21, 27)], code="R50.9", status=ReviewStatus.REJECTED),
-    ))
-    rows = [[summary.cell(r, c) for c in range(4)] for r in range(summary.model().rowCount())]
-    assert rows == [["J18.9", "Dolor", "2", "1 accepted, 1 pending"], ["R50.9", "Dolor", "1", "1 rejected"]]
+    )
+    summary.show_assignments(shown)
+    assert summary.model().rowCount() == 0  # counted once the table is on screen, not before
+
+    def rows() -> list[list[str]]:
+        return [[summary.cell(r, c) for c in range(4)] for r in range(summary.model().rowCount())]
+
+    with qtbot.waitExposed(summary):
+        summary.show()
+    assert rows() == [["J18.9", "Dolor", "2", "1 accepted, 1 pending"], ["R50.9", "Dolor", "1", "1 rejected"]]
+    # Review moves counts mention by mention: a code gains its first mention, another loses its last.
+    changed = (shown[0], shown[1].with_changes(code="R50.9", status=ReviewStatus.ACCEPTED),
+               shown[2].with_changes(code="J18.9"))
+    summary.show_assignments(changed)
+    assert rows() == [["J18.9", "Dolor", "2", "1 accepted, 1 rejected"], ["R50.9", "Dolor", "1", "1 accepted"]]
+    summary.show_assignments((shown[0], shown[1].with_changes(code="R50.9"), shown[2]))
+    assert rows() == [["J18.9", "Dolor", "1", "1 accepted"], ["R50.9", "Dolor", "2", "1 pending, 1 rejected"]]
 
 
 def test_document_list_shows_states_counts_and_errors(qtbot: QtBot, tmp_path: Path) -> None:
