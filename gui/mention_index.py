@@ -11,8 +11,8 @@ Python step per mention.  No Qt here: this is plain bookkeeping.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
-from itertools import accumulate, compress, islice
+from collections.abc import Iterator, Sequence
+from itertools import accumulate, compress
 from operator import attrgetter, is_, itemgetter, le, lt, neg, not_
 
 from engine.model import Assignment, Mention
@@ -21,32 +21,67 @@ __all__ = ["MentionIndex", "nesting"]
 
 _SPANS = attrgetter("spans")
 _MENTION = attrgetter("mention")
+_START = attrgetter("start")
+_END = attrgetter("end")
+STEP = 8_000  # mentions looked at in one step of a build
 
 
 def nesting(assignments: Sequence[Assignment]) -> list[tuple[int, int | None]]:
     """(index, outer index or None) in display order: each outer mention followed by those inside it."""
-    mentions = list(map(_MENTION, assignments))
-    order, outer = _nesting(_starts(mentions), _ends(mentions))
-    return list(zip(order, outer, strict=True))
+    index = MentionIndex(list(map(_MENTION, assignments)))
+    return list(zip(index.order(True), index.outer(True), strict=True))
 
 
 class MentionIndex:
     """The mentions of one result: rows grouped or in text order, and their spans sorted by start."""
 
-    def __init__(self, mentions: Sequence[Mention]) -> None:
-        self.mentions = tuple(mentions)
-        starts, ends = _starts(self.mentions), _ends(self.mentions)
-        self._order, self._outer = _nesting(starts, ends)
+    def __init__(self, mentions: Sequence[Mention] = ()) -> None:
+        for _ in self._build(tuple(mentions)):
+            pass
+
+    @classmethod
+    def in_steps(cls, assignments: Sequence[Assignment]) -> Iterator[MentionIndex | None]:
+        """Build the index STEP mentions at a time: None after each step (let the window's events
+        run), the index last.  Each step stays well under the window's 100 ms bound."""
+        index = cls.__new__(cls)
+        yield from index._build(tuple(map(_MENTION, assignments)))
+        yield index
+
+    @classmethod
+    def following_in_steps(cls, previous: MentionIndex, assignments: Sequence[Assignment]) -> Iterator[MentionIndex | None]:
+        """``following`` in steps: ``previous`` at once when it still fits, else ``in_steps``."""
+        if previous.has(list(map(_MENTION, assignments))):
+            yield previous
+        else:
+            yield from cls.in_steps(assignments)
+
+    def _build(self, mentions: tuple[Mention, ...]) -> Iterator[None]:
+        self.mentions = mentions
         self._rows: dict[bool, tuple[list[int], list[int]]] = {}  # grouped → (row → index, index → row)
-        self._lengths = list(map(int.__sub__, ends, starts))
-        if set(map(len, map(_SPANS, self.mentions))) <= {1} and _increasing(starts):
+        starts: list[int] = []
+        ends: list[int] = []
+        single = True
+        for part in _parts(mentions):
+            spans = list(map(_SPANS, part))
+            starts += map(_START, map(itemgetter(0), spans))
+            ends += map(_END, map(itemgetter(-1), spans))
+            single = single and set(map(len, spans)) <= {1}
+            yield
+        increasing = yield from _increasing(starts)
+        self._order, self._outer = yield from _nesting(starts, ends, increasing)
+        if single and increasing:
             self._span_starts, self._span_ends, self._span_owners = starts, ends, range(len(starts))
         else:  # discontinuous or unordered mentions: list their spans one by one
-            spans = sorted((s.start, s.end, i) for i, m in enumerate(self.mentions) for s in m.spans)
+            spans = sorted((s.start, s.end, i) for i, m in enumerate(mentions) for s in m.spans)
+            yield
             self._span_starts = list(map(itemgetter(0), spans))
             self._span_ends = list(map(itemgetter(1), spans))
             self._span_owners = list(map(itemgetter(2), spans))
-        self._longest = max(map(int.__sub__, self._span_ends, self._span_starts), default=0)
+        self._longest = 0
+        for first in range(0, len(self._span_starts), STEP):
+            part = slice(first, first + STEP)
+            self._longest = max(self._longest, max(map(int.__sub__, self._span_ends[part], self._span_starts[part])))
+            yield
 
     @classmethod
     def following(cls, previous: MentionIndex | None, assignments: Sequence[Assignment]) -> MentionIndex:
@@ -98,7 +133,8 @@ class MentionIndex:
         return sorted(found, key=self.length)
 
     def length(self, index: int) -> int:
-        return self._lengths[index]
+        mention = self.mentions[index]
+        return mention.end - mention.start
 
     def _row_maps(self, grouped: bool) -> tuple[list[int], list[int]]:
         if grouped not in self._rows:
@@ -109,8 +145,8 @@ class MentionIndex:
         return self._rows[grouped]
 
 
-def _nesting(starts: list[int], ends: list[int]) -> tuple[list[int], list[int | None]]:
-    """Display order (by start, longer first) and each row's outer mention.
+def _nesting(starts: list[int], ends: list[int], increasing: bool) -> Iterator[None]:
+    """Display order (by start, longer first) and each row's outer mention, STEP mentions a step.
 
     A mention is inside the last outer one exactly when its end is within the
     furthest end so far, so running maxima find the candidates; only those are
@@ -118,10 +154,17 @@ def _nesting(starts: list[int], ends: list[int]) -> tuple[list[int], list[int | 
     (another code) is a sibling, not inside.
     """
     order = list(range(len(starts)))
-    if not _increasing(starts):  # detected mentions come in text order already
+    if not increasing:  # detected mentions come in text order already; nested ones share starts
         order = list(map(itemgetter(2), sorted(zip(starts, map(neg, ends), order))))
         starts, ends = list(map(starts.__getitem__, order)), list(map(ends.__getitem__, order))
-    inside = [False, *map(le, islice(ends, 1, None), accumulate(ends, max))]
+        yield
+    inside: list[bool] = []
+    furthest = -1
+    for first in range(0, len(order), STEP):
+        part = ends[first : first + STEP]
+        inside += map(le, part, accumulate(part, max, initial=furthest))
+        furthest = max(furthest, max(part))
+        yield
     tops = list(compress(range(len(order)), map(not_, inside)))
     outer: list[int | None] = [None] * len(order)
     sibling = -1  # the last row made an outer one for being on the same words
@@ -134,13 +177,15 @@ def _nesting(starts: list[int], ends: list[int]) -> tuple[list[int], list[int | 
     return order, outer
 
 
-def _increasing(values: list[int]) -> bool:
-    return all(map(lt, values, islice(values, 1, None)))
+def _increasing(values: list[int]) -> Iterator[None]:
+    """Whether ``values`` only go up, STEP values a step."""
+    for first in range(0, len(values), STEP):
+        if not all(map(lt, values[first : first + STEP], values[first + 1 : first + STEP + 1])):
+            return False
+        yield
+    return True
 
 
-def _starts(mentions: Sequence[Mention]) -> list[int]:
-    return list(map(attrgetter("start"), map(itemgetter(0), map(_SPANS, mentions))))
-
-
-def _ends(mentions: Sequence[Mention]) -> list[int]:
-    return list(map(attrgetter("end"), map(itemgetter(-1), map(_SPANS, mentions))))
+def _parts(mentions: tuple[Mention, ...]) -> Iterator[tuple[Mention, ...]]:
+    for first in range(0, len(mentions), STEP):
+        yield mentions[first : first + STEP]

@@ -40,8 +40,8 @@ __all__ = ["MentionLegend", "MentionTextView", "PositionMap"]
 _INDEX = QTextFormat.Property.UserProperty  # the assignment index a highlight stands for
 _SHIFTING = re.compile("\r(?=\n)|[\U00010000-\U0010ffff]")
 SLICE = 64 * 1024  # characters put into the widget at a time; a line longer than this is broken
-SLICE_BUDGET_S = 0.02  # how long one turn of loading may hold the UI thread
-MARGIN = 20_000  # characters above and below the screen whose mentions are highlighted too
+SLICE_BUDGET_S = 0.012  # how long one turn of loading may hold the UI thread
+MARGIN = 8_000  # characters above and below the screen whose mentions are highlighted too
 
 
 class PositionMap:
@@ -116,6 +116,8 @@ class MentionTextView(QPlainTextEdit):
         self._scroll_pending = False  # the current mention is not in the widget yet: scroll when it is
         self._band = (0, 0)  # the text range whose mentions are highlighted now
         self._formats: dict[tuple[Stage | None, ReviewStatus, bool], QTextCharFormat] = {}
+        # (mention, span start) → (what it was drawn for, its selection): kept while unchanged
+        self._drawn: dict[tuple[int, int], tuple[object, QTextEdit.ExtraSelection]] = {}
         self.verticalScrollBar().valueChanged.connect(self._follow_screen)
 
     def show_text(self, text: str | None, placeholder: str = "") -> None:
@@ -126,7 +128,7 @@ class MentionTextView(QPlainTextEdit):
             self._map = PositionMap()
             self._loaded = 0
             self._assignments, self._index, self._current, self._band = (), MentionIndex(()), None, (0, 0)
-            self._scroll_pending = False
+            self._scroll_pending, self._drawn = False, {}
             self.setExtraSelections([])
             self.setPlainText("")
             self._load_more()
@@ -141,7 +143,9 @@ class MentionTextView(QPlainTextEdit):
         if assignments == self._assignments and current == self._current:
             return
         self._assignments, self._current = assignments, current
-        self._index = MentionIndex.following(self._index, assignments) if index is None else index
+        index = MentionIndex.following(self._index, assignments) if index is None else index
+        if index is not self._index:
+            self._index, self._drawn = index, {}
         self._highlight()
 
     def set_current(self, index: int | None) -> None:
@@ -271,22 +275,35 @@ class MentionTextView(QPlainTextEdit):
             self._highlight()
 
     def _highlight(self) -> None:
-        """Outer mentions first, so nested ones paint over them; the current one last."""
+        """Outer mentions first, so nested ones paint over them; the current one last.
+
+        A mention's selections are kept while its result and whether it is current stay the
+        same, so a keypress builds the one or two that changed, not all on screen.
+        """
         top, bottom = self._screen()
         self._band = (max(0, top - MARGIN), min(self._loaded, bottom + MARGIN))
         spans = self._index.spans_between(*self._band)
         spans.sort(key=lambda span: (span[2] == self._current, -self._index.length(span[2])))
+        kept, self._drawn = self._drawn, {}
         selections = []
         for start, end, index in spans:
-            assignment = self._assignments[index]
-            selection = QTextEdit.ExtraSelection()
-            cursor = QTextCursor(self.document())
-            cursor.setPosition(self._map.to_qt(start))
-            cursor.setPosition(self._map.to_qt(min(end, self._loaded)), QTextCursor.MoveMode.KeepAnchor)
-            selection.cursor = cursor
-            selection.format = self._format(assignment, index)
+            key = (self._assignments[index], index == self._current, start, end)
+            drawn = kept.get((index, start))
+            selection = drawn[1] if drawn is not None and drawn[0] == key else self._selection(index, start, end)
+            if end <= self._loaded:  # a span cut at the end of the text so far is drawn again when more comes
+                self._drawn[index, start] = key, selection
             selections.append(selection)
         self.setExtraSelections(selections)
+
+    def _selection(self, index: int, start: int, end: int) -> QTextEdit.ExtraSelection:
+        assignment = self._assignments[index]
+        selection = QTextEdit.ExtraSelection()
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(self._map.to_qt(start))
+        cursor.setPosition(self._map.to_qt(min(end, self._loaded)), QTextCursor.MoveMode.KeepAnchor)
+        selection.cursor = cursor
+        selection.format = self._format(assignment, index)
+        return selection
 
     def _format(self, assignment: Assignment, index: int) -> QTextCharFormat:
         key = (assignment.stage, assignment.status, index == self._current)
@@ -295,7 +312,6 @@ class MentionTextView(QPlainTextEdit):
         fmt = QTextCharFormat(self._formats[key])
         fmt.setProperty(_INDEX, index)
         return fmt
-
 
 def _slice_end(text: str, start: int) -> tuple[int, bool]:
     """Where the slice from ``start`` ends (after a line break), and whether Qt needs a break of ours there.
