@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QAction, QHelpEvent, QKeySequence, QTextFormat
 from PySide6.QtTest import QTest
@@ -55,6 +58,23 @@ def test_position_map_follows_qt_for_crlf_lone_cr_and_astral_characters() -> Non
     assert PositionMap("plain text").to_qt(5) == 5
 
 
+@given(st.lists(st.sampled_from(["a", "\r", "\n", "\r\n", "😀", "é"]), max_size=40), st.integers(1, 7))
+def test_position_map_built_in_slices_counts_as_qt_does(pieces: list[str], cut: int) -> None:
+    """Against Qt's own count, one character at a time: CRLF is one unit, astral characters two."""
+    text = "".join(pieces)
+    widths = [0 if ch == "\r" and text[i + 1 : i + 2] == "\n" else 2 if ord(ch) > 0xFFFF else 1
+              for i, ch in enumerate(text)]
+    qt = [sum(widths[:i]) for i in range(len(text) + 1)]
+    cut = min(cut, len(text))
+    if text[cut - 1 : cut + 1] == "\r\n":  # the window never slices between CR and LF
+        cut += 1
+    sliced = PositionMap(text[:cut])
+    sliced.extend(text[cut:])
+    for positions in (PositionMap(text), sliced):
+        assert [positions.to_qt(i) for i in range(len(text) + 1)] == qt
+        assert [positions.to_text(q) for q in range(qt[-1] + 1)] == [bisect_left(qt, q) for q in range(qt[-1] + 1)]
+
+
 def test_highlights_cover_exactly_the_spans_in_a_crlf_text_with_emoji(qtbot: QtBot) -> None:
     view = MentionTextView()
     qtbot.addWidget(view)
@@ -80,6 +100,27 @@ def test_highlights_cover_exactly_the_spans_in_a_crlf_text_with_emoji(qtbot: QtB
     view.set_current(None)
     painted = [s.format.property(QTextFormat.Property.UserProperty) for s in view.extraSelections()]
     assert painted.index(2) < painted.index(3)  # else nested mentions are painted over their outer one
+
+
+def test_a_long_text_arrives_in_slices_and_a_huge_line_is_broken_for_display(qtbot: QtBot) -> None:
+    """Over 1 MB on one line, CRLFs and emoji after it: offsets still map exactly once all is in."""
+    line = " ".join(["dolor torácico"] * 80_000)  # one line of 1.2 MB: Qt could not lay it out at once
+    text = f"{line}\r\nFiebre 😀 alta.\r\nDolor."
+    view = MentionTextView()
+    qtbot.addWidget(view)
+    view.show_text(text)
+    assert view.is_loading()  # the rest comes between events
+    qtbot.waitUntil(lambda: not view.is_loading(), timeout=30_000)
+    end = text.index("Dolor.")
+    assignments = (assignment(text, [(text.index("Fiebre"), text.index("Fiebre") + 6)]),
+                   assignment(text, [(end, end + 5)]))
+    view.set_assignments(assignments, current=1)  # the current mention is scrolled to, at the end
+    assert view.highlights() == spans_of(assignments)
+    for selection in view.extraSelections():
+        assert selection.cursor.selectedText() in ("Fiebre", "Dolor")
+    shown = view.toPlainText()
+    assert shown.replace("\n", "") == text.replace("\r\n", "")  # only line breaks of ours were added
+    assert shown.count("\n") > 2
 
 
 @pytest.mark.qt_log_ignore("does not support raise")  # the offscreen platform, showing the tooltip
