@@ -85,7 +85,8 @@ def measure(app: QApplication, result: DocumentResult) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", nargs="+", type=float, default=[0.005, 1, 5, 20], help="megabytes")
     parser.add_argument("--codiesp", type=Path, default=big_document.CODIESP)
     args = parser.parse_args()

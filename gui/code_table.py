@@ -15,7 +15,14 @@ from collections.abc import Sequence
 from itertools import compress
 from operator import attrgetter, is_not
 
-from PySide6.QtCore import QAbstractTableModel, QItemSelectionModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QBrush, QColor, QFont, QShowEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
@@ -59,7 +66,8 @@ class MentionModel(QAbstractTableModel):
             self.assignments = assignments
             if changed:
                 rows = [index.row(i, grouped) for i in changed]
-                self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), len(MENTION_COLUMNS) - 1))
+                last = len(MENTION_COLUMNS) - 1
+                self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), last))
             return False
         self.beginResetModel()
         self.assignments, self.mention_index, self.grouped = assignments, index, grouped
@@ -73,7 +81,8 @@ class MentionModel(QAbstractTableModel):
     def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(MENTION_COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return MENTION_COLUMNS[section]
         return None
@@ -128,13 +137,15 @@ class MentionTable(QTableView):
         self._selecting = False  # the window moves the current row: not the coder's choice
         self.selectionModel().currentRowChanged.connect(self._current_changed)
 
-    def show_assignments(self, assignments: tuple[Assignment, ...], index: MentionIndex | None = None) -> None:
+    def show_assignments(self, assignments: tuple[Assignment, ...],
+                         index: MentionIndex | None = None) -> None:
         """Show these results (``index``: their mentions' index, if the caller has it), announcing only
         changed rows when the mentions are the same."""
         if index is None:
             index = MentionIndex.following(self.rows.mention_index, assignments)
         current = self.current_index()
-        if self.rows.show(assignments, index, self._grouped) and current is not None and current < len(assignments):
+        laid_out = self.rows.show(assignments, index, self._grouped)
+        if laid_out and current is not None and current < len(assignments):
             self.select_mention(current)
 
     def set_grouped(self, grouped: bool) -> None:
@@ -206,7 +217,8 @@ class SummaryModel(QAbstractTableModel):
             self._codes = codes
             self.endResetModel()
             return
-        rows = {codes.index(a.code) for i in changed for a in (old[i], assignments[i]) if a.code in self._first}
+        rows = {codes.index(a.code) for i in changed for a in (old[i], assignments[i])
+                if a.code in self._first}
         for row in sorted(rows):
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.COLUMNS) - 1))
 
@@ -219,7 +231,8 @@ class SummaryModel(QAbstractTableModel):
     def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return self.COLUMNS[section]
         return None
@@ -244,7 +257,8 @@ class SummaryModel(QAbstractTableModel):
         for (code, status), count in Counter(zip(codes, map(attrgetter("status"), self.assignments))).items():
             if code:
                 self._statuses.setdefault(code, Counter())[status] = count
-        first = dict(zip(reversed(codes), range(len(codes) - 1, -1, -1)))  # the last write is the first mention
+        # Read backwards, the last write for a code is its first mention.
+        first = dict(zip(reversed(codes), range(len(codes) - 1, -1, -1)))
         self._first = {code: first[code] for code in self._statuses}
         self._codes = sorted(self._first, key=self._first.__getitem__)
 
@@ -282,7 +296,8 @@ class CodeSummary(QTableView):
         self.clicked.connect(lambda cell: self.mention_selected.emit(self.codes.first(cell.row())))
         self._pending: tuple[tuple[Assignment, ...], MentionIndex | None] | None = None
 
-    def show_assignments(self, assignments: tuple[Assignment, ...], index: MentionIndex | None = None) -> None:
+    def show_assignments(self, assignments: tuple[Assignment, ...],
+                         index: MentionIndex | None = None) -> None:
         """Show these results' codes now if the table is on screen, else when it comes on screen."""
         self._pending = assignments, index
         if self.isVisible():

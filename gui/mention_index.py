@@ -48,7 +48,9 @@ class MentionIndex:
         yield index
 
     @classmethod
-    def following_in_steps(cls, previous: MentionIndex, assignments: Sequence[Assignment]) -> Iterator[MentionIndex | None]:
+    def following_in_steps(
+        cls, previous: MentionIndex, assignments: Sequence[Assignment]
+    ) -> Iterator[MentionIndex | None]:
         """``following`` in steps: ``previous`` at once when it still fits, else ``in_steps``."""
         if previous.has(list(map(_MENTION, assignments))):
             yield previous
@@ -80,7 +82,8 @@ class MentionIndex:
         self._longest = 0
         for first in range(0, len(self._span_starts), STEP):
             part = slice(first, first + STEP)
-            self._longest = max(self._longest, max(map(int.__sub__, self._span_ends[part], self._span_starts[part])))
+            lengths = map(int.__sub__, self._span_ends[part], self._span_starts[part])
+            self._longest = max(self._longest, max(lengths))
             yield
 
     @classmethod

@@ -289,7 +289,8 @@ class MentionTextView(QPlainTextEdit):
         for start, end, index in spans:
             key = (self._assignments[index], index == self._current, start, end)
             drawn = kept.get((index, start))
-            selection = drawn[1] if drawn is not None and drawn[0] == key else self._selection(index, start, end)
+            fresh = drawn is None or drawn[0] != key
+            selection = self._selection(index, start, end) if fresh else drawn[1]  # type: ignore[index]
             if end <= self._loaded:  # a span cut at the end of the text so far is drawn again when more comes
                 self._drawn[index, start] = key, selection
             selections.append(selection)

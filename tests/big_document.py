@@ -23,7 +23,8 @@ CODIESP = Path(__file__).resolve().parents[2] / "shared" / "data" / "codiesp"
 
 def clinical_text(size: int) -> str:
     """About ``size`` bytes (UTF-8) of clinical text, documents separated by a blank line."""
-    files = [path for part in ("train", "background") for path in sorted((CODIESP / part / "text_files").glob("*.txt"))]
+    files = [path for part in ("train", "background")
+             for path in sorted((CODIESP / part / "text_files").glob("*.txt"))]
     files = files or sorted((resources_dir() / "samples" / "es").glob("*.txt"))
     parts, total = [], 0
     for path in cycle(files):

@@ -92,7 +92,7 @@ def test_a_big_document_shows_and_is_reviewed_without_stalling_the_ui(
         qtbot.wait(50)
     text = big_result.document.text
     shown = window.text.toPlainText()  # Qt's plain text: one kind of line break, no-break spaces as spaces
-    assert shown == text.replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ")  # every character arrived
+    assert shown == text.replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ")  # every character
     assert window.mentions.model().rowCount() == len(big_result.assignments)
     assert window.current_index == 0
 
@@ -106,13 +106,13 @@ def test_a_big_document_shows_and_is_reviewed_without_stalling_the_ui(
 
     # J J A R K K ^Z A A J R ^Z ^Z A J J A K R ^Z: mentions 2, 3, 4 and 7 accepted, the rest undone.
     before = [a.status for a in big_result.assignments[:9]]
-    expected_statuses = [ReviewStatus.ACCEPTED if i in (2, 3, 4, 7) else status for i, status in enumerate(before)]
-    assert [a.status for a in document.result.assignments[:9]] == expected_statuses  # type: ignore[union-attr]
+    expected = [ReviewStatus.ACCEPTED if i in (2, 3, 4, 7) else status for i, status in enumerate(before)]
+    assert [a.status for a in document.result.assignments[:9]] == expected  # type: ignore[union-attr]
     assert window.current_index == 7 and window.mentions.current_index() == 7
     highlighted = window.text.highlights()
     start, end = window.text.highlighted_range()
-    expected = {i: [(s.start, s.end) for s in a.mention.spans]
-                for i, a in enumerate(document.result.assignments)  # type: ignore[union-attr]
-                if any(s.start < end and s.end > start for s in a.mention.spans)}
-    assert highlighted == expected and window.current_index in highlighted and end - start < len(text) / 10
+    in_band = {i: [(s.start, s.end) for s in a.mention.spans]
+               for i, a in enumerate(document.result.assignments)  # type: ignore[union-attr]
+               if any(s.start < end and s.end > start for s in a.mention.spans)}
+    assert highlighted == in_band and window.current_index in highlighted and end - start < len(text) / 10
     assert showing.longest <= BOUND_S and reviewing.longest <= BOUND_S

@@ -72,7 +72,8 @@ def test_position_map_built_in_slices_counts_as_qt_does(pieces: list[str], cut: 
     sliced.extend(text[cut:])
     for positions in (PositionMap(text), sliced):
         assert [positions.to_qt(i) for i in range(len(text) + 1)] == qt
-        assert [positions.to_text(q) for q in range(qt[-1] + 1)] == [bisect_left(qt, q) for q in range(qt[-1] + 1)]
+        units = range(qt[-1] + 1)
+        assert [positions.to_text(q) for q in units] == [bisect_left(qt, q) for q in units]
 
 
 def test_highlights_cover_exactly_the_spans_in_a_crlf_text_with_emoji(qtbot: QtBot) -> None:
@@ -195,7 +196,8 @@ def test_mention_table_rewrites_changed_rows_in_place(qtbot: QtBot) -> None:
     answered = before[1].with_changes(code="R50.9", stage=Stage.LLM, status=ReviewStatus.NEEDS_REVIEW)
     after = (before[0], answered)
     table.show_assignments(after)
-    assert not resets and changes == [(1, 1)] and table.current_index() == 1  # one row rewritten: selection kept
+    assert not resets and changes == [(1, 1)]  # one row rewritten, not the table
+    assert table.current_index() == 1  # so the selection is kept
     assert [model.index(1, c).data() for c in (1, 4, 6)] == ["R50.9", "LLM", "needs review"]
     assert table.neighbour(1, 1) == 1 and table.neighbour(1, -1) == 0 and table.neighbour(None, -1) == 1
 
@@ -222,7 +224,8 @@ def test_code_summary_counts_distinct_codes(qtbot: QtBot) -> None:
     changed = (shown[0], shown[1].with_changes(code="R50.9", status=ReviewStatus.ACCEPTED),
                shown[2].with_changes(code="J18.9"))
     summary.show_assignments(changed)
-    assert rows() == [["J18.9", "Dolor", "2", "1 accepted, 1 rejected"], ["R50.9", "Dolor", "1", "1 accepted"]]
+    assert rows() == [["J18.9", "Dolor", "2", "1 accepted, 1 rejected"],
+                      ["R50.9", "Dolor", "1", "1 accepted"]]
     summary.show_assignments((shown[0], shown[1].with_changes(code="R50.9"), shown[2]))
     assert rows() == [["J18.9", "Dolor", "1", "1 accepted"], ["R50.9", "Dolor", "2", "1 pending, 1 rejected"]]
 
