@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QTimer
-from PySide6.QtWidgets import QApplication, QTreeWidgetItemIterator
+from PySide6.QtWidgets import QApplication
 
 from engine.resources import resources_dir
 from engine.session import DocumentState, ReviewSession
@@ -114,7 +114,7 @@ def self_check() -> list[str]:
             if document.state is not DocumentState.CODED or document.result is None:
                 raise RuntimeError(f"the sample was not coded: {document.state.value} {document.error or ''}")
             count = len(document.result.assignments)
-            rows = _table_rows(window)
+            rows = window.mentions.model().rowCount()
             if not count or rows != count:
                 raise RuntimeError(f"{count} mentions coded but {rows} rows in the code table")
             lines.append(f"sample {document.name} coded: {count} mentions, {rows} table rows")
@@ -130,14 +130,6 @@ def self_check() -> list[str]:
             window.close()
             window.deleteLater()
     return lines
-
-
-def _table_rows(window: MainWindow) -> int:
-    rows, iterator = 0, QTreeWidgetItemIterator(window.mentions)
-    while iterator.value() is not None:
-        rows += 1
-        iterator += 1
-    return rows
 
 
 @contextmanager

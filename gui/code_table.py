@@ -1,188 +1,334 @@
 """A document's results as tables: every mention, and the distinct codes.
 
 The mention table groups nested mentions under the outer one ("infecciones
-urinarias" under "infecciones urinarias de repetición").  While the model fills
-in results one mention at a time, only the rows that changed are rewritten, so
-the coder's selection and scroll position stay put.
+urinarias" indented under "infecciones urinarias de repetición").  Both tables
+are models the views ask for the rows on screen only, so a document with tens of
+thousands of mentions shows at once; when results change (the model answering,
+a review action) only the changed rows are announced, so the coder's selection
+and scroll position stay put.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from itertools import compress
+from operator import attrgetter, is_not
 
-from PySide6.QtCore import QModelIndex, QSignalBlocker, Qt, Signal
-from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
-    QTableWidget,
-    QTableWidgetItem,
-    QTreeWidget,
-    QTreeWidgetItem,
-    QWidget,
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
 )
+from PySide6.QtGui import QBrush, QColor, QFont, QShowEvent
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from engine.model import Assignment, ReviewStatus
 from engine.review import DONE_STATUSES
+from gui.mention_index import MentionIndex, nesting
 from gui.presentation import STATUS_LABELS, describe, fixed_widths, stage_color, stage_label, status_color
 
 __all__ = ["CodeSummary", "MentionTable", "nesting"]
 
-_INDEX = Qt.ItemDataRole.UserRole
+_INDEX = Qt.ItemDataRole.UserRole  # the assignment a row shows
+_OUTER = Qt.ItemDataRole.UserRole + 1  # its outer mention's index, None at the top level
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+_INDENT = "    └ "
 MENTION_COLUMNS = ("Mention", "Code", "Title", "Ed.", "Stage", "Score", "Status")
+AnyIndex = QModelIndex | QPersistentModelIndex
 
 
-def nesting(assignments: tuple[Assignment, ...]) -> list[tuple[int, int | None]]:
-    """(index, outer index or None) in display order: each outer mention followed by those inside it."""
-    order = sorted(range(len(assignments)),
-                   key=lambda i: (assignments[i].mention.start, -assignments[i].mention.end, i))
-    rows: list[tuple[int, int | None]] = []
-    outer: int | None = None
-    for index in order:
-        mention = assignments[index].mention
-        if outer is not None:
-            around = assignments[outer].mention
-            inside = around.start <= mention.start and mention.end <= around.end
-            if inside and (mention.start, mention.end) != (around.start, around.end):
-                rows.append((index, outer))
-                continue
-        outer = index
-        rows.append((index, None))
-    return rows
+def changed_indices(old: Sequence[Assignment], new: Sequence[Assignment]) -> list[int]:
+    """Which assignments differ (same length); unchanged ones are the same objects after a review action."""
+    return [i for i in compress(range(len(new)), map(is_not, old, new)) if old[i] != new[i]]
 
 
-class MentionTable(QTreeWidget):
+class MentionModel(QAbstractTableModel):
+    """One row per assignment, in the index's grouped or text order."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.assignments: tuple[Assignment, ...] = ()
+        self.mention_index = MentionIndex(())
+        self.grouped = True
+        self._order: list[int] = []
+        self._outer: list[int | None] = []
+        self._struck = QFont()
+        self._struck.setStrikeOut(True)
+
+    def show(self, assignments: tuple[Assignment, ...], index: MentionIndex, grouped: bool) -> bool:
+        """Show these results; True if the rows were laid out anew (the mentions or the grouping changed)."""
+        if index is self.mention_index and grouped == self.grouped:
+            changed = changed_indices(self.assignments, assignments)
+            self.assignments = assignments
+            if changed:
+                rows = [index.row(i, grouped) for i in changed]
+                last = len(MENTION_COLUMNS) - 1
+                self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), last))
+            return False
+        self.beginResetModel()
+        self.assignments, self.mention_index, self.grouped = assignments, index, grouped
+        self._order, self._outer = index.order(grouped), index.outer(grouped)
+        self.endResetModel()
+        return True
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._order)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(MENTION_COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return MENTION_COLUMNS[section]
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        row, column = index.row(), index.column()
+        a = self.assignments[self._order[row]]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(a, column, self._outer[row] is not None)
+        if role == _INDEX:
+            return self._order[row]
+        if role == _OUTER:
+            return self._outer[row]
+        if role == Qt.ItemDataRole.ToolTipRole and column == 0:
+            return describe(a)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == 5:
+            return _RIGHT
+        if role == Qt.ItemDataRole.BackgroundRole and column == 4:
+            return QBrush(stage_color(a.stage))
+        if role == Qt.ItemDataRole.ForegroundRole and column == 6:
+            return QBrush(status_color(a.status))
+        if role == Qt.ItemDataRole.FontRole and a.status is ReviewStatus.REJECTED:
+            return self._struck
+        return None
+
+    @staticmethod
+    def _text(a: Assignment, column: int, inner: bool) -> str:
+        if column == 0:
+            return _INDENT + a.mention.text if inner else a.mention.text
+        values = (a.code or "—", a.title, a.edition.value.upper(), stage_label(a.stage), f"{a.score:.2f}",
+                  STATUS_LABELS[a.status])
+        return values[column - 1]
+
+
+class MentionTable(QTableView):
     """One row per assignment; ``mention_selected(index)`` when the coder picks a row."""
 
     mention_selected = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setColumnCount(len(MENTION_COLUMNS))
-        self.setHeaderLabels(MENTION_COLUMNS)
-        self.setRootIsDecorated(True)
-        self.setUniformRowHeights(True)
+        self.rows = MentionModel(self)
+        self.setModel(self.rows)
+        _set_up(self)
         self.setAlternatingRowColors(True)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        header = self.header()
+        header = self.horizontalHeader()
         header.setStretchLastSection(False)
         fixed_widths(header, {0: "enfermedad pulmonar", 1: "S31.40XA", 3: "Ed.", 4: "Dictionary", 5: "Score",
                               6: "needs review"})
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        self.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self._assignments: tuple[Assignment, ...] = ()
-        self._structure: list[tuple[int, int | None]] = []
-        self._items: dict[int, QTreeWidgetItem] = {}
         self._grouped = True
-        self.currentItemChanged.connect(self._current_changed)
+        self._selecting = False  # the window moves the current row: not the coder's choice
+        self.selectionModel().currentRowChanged.connect(self._current_changed)
 
-    def show_assignments(self, assignments: tuple[Assignment, ...]) -> None:
-        """Show these results, rewriting only changed rows when the mentions are the same."""
-        structure: list[tuple[int, int | None]] = (
-            nesting(assignments) if self._grouped else [(i, None) for i in range(len(assignments))]
-        )
-        if structure == self._structure and len(assignments) == len(self._assignments):
-            for index, (old, new) in enumerate(zip(self._assignments, assignments, strict=True)):
-                if old != new:
-                    _fill(self._items[index], new)
-            self._assignments = assignments
-            return
+    def show_assignments(self, assignments: tuple[Assignment, ...],
+                         index: MentionIndex | None = None) -> None:
+        """Show these results (``index``: their mentions' index, if the caller has it), announcing only
+        changed rows when the mentions are the same."""
+        if index is None:
+            index = MentionIndex.following(self.rows.mention_index, assignments)
         current = self.current_index()
-        self._assignments, self._structure = assignments, structure
-        with QSignalBlocker(self):
-            self.clear()
-            self._items = {}
-            for index, outer in structure:
-                item = QTreeWidgetItem(self._items[outer]) if outer is not None else QTreeWidgetItem(self)
-                item.setData(0, _INDEX, index)
-                _fill(item, assignments[index])
-                self._items[index] = item
-            self.expandAll()
-        if current is not None and current < len(assignments):
+        laid_out = self.rows.show(assignments, index, self._grouped)
+        if laid_out and current is not None and current < len(assignments):
             self.select_mention(current)
 
     def set_grouped(self, grouped: bool) -> None:
         self._grouped = grouped
-        self._structure = []
-        self.show_assignments(self._assignments)
+        self.show_assignments(self.rows.assignments, self.rows.mention_index)
 
     def select_mention(self, index: int | None) -> None:
         """Make ``index`` the current row without emitting ``mention_selected``."""
-        with QSignalBlocker(self):
-            item = self._items.get(index) if index is not None else None
-            if item is not None:
-                self.setCurrentItem(item)
-                self.scrollToItem(item)
+        selection = self.selectionModel()
+        self._selecting = True
+        try:
+            if index is not None and 0 <= index < len(self.rows.assignments):
+                cell = self.rows.index(self.row_of(index), 0)
+                selection.setCurrentIndex(cell, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                                          | QItemSelectionModel.SelectionFlag.Rows)
+                self.scrollTo(cell)
             else:
-                self.setCurrentIndex(QModelIndex())
-                self.clearSelection()
+                selection.clear()
+        finally:
+            self._selecting = False
 
     def current_index(self) -> int | None:
-        item = self.currentItem()
-        return item.data(0, _INDEX) if item is not None else None
+        cell = self.currentIndex()
+        return cell.data(_INDEX) if cell.isValid() else None
+
+    def row_of(self, index: int) -> int:
+        return self.rows.mention_index.row(index, self._grouped)
+
+    def outer_of(self, index: int) -> int | None:
+        """The mention ``index`` is grouped under, if any."""
+        return self.rows.index(self.row_of(index), 0).data(_OUTER)
 
     def neighbour(self, index: int | None, step: int) -> int | None:
         """The mention ``step`` rows after ``index`` in display order (the first or last when none)."""
-        order = [i for i, _ in self._structure]
-        if not order:
-            return None
-        if index is None or index not in order:
-            return order[0] if step > 0 else order[-1]
-        return order[max(0, min(len(order) - 1, order.index(index) + step))]
+        return self.rows.mention_index.neighbour(index, step, self._grouped)
 
-    def _current_changed(self, item: QTreeWidgetItem | None) -> None:
-        if item is not None:
-            self.mention_selected.emit(item.data(0, _INDEX))
+    def _current_changed(self, cell: QModelIndex) -> None:
+        if cell.isValid() and not self._selecting:
+            self.mention_selected.emit(cell.data(_INDEX))
 
 
-def _fill(item: QTreeWidgetItem, a: Assignment) -> None:
-    values = (a.mention.text, a.code or "—", a.title, a.edition.value.upper(), stage_label(a.stage),
-              f"{a.score:.2f}", STATUS_LABELS[a.status])
-    for column, value in enumerate(values):
-        item.setText(column, value)
-    item.setTextAlignment(5, _RIGHT)
-    item.setBackground(4, QBrush(stage_color(a.stage)))
-    item.setForeground(6, QBrush(status_color(a.status)))
-    font = item.font(0)
-    font.setStrikeOut(a.status is ReviewStatus.REJECTED)
-    for column in range(len(values)):
-        item.setFont(column, font)
-    item.setToolTip(0, describe(a))
+class SummaryModel(QAbstractTableModel):
+    """Distinct codes in order of first mention; a review action moves one mention's count."""
+
+    COLUMNS = ("Code", "Title", "Mentions", "Status")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.assignments: tuple[Assignment, ...] = ()
+        self.mentions = MentionIndex(())
+        self._statuses: dict[str, Counter[ReviewStatus]] = {}  # code → how many mentions have each status
+        self._first: dict[str, int] = {}  # code → its first mention
+        self._codes: list[str] = []  # row → code
+
+    def show(self, assignments: tuple[Assignment, ...], mentions: MentionIndex) -> None:
+        if mentions is not self.mentions:
+            self.beginResetModel()
+            self.assignments, self.mentions = assignments, mentions
+            self._count_all()
+            self.endResetModel()
+            return
+        changed = changed_indices(self.assignments, assignments)
+        old, self.assignments = self.assignments, assignments
+        for i in changed:
+            self._count(old[i], assignments[i], i)
+        codes = sorted(self._first, key=self._first.__getitem__)
+        if codes != self._codes:
+            self.beginResetModel()
+            self._codes = codes
+            self.endResetModel()
+            return
+        rows = {codes.index(a.code) for i in changed for a in (old[i], assignments[i])
+                if a.code in self._first}
+        for row in sorted(rows):
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.COLUMNS) - 1))
+
+    def first(self, row: int) -> int:
+        return self._first[self._codes[row]]
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._codes)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        code = self._codes[index.row()]
+        statuses = self._statuses[code]
+        if role == Qt.ItemDataRole.DisplayRole:
+            cells = (code, self.assignments[self._first[code]].title, str(statuses.total()),
+                     _status_summary(statuses))
+            return cells[index.column()]
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == 2:
+            return _RIGHT
+        if role == Qt.ItemDataRole.ForegroundRole and index.column() == 3:
+            return QBrush(_summary_color(statuses))
+        return None
+
+    def _count_all(self) -> None:
+        """Count (code, status) pairs and find each code's first mention, all in C: no step per mention."""
+        codes = list(map(attrgetter("code"), self.assignments))
+        self._statuses = {}
+        for (code, status), count in Counter(zip(codes, map(attrgetter("status"), self.assignments))).items():
+            if code:
+                self._statuses.setdefault(code, Counter())[status] = count
+        # Read backwards, the last write for a code is its first mention.
+        first = dict(zip(reversed(codes), range(len(codes) - 1, -1, -1)))
+        self._first = {code: first[code] for code in self._statuses}
+        self._codes = sorted(self._first, key=self._first.__getitem__)
+
+    def _count(self, before: Assignment, after: Assignment, index: int) -> None:
+        """Mention ``index`` changed from ``before`` to ``after``: move it between the counts."""
+        for a, sign in ((before, -1), (after, 1)):
+            if a.code:
+                statuses = self._statuses.setdefault(a.code, Counter())
+                statuses[a.status] += sign
+                if not statuses[a.status]:
+                    del statuses[a.status]
+        if before.code == after.code:
+            return
+        if after.code:
+            self._first[after.code] = min(self._first.get(after.code, index), index)
+        if before.code and not self._statuses[before.code]:
+            del self._statuses[before.code], self._first[before.code]
+        elif before.code and self._first[before.code] == index:  # its first mention changed code
+            self._first[before.code] = next(i for i in range(index + 1, len(self.assignments))
+                                            if self.assignments[i].code == before.code)
 
 
-class CodeSummary(QTableWidget):
+class CodeSummary(QTableView):
     """Distinct codes of the document: how many mentions each has and where review stands."""
 
     mention_selected = Signal(int)  # the first mention of the chosen code
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(0, 4, parent)
-        self.setHorizontalHeaderLabels(("Code", "Title", "Mentions", "Status"))
-        self.verticalHeader().hide()
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        super().__init__(parent)
+        self.codes = SummaryModel(self)
+        self.setModel(self.codes)
+        _set_up(self)
         fixed_widths(self.horizontalHeader(), {0: "S31.40XA", 2: "Mentions", 3: "2 accepted, 1 needs review"})
         self.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self._first: list[int] = []  # each row's first mention
-        self.cellClicked.connect(lambda row, _: self.mention_selected.emit(self._first[row]))
+        self.clicked.connect(lambda cell: self.mention_selected.emit(self.codes.first(cell.row())))
+        self._pending: tuple[tuple[Assignment, ...], MentionIndex | None] | None = None
 
-    def show_assignments(self, assignments: tuple[Assignment, ...]) -> None:
-        groups: dict[str, list[int]] = {}
-        for index, a in enumerate(assignments):
-            if a.code:
-                groups.setdefault(a.code, []).append(index)
-        self.setRowCount(len(groups))
-        self._first = [indices[0] for indices in groups.values()]
-        for row, (code, indices) in enumerate(groups.items()):
-            statuses = Counter(assignments[i].status for i in indices)
-            cells = (code, assignments[indices[0]].title, str(len(indices)), _status_summary(statuses))
-            items = [QTableWidgetItem(text) for text in cells]
-            items[2].setTextAlignment(_RIGHT)
-            items[3].setForeground(QBrush(_summary_color(statuses)))
-            for column, item in enumerate(items):
-                self.setItem(row, column, item)
+    def show_assignments(self, assignments: tuple[Assignment, ...],
+                         index: MentionIndex | None = None) -> None:
+        """Show these results' codes now if the table is on screen, else when it comes on screen."""
+        self._pending = assignments, index
+        if self.isVisible():
+            self._show_pending()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self._show_pending()
+        super().showEvent(event)
+
+    def _show_pending(self) -> None:
+        if self._pending is not None:
+            assignments, index = self._pending
+            self._pending = None
+            self.codes.show(assignments, index or MentionIndex.following(self.codes.mentions, assignments))
+
+    def cell(self, row: int, column: int) -> str:
+        """The text a cell shows."""
+        return self.codes.index(row, column).data()
+
+
+def _set_up(view: QTableView) -> None:
+    """Row-at-a-time tables with rows of one fixed height: the view never measures rows it does not show."""
+    view.verticalHeader().hide()
+    view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 8)
+    view.setShowGrid(False)
+    view.setWordWrap(False)
+    view.setTextElideMode(Qt.TextElideMode.ElideRight)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
 
 
 def _status_summary(statuses: Counter[ReviewStatus]) -> str:

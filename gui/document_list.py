@@ -11,7 +11,7 @@ from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
-from engine.review import DONE_STATUSES
+from engine.review import open_count
 from engine.session import SessionDocument
 from gui.presentation import STATE_COLORS, fixed_widths
 
@@ -86,7 +86,7 @@ class DocumentList(QTableWidget):
         cells = (
             document.name, document.language or "", state.value,
             str(len(result.assignments)) if result else "",
-            str(sum(a.status not in DONE_STATUSES for a in result.assignments)) if result else "",
+            str(open_count(result)) if result else "",
             document.error or document.source or document.key,
         )
         if items is None or self._shown.get(document.key) == cells:

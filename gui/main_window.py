@@ -8,7 +8,8 @@ show and keeps the text, the tables and the current mention in step.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from html import escape
 from pathlib import Path
 
@@ -44,9 +45,9 @@ from engine.codes import Edition
 from engine.dictionary import LANGUAGES
 from engine.errors import SessionError
 from engine.export import write_csv, write_json
-from engine.model import DocumentResult
+from engine.model import Assignment, DocumentResult
 from engine.models import ModelStore
-from engine.review import DONE_STATUSES
+from engine.review import DONE_STATUSES, open_count
 from engine.session import DocumentState, ReviewSession, SessionDocument
 from engine.session_db import SessionDatabase, open_session
 from engine.settings import AppSettings
@@ -57,11 +58,12 @@ from gui.document_list import DocumentList
 from gui.errors import show_error, show_info
 from gui.export_dialog import ExportChoice, ExportDialog
 from gui.help_dialog import HelpDialog
+from gui.mention_index import MentionIndex
 from gui.model_manager import ModelManagerDialog
 from gui.presentation import describe
 from gui.review_actions import ReviewActions
 from gui.settings_dialog import SettingsDialog
-from gui.text_view import MentionLegend, MentionTextView
+from gui.text_view import SLICE_BUDGET_S, MentionLegend, MentionTextView
 from gui.worker import BackgroundOp, TaskState
 
 __all__ = ["LANGUAGE_NAMES", "MainWindow"]
@@ -99,6 +101,8 @@ class MainWindow(QMainWindow):
         self.coding = CodingRun(self, session, settings)
         self.undo_stack = QUndoStack(self)
         self.current_index: int | None = None  # the current mention of the current document
+        self._mention_index = MentionIndex()  # where the current document's mentions sit
+        self._preparing: tuple[Iterator[MentionIndex | None], tuple[Assignment, ...]] | None = None
         self._dirty: set[str] = set()
         self._shown = False
         self.dialog: QDialog | None = None  # the last dialog opened
@@ -184,14 +188,39 @@ class MainWindow(QMainWindow):
         else:
             self.text.show_text(result.document.text)
         assignments = result.assignments if result else ()
-        self.mentions.show_assignments(assignments)
+        self._show_header(document)
+        # The mention index is worked out once for the three views and kept while review changes
+        # only statuses; for a new document it is built a step at a time between events.
+        self._preparing = MentionIndex.following_in_steps(self._mention_index, assignments), assignments
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """Build the current document's mention index for a slice of time, then show its results."""
+        if self._preparing is None:
+            return
+        steps, assignments = self._preparing
+        started = time.perf_counter()
+        for built in steps:
+            if built is not None:
+                self._preparing, self._mention_index = None, built
+                self._show_results(assignments)
+                return
+            if time.perf_counter() - started > SLICE_BUDGET_S:
+                if self.mentions.model().rowCount():  # nothing stale on screen meanwhile
+                    self._show_results(())
+                self.details.setHtml(f"<i>Preparing {len(assignments):,} mentions…</i>")
+                QTimer.singleShot(0, self, self._prepare)
+                return
+
+    def _show_results(self, assignments: tuple[Assignment, ...]) -> None:
+        index = self._mention_index if assignments else MentionIndex()
+        self.mentions.show_assignments(assignments, index)
         if self.current_index is None or self.current_index >= len(assignments):
             self.current_index = self.mentions.neighbour(None, 1)  # the first mention, ready for the keyboard
-        self.text.set_assignments(assignments, self.current_index)
+        self.text.set_assignments(assignments, self.current_index, index)
         self.mentions.select_mention(self.current_index)
-        self.summary.show_assignments(assignments)
-        self._show_header(document)
-        self._show_details(document)
+        self.summary.show_assignments(assignments, index)
+        self._show_details(self.current_document())
         self._update_actions()
 
     def _show_header(self, document: SessionDocument | None) -> None:
@@ -200,7 +229,7 @@ class MainWindow(QMainWindow):
             return
         counts = ""
         if document.result is not None:
-            open_ = sum(a.status not in DONE_STATUSES for a in document.result.assignments)
+            open_ = open_count(document.result)
             counts = f" · {len(document.result.assignments)} mentions, {open_} open"
         if document.unfinished and not document.coding:
             counts += " · <i>the model did not finish</i>"
@@ -226,7 +255,8 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self) -> None:
         document = self.current_document()
-        reviewable = document is not None and document.result is not None and not document.coding
+        reviewable = (document is not None and document.result is not None and not document.coding
+                      and self._preparing is None)
         for action in self.review.document_actions:
             action.setEnabled(reviewable)
         for action in self.review.mention_actions:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QAction, QHelpEvent, QKeySequence, QTextFormat
 from PySide6.QtTest import QTest
@@ -19,8 +22,9 @@ from engine.session import SessionDocument
 from engine.session_db import open_session
 from gui.autosave import Autosave
 from gui.code_picker import CodePickerDialog
-from gui.code_table import CodeSummary, MentionTable, nesting
+from gui.code_table import CodeSummary, MentionTable
 from gui.document_list import DocumentList
+from gui.mention_index import nesting
 from gui.help_dialog import help_html
 from gui.presentation import describe
 from gui.text_view import MentionTextView, PositionMap
@@ -55,6 +59,24 @@ def test_position_map_follows_qt_for_crlf_lone_cr_and_astral_characters() -> Non
     assert PositionMap("plain text").to_qt(5) == 5
 
 
+@given(st.lists(st.sampled_from(["a", "\r", "\n", "\r\n", "😀", "é"]), max_size=40), st.integers(1, 7))
+def test_position_map_built_in_slices_counts_as_qt_does(pieces: list[str], cut: int) -> None:
+    """Against Qt's own count, one character at a time: CRLF is one unit, astral characters two."""
+    text = "".join(pieces)
+    widths = [0 if ch == "\r" and text[i + 1 : i + 2] == "\n" else 2 if ord(ch) > 0xFFFF else 1
+              for i, ch in enumerate(text)]
+    qt = [sum(widths[:i]) for i in range(len(text) + 1)]
+    cut = min(cut, len(text))
+    if text[cut - 1 : cut + 1] == "\r\n":  # the window never slices between CR and LF
+        cut += 1
+    sliced = PositionMap(text[:cut])
+    sliced.extend(text[cut:])
+    for positions in (PositionMap(text), sliced):
+        assert [positions.to_qt(i) for i in range(len(text) + 1)] == qt
+        units = range(qt[-1] + 1)
+        assert [positions.to_text(q) for q in units] == [bisect_left(qt, q) for q in units]
+
+
 def test_highlights_cover_exactly_the_spans_in_a_crlf_text_with_emoji(qtbot: QtBot) -> None:
     view = MentionTextView()
     qtbot.addWidget(view)
@@ -80,6 +102,27 @@ def test_highlights_cover_exactly_the_spans_in_a_crlf_text_with_emoji(qtbot: QtB
     view.set_current(None)
     painted = [s.format.property(QTextFormat.Property.UserProperty) for s in view.extraSelections()]
     assert painted.index(2) < painted.index(3)  # else nested mentions are painted over their outer one
+
+
+def test_a_long_text_arrives_in_slices_and_a_huge_line_is_broken_for_display(qtbot: QtBot) -> None:
+    """Over 1 MB on one line, CRLFs and emoji after it: offsets still map exactly once all is in."""
+    line = " ".join(["dolor torácico"] * 80_000)  # one line of 1.2 MB: Qt could not lay it out at once
+    text = f"{line}\r\nFiebre 😀 alta.\r\nDolor."
+    view = MentionTextView()
+    qtbot.addWidget(view)
+    view.show_text(text)
+    assert view.is_loading()  # the rest comes between events
+    qtbot.waitUntil(lambda: not view.is_loading(), timeout=30_000)
+    end = text.index("Dolor.")
+    assignments = (assignment(text, [(text.index("Fiebre"), text.index("Fiebre") + 6)]),
+                   assignment(text, [(end, end + 5)]))
+    view.set_assignments(assignments, current=1)  # the current mention is scrolled to, at the end
+    assert view.highlights() == spans_of(assignments)
+    for selection in view.extraSelections():
+        assert selection.cursor.selectedText() in ("Fiebre", "Dolor")
+    shown = view.toPlainText()
+    assert shown.replace("\n", "") == text.replace("\r\n", "")  # only line breaks of ours were added
+    assert shown.count("\n") > 2
 
 
 @pytest.mark.qt_log_ignore("does not support raise")  # the offscreen platform, showing the tooltip
@@ -146,12 +189,17 @@ def test_mention_table_rewrites_changed_rows_in_place(qtbot: QtBot) -> None:
     before = (assignment(text, [(0, 6)]), assignment(text, [(9, 15)], code=None, stage=None))
     table.show_assignments(before)
     table.select_mention(1)
-    item = table.topLevelItem(1)
+    model = table.model()
+    resets: list[None] = []
+    changes: list[tuple[int, int]] = []
+    model.modelReset.connect(lambda: resets.append(None))
+    model.dataChanged.connect(lambda first, last: changes.append((first.row(), last.row())))
     answered = before[1].with_changes(code="R50.9", stage=Stage.LLM, status=ReviewStatus.NEEDS_REVIEW)
     after = (before[0], answered)
     table.show_assignments(after)
-    assert table.topLevelItem(1) is item and table.current_index() == 1  # not rebuilt: selection kept
-    assert [item.text(c) for c in (1, 4, 6)] == ["R50.9", "LLM", "needs review"]
+    assert not resets and changes == [(1, 1)]  # one row rewritten, not the table
+    assert table.current_index() == 1  # so the selection is kept
+    assert [model.index(1, c).data() for c in (1, 4, 6)] == ["R50.9", "LLM", "needs review"]
     assert table.neighbour(1, 1) == 1 and table.neighbour(1, -1) == 0 and table.neighbour(None, -1) == 1
 
 
@@ -159,13 +207,28 @@ def test_code_summary_counts_distinct_codes(qtbot: QtBot) -> None:
     summary = CodeSummary()
     qtbot.addWidget(summary)
     text = "neumonía, neumonía y fiebre"
-    summary.show_assignments((
+    shown = (
         assignment(text, [(0, 8)], code="J18.9", status=ReviewStatus.ACCEPTED),
         assignment(text, [(10, 18)], code="J18.9"),
         assignment(text, [(21, 27)], code="R50.9", status=ReviewStatus.REJECTED),
-    ))
-    rows = [[summary.item(r, c).text() for c in range(4)] for r in range(summary.rowCount())]
-    assert rows == [["J18.9", "Dolor", "2", "1 accepted, 1 pending"], ["R50.9", "Dolor", "1", "1 rejected"]]
+    )
+    summary.show_assignments(shown)
+    assert summary.model().rowCount() == 0  # counted once the table is on screen, not before
+
+    def rows() -> list[list[str]]:
+        return [[summary.cell(r, c) for c in range(4)] for r in range(summary.model().rowCount())]
+
+    with qtbot.waitExposed(summary):
+        summary.show()
+    assert rows() == [["J18.9", "Dolor", "2", "1 accepted, 1 pending"], ["R50.9", "Dolor", "1", "1 rejected"]]
+    # Review moves counts mention by mention: a code gains its first mention, another loses its last.
+    changed = (shown[0], shown[1].with_changes(code="R50.9", status=ReviewStatus.ACCEPTED),
+               shown[2].with_changes(code="J18.9"))
+    summary.show_assignments(changed)
+    assert rows() == [["J18.9", "Dolor", "2", "1 accepted, 1 rejected"],
+                      ["R50.9", "Dolor", "1", "1 accepted"]]
+    summary.show_assignments((shown[0], shown[1].with_changes(code="R50.9"), shown[2]))
+    assert rows() == [["J18.9", "Dolor", "1", "1 accepted"], ["R50.9", "Dolor", "2", "1 pending, 1 rejected"]]
 
 
 def test_document_list_shows_states_counts_and_errors(qtbot: QtBot, tmp_path: Path) -> None:

@@ -165,8 +165,7 @@ def test_open_code_review_and_export(
         result = document.result
         assert result is not None and result.assignments
         assert window.text.highlights() == expected_highlights(result)
-        assert sum(1 + window.mentions.topLevelItem(i).childCount()
-                   for i in range(window.mentions.topLevelItemCount())) == len(result.assignments)
+        assert window.mentions.model().rowCount() == len(result.assignments)
     consulta = window.session.get(str(documents["consulta"].resolve()))
     assert "señales" in consulta.result.document.text and "\r\n" in consulta.result.document.text
     for selection in window.text.extraSelections():  # the CRLF document: Qt's positions were mapped
@@ -243,9 +242,10 @@ def test_discontinuous_and_nested_mentions_are_highlighted_and_grouped(
     assert window.text.highlights() == {
         0: [(0, 15), (26, 31)], 1: [(outer, outer + 21)], 2: [(outer, outer + 35)]
     }
-    top = window.mentions.topLevelItem(1)
-    assert (top.text(0), top.childCount(), top.child(0).text(0)) == (
-        "Infecciones urinarias de repetición", 1, "Infecciones urinarias")
+    rows = window.mentions.model()
+    assert [rows.index(row, 0).data() for row in range(3)] == [
+        "Dolor abdominal agudo", "Infecciones urinarias de repetición", "    └ Infecciones urinarias"]
+    assert window.mentions.outer_of(1) == 2 and window.mentions.outer_of(2) is None
 
     # Clicking a highlight makes it the current mention; the innermost one wins where they overlap.
     with qtbot.waitExposed(window):
@@ -259,7 +259,9 @@ def test_discontinuous_and_nested_mentions_are_highlighted_and_grouped(
         assert window.mentions.current_index() == expected
 
     window.mentions.set_grouped(False)
-    assert window.mentions.topLevelItemCount() == 3
+    assert [rows.index(row, 0).data() for row in range(3)] == [
+        "Dolor abdominal agudo", "Infecciones urinarias", "Infecciones urinarias de repetición"]
+    assert window.mentions.outer_of(1) is None and window.mentions.current_index() == 2
 
 
 def show_result(window: MainWindow, result: DocumentResult) -> None:
@@ -716,4 +718,4 @@ def test_removing_a_coded_document_asks_first(
     answer(monkeypatch, yes=True)
     window.remove_action.trigger()
     assert len(window.session) == 0 and window.documents.rowCount() == 0
-    assert window.text.toPlainText() == "" and window.mentions.topLevelItemCount() == 0
+    assert window.text.toPlainText() == "" and window.mentions.model().rowCount() == 0
