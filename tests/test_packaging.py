@@ -6,6 +6,7 @@ and that packaging/ never shadows the PyPI ``packaging`` library.
 
 from __future__ import annotations
 
+import ctypes.util
 import hashlib
 import importlib.util
 import os
@@ -127,8 +128,14 @@ def test_the_bundle_audit_finds_what_a_frozen_app_would_miss(build_script: Modul
     (contents / "llama_cpp" / "lib" / "libllama.so").write_bytes(b"")
     (contents / "PySide6" / "Qt" / "plugins" / "platforms").mkdir(parents=True)
     (contents / "PySide6" / "Qt" / "plugins" / "platforms" / "libqoffscreen.so").write_bytes(b"")
+    carried = contents / "libxcb-cursor.so.0"  # carried when the build machine has it
+    carried.write_bytes(b"")
     (app / "icdlinker").write_bytes(b"")
     assert build_script._audit(app) == []
+
+    carried.unlink()
+    if ctypes.util.find_library("xcb-cursor"):
+        assert any("libxcb-cursor.so.0" in problem for problem in build_script._audit(app))
 
     (contents / "llama_cpp" / "lib" / "libllama.so").unlink()
     (contents / "dictionaries" / "compiled" / "de.terms.json.gz").unlink()
