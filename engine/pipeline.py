@@ -23,7 +23,7 @@ from engine.linking import DictionaryLinker, LinkerSettings
 from engine.llm.linker import LinkProgress, LLMLinker
 from engine.model import Assignment, Document, DocumentResult, Mention, ReviewStatus
 from engine.negation import negation_cue
-from engine.progress import Cancelled, CancelToken, Progress
+from engine.progress import Cancelled, CancelToken, Progress, checkpoint
 from engine.readers import read_document
 
 __all__ = ["LinkTask", "OnPartial", "Pipeline", "failed_result"]
@@ -97,8 +97,7 @@ class Pipeline:
 
     @cached_property
     def linker(self) -> DictionaryLinker:
-        # Built with the first document, not at start-up: the fuzzy index
-        # takes about a second to build.
+        # The fuzzy index builds itself on the first mention that needs it (about a second).
         index = CandidateIndex(self.dictionary, self.catalog)
         return DictionaryLinker(self.dictionary, self.catalog, index, self.settings)
 
@@ -115,11 +114,16 @@ class Pipeline:
         dropped: CodiEsp codes negated findings too (on train, 169 of 194
         negated-looking detections were annotated), and so may a registry.
         """
+        check = checkpoint(progress)  # a cancel takes effect inside a long document, not after it
         if mentions is not None:
-            assignments = [self.linker.link(m) for m in mentions]
+            assignments = []
+            for mention in mentions:
+                check()
+                assignments.append(self.linker.link(mention))
         else:
             assignments = []
-            for mention in detect_mentions(document, self.dictionary):
+            for mention in detect_mentions(document, self.dictionary, check):
+                check()
                 assignment = self.linker.link(mention)
                 cue = negation_cue(document.text, mention.start, document.language)
                 if cue:
