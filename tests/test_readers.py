@@ -4,6 +4,7 @@ import codecs
 import io
 import os
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import docx
@@ -14,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import DocumentReadError
-from engine.readers import iter_input_files, read_document
+from engine.readers import find_input_files, iter_input_files, read_document
 
 SPANISH = "Diagnóstico: neumonía – €"
 
@@ -224,7 +225,7 @@ def test_too_large_docx_text(tmp_path: Path) -> None:
     document = docx.Document()
     document.add_paragraph("Fiebre. " * 100)
     path = write(tmp_path / "big.docx", docx_bytes(document))
-    assert "too large: 800 bytes of text (limit 500 bytes)" in read_error(path, max_bytes=500)
+    assert "too large: at least 800 bytes of text (limit 500 bytes)" in read_error(path, max_bytes=500)
 
 
 def test_too_large_is_said_in_megabytes(tmp_path: Path) -> None:
@@ -313,3 +314,88 @@ def test_folders_expand_to_sorted_visible_supported_files(tmp_path: Path) -> Non
         "c.PDF",
         "missing.txt",
     ]
+
+
+# -- hostile files: bounded, and nothing silently lost -------------------------------------------
+
+
+def test_half_utf8_half_cp1252_decodes_each_part_and_warns(tmp_path: Path) -> None:
+    data = "Niño con neumonía. ".encode("utf-8") + "Señora con diabetes y hipertensión.".encode("cp1252")
+    document = read_document(write(tmp_path / "mixed.txt", data), "es")
+    assert document.text == "Niño con neumonía. Señora con diabetes y hipertensión."
+    [warning] = document.warnings
+    assert warning.startswith("[ICD-W101]") and "mixed.txt" in warning and "UTF-8" in warning
+
+
+def test_plain_cp1252_and_utf8_give_no_warning(tmp_path: Path) -> None:
+    for name, encoding in (("a.txt", "cp1252"), ("b.txt", "utf-8")):
+        assert read_document(write(tmp_path / name, SPANISH.encode(encoding)), "es").warnings == ()
+
+
+def docx_with_body_xml(edit: Callable[[str], str]) -> bytes:
+    """A real .docx whose word/document.xml went through ``edit``."""
+    document = docx.Document()
+    document.add_paragraph("PLACEHOLDER")
+    source = zipfile.ZipFile(io.BytesIO(docx_bytes(document)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            target.writestr(item, edit(data.decode()).encode() if item.filename == "word/document.xml" else data)
+    return out.getvalue()
+
+
+def test_docx_external_entity_keeps_the_text_after_it_and_warns(tmp_path: Path) -> None:
+    data = docx_with_body_xml(lambda xml: xml.replace("PLACEHOLDER", "Antes &ext; hipertensión arterial").replace(
+        "<w:document", '<!DOCTYPE w:document [<!ENTITY ext SYSTEM "file:///etc/hostname">]><w:document', 1))
+    document = read_document(write(tmp_path / "entity.docx", data), "es")
+    assert document.text == "Antes  hipertensión arterial"
+    [warning] = document.warnings
+    assert "ICD-W101" in warning and "&ext;" in warning
+
+
+def test_docx_zip_bomb_is_refused_by_its_declared_size_before_unpacking(tmp_path: Path) -> None:
+    document = docx.Document()
+    document.add_paragraph("Fiebre")
+    data = bytearray(docx_bytes(document))
+    # Raise the uncompressed size the central directory declares for word/document.xml to 3 GB.
+    entry = data.rindex(b"PK\x01\x02", 0, data.index(b"word/document.xml", data.index(b"PK\x01\x02")) + 1)
+    data[entry + 24 : entry + 28] = (3_000_000_000).to_bytes(4, "little")
+    message = read_error(write(tmp_path / "bomb.docx", bytes(data)))
+    assert "too large when unpacked" in message and "declare 3000." in message
+
+
+def test_docx_that_unpacks_past_the_limit_is_refused_while_unpacking(tmp_path: Path) -> None:
+    data = docx_with_body_xml(lambda xml: xml.replace("PLACEHOLDER", "Fiebre " * 200_000))
+    message = read_error(write(tmp_path / "big.docx", data), max_bytes=100_000)
+    assert "too large when unpacked" in message
+
+
+def test_a_file_name_that_is_not_utf8_gets_a_printable_id(tmp_path: Path) -> None:
+    path = write(Path(os.fsdecode(os.fsencode(tmp_path) + b"/caso-\xff.txt")), b"Fiebre")
+    document = read_document(path, "es")
+    assert document.id == "caso-\ufffd"
+    assert document.id.encode("utf-8")  # writable anywhere
+
+
+def test_folders_nested_deeper_than_the_recursion_limit(tmp_path: Path) -> None:
+    deep = tmp_path.joinpath(*["d"] * 1200)
+    deep.mkdir(parents=True)
+    (deep / "bottom.txt").write_bytes(b"Fiebre")
+    assert iter_input_files([tmp_path]) == [deep / "bottom.txt"]
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs POSIX permissions, not root")
+def test_an_unreadable_subfolder_is_reported_and_counted(tmp_path: Path) -> None:
+    (tmp_path / "ok.txt").write_bytes(b"Fiebre")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "hidden-from-us.txt").write_bytes(b"Fiebre")
+    locked.chmod(0)
+    try:
+        found = find_input_files([tmp_path])
+    finally:
+        locked.chmod(0o700)
+    assert found.files == [tmp_path / "ok.txt"]
+    [error] = found.unreadable
+    assert error.code == "ICD-E104" and str(locked) in str(error)
