@@ -2,15 +2,20 @@
 
 Two CSV presets: ``full`` keeps every mention with its provenance (for audit
 and for re-importing into review); ``registry`` is what a registry takes: one
-row per distinct code of a document.
+row per distinct code of a document.  Where an export goes is checked before
+the work that fills it (``check_writable``), so a batch of 100,000 files does
+not fail at its very end; a device or pipe (``/dev/stdout``) is written to, never
+replaced by a file.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,9 +31,11 @@ __all__ = [
     "REGISTRY_COLUMNS",
     "ExportOptions",
     "ExportPreset",
+    "check_writable",
     "csv_rows",
     "write_csv",
     "write_json",
+    "write_text",
     "write_text_atomic",
 ]
 
@@ -98,38 +105,90 @@ def _registry_rows(document_id: str, assignments: list[Assignment]) -> list[list
 
 
 def write_csv(path: Path, results: Iterable[DocumentResult], options: ExportOptions = ExportOptions()) -> int:
-    """Write the CSV; returns the number of rows.  Raises ExportError, leaving any old file as it was."""
+    """Write the CSV; returns the number of rows.  Raises ExportError, leaving any old file as it was.
+
+    A character no encoding can write (a file name's undecodable byte) becomes a visible ``?``.
+    """
     rows = csv_rows(results, options)
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=options.delimiter, lineterminator="\r\n" if options.excel_bom else "\n")
     writer.writerow(options.columns)
     writer.writerows(rows)
-    _write(path, buffer.getvalue(), "utf-8-sig" if options.excel_bom else "utf-8")
+    write_text(path, buffer.getvalue(), "utf-8-sig" if options.excel_bom else "utf-8", errors="replace")
     return len(rows)
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     """A JSON export (e.g. a whole review session), atomically."""
-    _write(path, json.dumps(payload, ensure_ascii=False, indent=1), "utf-8")
+    write_text(path, json.dumps(payload, ensure_ascii=False, indent=1))
 
 
-def _write(path: Path, text: str, encoding: str) -> None:
+def write_text(path: Path, text: str, encoding: str = "utf-8", errors: str = "strict") -> None:
+    """``write_text_atomic`` for an export: any failure is an ExportError saying what to do."""
     try:
-        write_text_atomic(path, text, encoding)
+        write_text_atomic(path, text, encoding, errors)
     except OSError as error:
-        raise ExportError(f"could not write {path}: {error.strerror or error}") from error
+        raise _export_error(path, error) from error
 
 
-def write_text_atomic(path: Path, text: str, encoding: str = "utf-8") -> None:
-    """Replace ``path`` only once the new content is fully on disk."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def check_writable(path: Path) -> None:
+    """Raise ExportError now if ``path`` cannot be written, before the work that would fill it."""
     try:
-        with os.fdopen(handle, "w", encoding=encoding, newline="") as stream:
+        info = _stat_or_none(path)
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            if stat.S_ISDIR(info.st_mode):
+                raise IsADirectoryError(errno.EISDIR, "it is a folder, not a file")
+            if not os.access(path, os.W_OK):
+                raise PermissionError(errno.EACCES, "permission denied")
+            return
+        folder = Path(os.path.realpath(path)).parent
+        if not folder.is_dir():
+            raise FileNotFoundError(errno.ENOENT, f"the folder {folder} does not exist")
+        handle, probe = tempfile.mkstemp(prefix=".icdlinker-probe.", dir=folder)  # proves the folder takes files
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise _export_error(path, error) from error
+
+
+def _export_error(path: Path, error: OSError) -> ExportError:
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return ExportError(f"could not write {path}: the disk is full; the previous file, if any, is untouched")
+    if error.errno == errno.EFBIG:
+        return ExportError(f"could not write {path}: the file is larger than this disk or account allows")
+    return ExportError(f"could not write {path}: {error.strerror or error}")
+
+
+def _stat_or_none(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
+
+
+def write_text_atomic(path: Path, text: str, encoding: str = "utf-8", errors: str = "strict") -> None:
+    """Replace ``path`` only once the new content is fully on disk.
+
+    A path that exists and is not a regular file (``/dev/null``, ``/dev/stdout``,
+    a pipe) is written to directly: renaming over it would replace the device
+    with a file.  A symbolic link is followed, so the link itself stays.
+    """
+    path = Path(path)
+    info = _stat_or_none(path)
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "it is a folder, not a file", str(path))
+        with open(path, "w", encoding=encoding, errors=errors, newline="") as stream:
+            stream.write(text)
+        return
+    target = Path(os.path.realpath(path))
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", encoding=encoding, errors=errors, newline="") as stream:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(temporary, path)
+        os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

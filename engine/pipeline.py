@@ -24,7 +24,7 @@ from engine.llm.linker import LinkProgress, LLMLinker
 from engine.model import Assignment, Document, DocumentResult, Mention, ReviewStatus
 from engine.negation import negation_cue
 from engine.progress import Cancelled, CancelToken, Progress, checkpoint
-from engine.readers import read_document
+from engine.readers import document_id, read_document
 
 __all__ = ["LinkTask", "OnPartial", "Pipeline", "failed_result"]
 
@@ -160,7 +160,10 @@ class Pipeline:
 
     def _code_task(self, task: LinkTask, progress: Progress) -> DocumentResult:
         source = task.source
-        document = source if isinstance(source, Document) else Document(source.stem, "", self.language, str(source))
+        if isinstance(source, Document):
+            document = source
+        else:
+            document = Document(document_id(source), "", self.language, str(source))
         try:
             if isinstance(source, Path):
                 document = read_document(source, self.language)
