@@ -113,6 +113,8 @@ class Pipeline:
         Detected mentions the text seems to negate are flagged for review, not
         dropped: CodiEsp codes negated findings too (on train, 169 of 194
         negated-looking detections were annotated), and so may a registry.
+        Raises Cancelled within milliseconds of ``progress`` saying so, even
+        in the middle of a long document (scanning, matching, linking).
         """
         check = checkpoint(progress)  # a cancel takes effect inside a long document, not after it
         if mentions is not None:
@@ -147,7 +149,7 @@ class Pipeline:
     ) -> Iterator[DocumentResult]:
         """Code each task in turn; a failing one yields a result with ``error`` set.
 
-        Raises Cancelled between documents once ``progress`` says so.
+        Raises Cancelled once ``progress`` says so, between documents or inside one.
         """
         progress = progress or CancelToken()
         work = [t if isinstance(t, LinkTask) else LinkTask(t) for t in tasks]

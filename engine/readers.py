@@ -419,7 +419,11 @@ def _read_pdf(path: Path, max_bytes: int) -> _Read:
         if not opened:
             raise _error(path, "PDF is password-protected; save an unprotected copy first")
     with _library_errors(path, "damaged PDF, text cannot be extracted"):
-        pages = list(_bounded(path, (page.extract_text() for page in reader.pages), max_bytes, separator=2))
+        try:
+            pages = list(_bounded(path, (page.extract_text() for page in reader.pages), max_bytes, separator=2))
+        except pypdf.errors.LimitReachedError:  # pypdf stops inflating a stream at 75 MB
+            raise _error(path, "too large when unpacked: a compressed stream unpacks past pypdf's limit; "
+                               "refused") from None
     if not "".join(pages).strip():
         raise _error(path, "PDF has no text layer (probably a scanned image); run OCR on it first")
     return _Read("\n\n".join(pages))

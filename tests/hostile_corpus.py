@@ -17,6 +17,7 @@ import os
 import stat
 import sys
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -293,13 +294,38 @@ def _docx_entity(folder: Path) -> Expect:
                   check=_coded(out, "entity", "I10"))
 
 
-@hostile_case("damaged, encrypted and image-only PDFs")
+def _flate_bomb_pdf(megabytes: int) -> bytes:
+    """A one-page PDF whose content stream inflates to ``megabytes`` MB of text operators."""
+    packer = zlib.compressobj(1)
+    chunk = b"BT /F1 12 Tf 72 720 Td (Fiebre) Tj ET\n" * 27_000  # about 1 MB
+    body = b"".join(packer.compress(chunk) for _ in range(megabytes)) + packer.flush()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >>"
+        b" /Contents 5 0 R >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n%b\nendstream" % (len(body), body),
+    ]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, item in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%b\nendobj\n" % (number, item)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+@hostile_case("damaged, encrypted, image-only PDFs and a PDF stream bomb")
 def _broken_pdf(folder: Path) -> Expect:
     (folder / "garbage.pdf").write_bytes(b"%PDF-1.4\n" + os.urandom(2048))
     (folder / "secret.pdf").write_bytes(_pdf("Fiebre", password="secret"))
     (folder / "scan.pdf").write_bytes(_pdf(None))
+    (folder / "bomb.pdf").write_bytes(_flate_bomb_pdf(100))
     return _batch(folder, ("ICD-E101", "garbage.pdf: damaged"), ("ICD-E101", "secret.pdf: PDF is password-protected"),
-                  ("ICD-E101", "scan.pdf: PDF has no text layer"))
+                  ("ICD-E101", "scan.pdf: PDF has no text layer"), ("ICD-E101", "bomb.pdf: too large when unpacked"),
+                  max_memory_mb=1536)
 
 
 # -- big documents: linear cost (the curve itself is benchmarks/size_curve.py) ---------------------
