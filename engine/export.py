@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import csv
 import errno
-import io
 import json
 import os
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from engine.errors import ExportError
 from engine.model import Assignment, DocumentResult, ReviewStatus
@@ -72,17 +71,20 @@ class ExportOptions:
 
 def csv_rows(results: Iterable[DocumentResult], options: ExportOptions = ExportOptions()) -> list[list[str]]:
     """The rows under ``options.columns``, in document then text order."""
-    rows = []
+    return list(_iter_rows(results, options))
+
+
+def _iter_rows(results: Iterable[DocumentResult], options: ExportOptions) -> Iterator[list[str]]:
+    """The rows one document at a time: a CSV of a 20 MB document is written without holding all of it."""
     for result in results:
         kept = [
             a for a in sorted(result.assignments, key=lambda a: a.mention.spans)
             if not options.only_accepted or a.status in _FINAL
         ]
         if options.preset is ExportPreset.REGISTRY:
-            rows.extend(_registry_rows(result.document.id, kept))
+            yield from _registry_rows(result.document.id, kept)
         else:
-            rows.extend(_full_row(result.document.id, a) for a in kept)
-    return rows
+            yield from (_full_row(result.document.id, a) for a in kept)
 
 
 def _full_row(document_id: str, a: Assignment) -> list[str]:
@@ -109,13 +111,21 @@ def write_csv(path: Path, results: Iterable[DocumentResult], options: ExportOpti
 
     A character no encoding can write (a file name's undecodable byte) becomes a visible ``?``.
     """
-    rows = csv_rows(results, options)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=options.delimiter, lineterminator="\r\n" if options.excel_bom else "\n")
-    writer.writerow(options.columns)
-    writer.writerows(rows)
-    write_text(path, buffer.getvalue(), "utf-8-sig" if options.excel_bom else "utf-8", errors="replace")
-    return len(rows)
+    written = 0
+
+    def write(stream: TextIO) -> None:
+        nonlocal written
+        writer = csv.writer(stream, delimiter=options.delimiter, lineterminator="\r\n" if options.excel_bom else "\n")
+        writer.writerow(options.columns)
+        for row in _iter_rows(results, options):
+            writer.writerow(row)
+            written += 1
+
+    try:
+        _write_atomic(path, write, "utf-8-sig" if options.excel_bom else "utf-8", errors="replace")
+    except OSError as error:
+        raise _export_error(path, error) from error
+    return written
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
@@ -167,7 +177,12 @@ def _stat_or_none(path: Path) -> os.stat_result | None:
 
 
 def write_text_atomic(path: Path, text: str, encoding: str = "utf-8", errors: str = "strict") -> None:
-    """Replace ``path`` only once the new content is fully on disk.
+    """Replace ``path`` only once the new content is fully on disk (see ``_write_atomic``)."""
+    _write_atomic(path, lambda stream: stream.write(text), encoding, errors)
+
+
+def _write_atomic(path: Path, write: Callable[[TextIO], object], encoding: str, errors: str) -> None:
+    """Replace ``path`` only once what ``write`` writes to the stream it is given is fully on disk.
 
     A path that exists and is not a regular file (``/dev/null``, ``/dev/stdout``,
     a pipe) is written to directly: renaming over it would replace the device
@@ -179,13 +194,13 @@ def write_text_atomic(path: Path, text: str, encoding: str = "utf-8", errors: st
         if stat.S_ISDIR(info.st_mode):
             raise IsADirectoryError(errno.EISDIR, "it is a folder, not a file", str(path))
         with open(path, "w", encoding=encoding, errors=errors, newline="") as stream:
-            stream.write(text)
+            write(stream)
         return
     target = Path(os.path.realpath(path))
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(handle, "w", encoding=encoding, errors=errors, newline="") as stream:
-            stream.write(text)
+            write(stream)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, target)
