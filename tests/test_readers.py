@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import DocumentReadError
+from engine.model import Document
 from engine.readers import find_input_files, iter_input_files, read_document
 
 SPANISH = "Diagnóstico: neumonía – €"
@@ -325,6 +326,7 @@ def test_half_utf8_half_cp1252_decodes_each_part_and_warns(tmp_path: Path) -> No
     assert document.text == "Niño con neumonía. Señora con diabetes y hipertensión."
     [warning] = document.warnings
     assert warning.startswith("[ICD-W101]") and "mixed.txt" in warning and "UTF-8" in warning
+    assert Document.from_dict(document.to_dict()) == document  # the warning is saved with the session
 
 
 def test_plain_cp1252_and_utf8_give_no_warning(tmp_path: Path) -> None:
