@@ -393,9 +393,27 @@ def _warning(path: Path, problem: str) -> str:
 def _docx_lines(container: DocxDocument | _Cell) -> Iterator[str]:
     for block in container.iter_inner_content():
         if isinstance(block, Paragraph):
-            yield block.text
+            yield _paragraph_text(block._p)  # noqa: SLF001 - the paragraph's element
         elif isinstance(block, Table):
             yield from _table_lines(block)
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_RUN_CONTENT = tuple(_W + tag for tag in ("br", "cr", "noBreakHyphen", "ptab", "t", "tab"))
+
+
+def _paragraph_text(paragraph: etree._Element) -> str:
+    """``Paragraph.text`` without its two XPath compilations per run (40 µs a paragraph).
+
+    The same children in the same order as python-docx reads them (runs, and
+    runs inside hyperlinks), each turned into text by python-docx's own element
+    classes; a document of a million short paragraphs takes seconds, not minutes.
+    """
+    pieces = []
+    for child in paragraph.iterchildren(_W + "r", _W + "hyperlink"):
+        for run in child.iterchildren(_W + "r") if child.tag == _W + "hyperlink" else (child,):
+            pieces.extend(str(part) for part in run.iterchildren(*_RUN_CONTENT))
+    return "".join(pieces)
 
 
 def _table_lines(table: Table) -> Iterator[str]:

@@ -409,3 +409,11 @@ def test_an_unreadable_subfolder_is_reported_and_counted(tmp_path: Path) -> None
     assert found.files == [tmp_path / "ok.txt"]
     [error] = found.unreadable
     assert error.code == "ICD-E104" and str(locked) in str(error)
+
+
+def test_docx_runs_hyperlinks_tabs_and_breaks_read_as_python_docx_reads_them(tmp_path: Path) -> None:
+    runs = ('<w:r><w:t xml:space="preserve">Ver </w:t></w:r><w:hyperlink r:id="x"><w:r><w:t>enlace</w:t></w:r>'
+            "<w:r><w:tab/><w:t>dos</w:t></w:r></w:hyperlink><w:r><w:noBreakHyphen/><w:br/><w:t>fin</w:t></w:r>")
+    data = docx_with_body_xml(lambda xml: xml.replace("<w:r><w:t>PLACEHOLDER</w:t></w:r>", runs))
+    expected = "\n".join(p.text for p in docx.Document(io.BytesIO(data)).paragraphs)
+    assert read_document(write(tmp_path / "runs.docx", data), "es").text == expected == "Ver enlace\tdos-\nfin"
