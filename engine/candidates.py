@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 
 from rapidfuzz import fuzz
 
@@ -53,8 +54,20 @@ def _stems(key: str) -> set[str]:
     return {word[:_STEM] for word in key.split() if word not in _STOPWORDS}
 
 
+@dataclass(frozen=True, slots=True)
+class _Built:
+    choices: list[_Choice]
+    idf: dict[str, float]
+    postings: dict[str, list[int]]
+    weights: list[float]  # each choice's total informative weight: the denominator of the overlap score
+
+
 class CandidateIndex:
-    """Ranks codes for a mention by word overlap, then fuzzy similarity."""
+    """Ranks codes for a mention by word overlap, then fuzzy similarity.
+
+    Built on the first retrieval (about a second): a batch whose mentions all
+    match the dictionary exactly never needs it.
+    """
 
     def __init__(
         self,
@@ -64,56 +77,59 @@ class CandidateIndex:
         shortlist: int = 60,
     ) -> None:
         self.catalog = catalog
+        self.dictionary = dictionary
         self.language = dictionary.language
         self.shortlist = shortlist
         if title_languages is None:
             title_languages = (self.language,)
             if catalog.edition is Edition.CM and self.language != "en":
                 title_languages += ("en",)
+        self.title_languages = title_languages
+
+    @cached_property
+    def _built(self) -> _Built:
         choices: dict[str, _Choice] = {}
-        for key in dictionary.keys():
-            entry = dictionary.entry(key)
+        for key in self.dictionary.keys():
+            entry = self.dictionary.entry(key)
             if entry is not None:
                 choices[key] = _Choice(key, entry.codes, "term")
-        for node in catalog.codes():
-            for language in title_languages:
+        for node in self.catalog.codes():
+            for language in self.title_languages:
                 title = node.titles.get(language)
                 key = term_key(title) if title else ""
                 if key and key not in choices:
                     choices[key] = _Choice(key, ((node.code, 1),), f"title-{language}")
-        self._choices = list(choices.values())
+        ordered = list(choices.values())
         postings: dict[str, list[int]] = defaultdict(list)
-        stems_of = [_stems(choice.key) for choice in self._choices]
+        stems_of = [_stems(choice.key) for choice in ordered]
         for index, stems in enumerate(stems_of):
             for stem in stems:
                 postings[stem].append(index)
-        size = len(self._choices)
-        self._idf = {stem: math.log(1 + size / len(ids)) for stem, ids in postings.items()}
-        self._postings = dict(postings)
-        # Each choice's total informative weight: the denominator of the overlap score.
-        self._weights = [sum(self._idf[s] for s in stems) for stems in stems_of]
+        idf = {stem: math.log(1 + len(ordered) / len(ids)) for stem, ids in postings.items()}
+        return _Built(ordered, idf, dict(postings), [sum(idf[s] for s in stems) for stems in stems_of])
 
     def __len__(self) -> int:
-        return len(self._choices)
+        return len(self._built.choices)
 
     def retrieve(self, text: str, limit: int = 10) -> list[Candidate]:
         """Up to ``limit`` valid codes, best first, scored 0–1."""
+        built = self._built
         query = term_key(text)
         stems = _stems(query)
-        query_weight = sum(self._idf.get(s, 0.0) for s in stems)
+        query_weight = sum(built.idf.get(s, 0.0) for s in stems)
         if not query_weight:
             return []
         shared: dict[int, float] = defaultdict(float)
         for stem in stems:
-            weight = self._idf.get(stem)
+            weight = built.idf.get(stem)
             if weight:
-                for index in self._postings[stem]:
+                for index in built.postings[stem]:
                     shared[index] += weight
         # Dice of the informative words: both the mention and the choice covered.
-        overlap = {i: 2 * w / (query_weight + self._weights[i]) for i, w in shared.items()}
+        overlap = {i: 2 * w / (query_weight + built.weights[i]) for i, w in shared.items()}
         best: dict[str, tuple[float, int, str]] = {}
         for index in sorted(overlap, key=overlap.__getitem__, reverse=True)[: self.shortlist]:
-            choice = self._choices[index]
+            choice = built.choices[index]
             score = (overlap[index] + fuzz.token_sort_ratio(query, choice.key) / 100) / 2
             for code, weight in choice.codes:
                 rank = (score, weight, choice.source)

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,13 +23,13 @@ from engine.codes import Edition
 from engine.dictionary import LANGUAGES
 from engine.errors import EngineError
 from engine.evaluate import CandidateRecall, ModelVersusFuzzy, evaluate
-from engine.export import CSV_COLUMNS, ExportOptions, ExportPreset, csv_rows, write_csv, write_text_atomic
+from engine.export import CSV_COLUMNS, ExportOptions, ExportPreset, check_writable, csv_rows, write_csv, write_text
 from engine.gold import GoldDocument, load_gold
 from engine.llm.session import open_llm_stage
 from engine.model import DocumentResult, Mention, Span
 from engine.models import commands as models_commands
 from engine.pipeline import LinkTask, Pipeline
-from engine.readers import iter_input_files
+from engine.readers import find_input_files
 
 __all__ = ["COMMANDS", "main"]
 
@@ -155,18 +156,24 @@ def _llm_summary(pipeline: Pipeline, documents: int) -> str:
 
 
 def _code(args: argparse.Namespace) -> int:
-    missing = [p for p in args.paths if not p.exists()]
+    if args.output:
+        check_writable(args.output)  # now, not after coding every file
+    missing = [p for p in args.paths if _missing(p)]
     for path in missing:
         print(f"icdlinker: [ICD-E101] {path}: no such file or folder", file=sys.stderr)
-    files = iter_input_files([p for p in args.paths if p.exists()])
+    found = find_input_files([p for p in args.paths if p not in missing])
+    for error in found.unreadable:
+        print(f"icdlinker: {error}", file=sys.stderr)
+    files = found.files
     tasks = [LinkTask(path, mentions_from=args.mentions_from, marked=args.marked) for path in files]
     results: list[DocumentResult] = []
     with _pipeline(args) as pipeline:
         bar = _BarProgress(len(files), "doc")
         try:
             for result in pipeline.run(tasks, bar):
-                if result.error:
-                    tqdm.write(f"icdlinker: {result.error}", file=sys.stderr)
+                for line in (result.error, *result.document.warnings):
+                    if line:
+                        tqdm.write(f"icdlinker: {line}", file=sys.stderr)
                 results.append(result)
         finally:
             bar.close()
@@ -174,16 +181,37 @@ def _code(args: argparse.Namespace) -> int:
     if summary:
         print(summary, file=sys.stderr)
     coded = sum(1 for r in results if not r.error)
-    failed = len(results) - coded + len(missing)
+    failed = len(results) - coded + len(missing) + len(found.unreadable)
     if args.output:
         options = ExportOptions(ExportPreset(args.preset), excel_bom=args.excel, delimiter=";" if args.excel else ",")
         rows = write_csv(args.output, results, options)
-        print(f"{rows} codes from {coded} documents written to {args.output}")
+        # Written to a device or pipe (/dev/stdout), the CSV must not be followed by this line.
+        report = sys.stdout if _is_regular_file(args.output) else sys.stderr
+        print(f"{rows} codes from {coded} documents written to {args.output}", file=report)
     else:
         _print_table(csv_rows(results), sys.stdout)
     if failed:
-        print(f"icdlinker: {failed} of {len(files) + len(missing)} inputs failed", file=sys.stderr)
+        inputs = len(files) + len(missing) + len(found.unreadable)
+        print(f"icdlinker: {failed} of {inputs} inputs failed", file=sys.stderr)
     return EXIT_DOCUMENT_FAILED if failed or not files else EXIT_OK
+
+
+def _missing(path: Path) -> bool:
+    """Nothing there; a path that cannot be looked at (a folder above it is locked) is read_document's to report."""
+    try:
+        path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _is_regular_file(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
 
 
 def _print_table(rows: list[list[str]], out: TextIO) -> None:
@@ -205,6 +233,8 @@ def _print_table(rows: list[list[str]], out: TextIO) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    if args.json:
+        check_writable(args.json)  # now, not after the whole evaluation
     exclude = frozenset(s if s.startswith("codiesp-") else f"codiesp-{s}" for s in args.dictionary_exclude)
     corpus = load_gold(args.split, args.lang)[: args.limit]
     recall, versus = CandidateRecall(), ModelVersusFuzzy()
@@ -228,7 +258,7 @@ def _eval(args: argparse.Namespace) -> int:
     if summary:
         print(summary)
     if args.json:
-        write_text_atomic(args.json, json.dumps(scores, indent=2) + "\n")
+        write_text(args.json, json.dumps(scores, indent=2) + "\n")
     return EXIT_OK
 
 

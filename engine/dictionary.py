@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -31,6 +31,7 @@ DEFAULT_EDITIONS: dict[str, Edition] = {
     "es": Edition.CM, "de": Edition.GM, "en": Edition.CM, "fr": Edition.WHO, "el": Edition.WHO,
 }
 LANGUAGES = tuple(DEFAULT_EDITIONS)
+_CHECK_EVERY = 4096  # candidate starts between two cancel checks: about a millisecond
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,11 +228,12 @@ class TermDictionary:
         firsts = frozenset(key.partition(" ")[0] for key in keys)
         return firsts, frozenset(prefixes), keys
 
-    def find(self, scanned: Scan) -> list[Match]:
+    def find(self, scanned: Scan, checkpoint: Callable[[], None] | None = None) -> list[Match]:
         """Dictionary matches on token boundaries, left to right.
 
         Longest non-overlapping matches by default; with ``policy.nested``
         every detection term occurring in the text, inner ones included.
+        ``checkpoint`` is called every few thousand candidate starts (a cancel raises there).
         """
         firsts, prefixes, keys = self._index
         nested = self.policy.nested
@@ -239,7 +241,9 @@ class TermDictionary:
         size = len(parts)
         matches = []
         resume = 0
-        for first in compress(count(), map(firsts.__contains__, parts)):
+        for tried, first in enumerate(compress(count(), map(firsts.__contains__, parts))):
+            if checkpoint is not None and not tried % _CHECK_EVERY:
+                checkpoint()
             if first < resume and not nested:
                 continue
             key = parts[first]

@@ -12,8 +12,10 @@ __all__ = [
     "CatalogError",
     "DictionaryError",
     "DocumentReadError",
+    "DocumentWarning",
     "EngineError",
     "ExportError",
+    "FolderReadError",
     "GoldFormatError",
     "GrammarError",
     "ModelDownloadError",
@@ -139,3 +141,21 @@ class ModelTemplateError(ModelFileError):
     code = "ICD-E307"
     hint = ("The model file carries a chat template icdlinker cannot use safely: choose another model, "
             "or one from a trusted publisher.")
+
+
+class FolderReadError(DocumentReadError):
+    """A folder could not be searched; the files in it were skipped and the batch went on."""
+
+    code = "ICD-E104"
+    hint = "Check the folder's permissions (it must be readable and searchable), then add it again."
+
+
+class DocumentWarning(EngineError):
+    """Not raised: a caveat carried with a document that was read (``Document.warnings``).
+
+    The text may be incomplete or partly misdecoded, so the coder is told, in
+    the CLI's output and in the window, with a stable code like any error.
+    """
+
+    code = "ICD-W101"
+    hint = "Check the text of this document in the review window before relying on its codes."

@@ -2,21 +2,25 @@
 
 Two CSV presets: ``full`` keeps every mention with its provenance (for audit
 and for re-importing into review); ``registry`` is what a registry takes: one
-row per distinct code of a document.
+row per distinct code of a document.  Where an export goes is checked before
+the work that fills it (``check_writable``), so a batch of 100,000 files does
+not fail at its very end; a device or pipe (``/dev/stdout``) is written to, never
+replaced by a file.
 """
 
 from __future__ import annotations
 
 import csv
-import io
+import errno
 import json
 import os
+import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from engine.errors import ExportError
 from engine.model import Assignment, DocumentResult, ReviewStatus
@@ -26,9 +30,11 @@ __all__ = [
     "REGISTRY_COLUMNS",
     "ExportOptions",
     "ExportPreset",
+    "check_writable",
     "csv_rows",
     "write_csv",
     "write_json",
+    "write_text",
     "write_text_atomic",
 ]
 
@@ -65,17 +71,20 @@ class ExportOptions:
 
 def csv_rows(results: Iterable[DocumentResult], options: ExportOptions = ExportOptions()) -> list[list[str]]:
     """The rows under ``options.columns``, in document then text order."""
-    rows = []
+    return list(_iter_rows(results, options))
+
+
+def _iter_rows(results: Iterable[DocumentResult], options: ExportOptions) -> Iterator[list[str]]:
+    """The rows one document at a time: a CSV of a 20 MB document is written without holding all of it."""
     for result in results:
         kept = [
             a for a in sorted(result.assignments, key=lambda a: a.mention.spans)
             if not options.only_accepted or a.status in _FINAL
         ]
         if options.preset is ExportPreset.REGISTRY:
-            rows.extend(_registry_rows(result.document.id, kept))
+            yield from _registry_rows(result.document.id, kept)
         else:
-            rows.extend(_full_row(result.document.id, a) for a in kept)
-    return rows
+            yield from (_full_row(result.document.id, a) for a in kept)
 
 
 def _full_row(document_id: str, a: Assignment) -> list[str]:
@@ -98,38 +107,103 @@ def _registry_rows(document_id: str, assignments: list[Assignment]) -> list[list
 
 
 def write_csv(path: Path, results: Iterable[DocumentResult], options: ExportOptions = ExportOptions()) -> int:
-    """Write the CSV; returns the number of rows.  Raises ExportError, leaving any old file as it was."""
-    rows = csv_rows(results, options)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=options.delimiter, lineterminator="\r\n" if options.excel_bom else "\n")
-    writer.writerow(options.columns)
-    writer.writerows(rows)
-    _write(path, buffer.getvalue(), "utf-8-sig" if options.excel_bom else "utf-8")
-    return len(rows)
+    """Write the CSV; returns the number of rows.  Raises ExportError, leaving any old file as it was.
+
+    A character no encoding can write (a file name's undecodable byte) becomes a visible ``?``.
+    """
+    written = 0
+
+    def write(stream: TextIO) -> None:
+        nonlocal written
+        writer = csv.writer(stream, delimiter=options.delimiter, lineterminator="\r\n" if options.excel_bom else "\n")
+        writer.writerow(options.columns)
+        for row in _iter_rows(results, options):
+            writer.writerow(row)
+            written += 1
+
+    try:
+        _write_atomic(path, write, "utf-8-sig" if options.excel_bom else "utf-8", errors="replace")
+    except OSError as error:
+        raise _export_error(path, error) from error
+    return written
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     """A JSON export (e.g. a whole review session), atomically."""
-    _write(path, json.dumps(payload, ensure_ascii=False, indent=1), "utf-8")
+    write_text(path, json.dumps(payload, ensure_ascii=False, indent=1))
 
 
-def _write(path: Path, text: str, encoding: str) -> None:
+def write_text(path: Path, text: str, encoding: str = "utf-8", errors: str = "strict") -> None:
+    """``write_text_atomic`` for an export: any failure is an ExportError saying what to do."""
     try:
-        write_text_atomic(path, text, encoding)
+        write_text_atomic(path, text, encoding, errors)
     except OSError as error:
-        raise ExportError(f"could not write {path}: {error.strerror or error}") from error
+        raise _export_error(path, error) from error
 
 
-def write_text_atomic(path: Path, text: str, encoding: str = "utf-8") -> None:
-    """Replace ``path`` only once the new content is fully on disk."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def check_writable(path: Path) -> None:
+    """Raise ExportError now if ``path`` cannot be written, before the work that would fill it."""
     try:
-        with os.fdopen(handle, "w", encoding=encoding, newline="") as stream:
-            stream.write(text)
+        info = _stat_or_none(path)
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            if stat.S_ISDIR(info.st_mode):
+                raise IsADirectoryError(errno.EISDIR, "it is a folder, not a file")
+            if not os.access(path, os.W_OK):
+                raise PermissionError(errno.EACCES, "permission denied")
+            return
+        folder = Path(os.path.realpath(path)).parent
+        if not folder.is_dir():
+            raise FileNotFoundError(errno.ENOENT, f"the folder {folder} does not exist")
+        handle, probe = tempfile.mkstemp(prefix=".icdlinker-probe.", dir=folder)  # proves the folder takes files
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise _export_error(path, error) from error
+
+
+def _export_error(path: Path, error: OSError) -> ExportError:
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return ExportError(f"could not write {path}: the disk is full; the previous file, if any, is untouched")
+    if error.errno == errno.EFBIG:
+        return ExportError(f"could not write {path}: the file is larger than this disk or account allows")
+    return ExportError(f"could not write {path}: {error.strerror or error}")
+
+
+def _stat_or_none(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
+
+
+def write_text_atomic(path: Path, text: str, encoding: str = "utf-8", errors: str = "strict") -> None:
+    """Replace ``path`` only once the new content is fully on disk (see ``_write_atomic``)."""
+    _write_atomic(path, lambda stream: stream.write(text), encoding, errors)
+
+
+def _write_atomic(path: Path, write: Callable[[TextIO], object], encoding: str, errors: str) -> None:
+    """Replace ``path`` only once what ``write`` writes to the stream it is given is fully on disk.
+
+    A path that exists and is not a regular file (``/dev/null``, ``/dev/stdout``,
+    a pipe) is written to directly: renaming over it would replace the device
+    with a file.  A symbolic link is followed, so the link itself stays.
+    """
+    path = Path(path)
+    info = _stat_or_none(path)
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "it is a folder, not a file", str(path))
+        with open(path, "w", encoding=encoding, errors=errors, newline="") as stream:
+            write(stream)
+        return
+    target = Path(os.path.realpath(path))
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", encoding=encoding, errors=errors, newline="") as stream:
+            write(stream)
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(temporary, path)
+        os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from engine.candidates import CandidateIndex
 from engine.catalog import Catalog
 from engine.dictionary import LinkingRule, TermDictionary, TermEntry
-from engine.model import Assignment, Candidate, Mention, ReviewStatus, Stage
+from engine.model import Assignment, Candidate, Mention, ReviewStatus, Span, Stage
 
 __all__ = ["DictionaryLinker", "LinkerSettings"]
 
@@ -20,6 +21,11 @@ class LinkerSettings:
     # dictionary built without train (category F1 peaks at 0.7).
     fuzzy_threshold: float = 0.7
     candidates: int = 10
+
+
+# Distinct mention texts whose decision is remembered: a long document (or a
+# batch) repeats its terms, and a fuzzy retrieval costs about a millisecond.
+_REMEMBERED = 8192
 
 
 class DictionaryLinker:
@@ -40,8 +46,14 @@ class DictionaryLinker:
         self.catalog = catalog
         self.index = index
         self.settings = settings or LinkerSettings()
+        self._decide = lru_cache(maxsize=_REMEMBERED)(self._decide_text)
 
     def link(self, mention: Mention) -> Assignment:
+        """The decision for the mention's text (the same for every mention with that text)."""
+        return replace(self._decide(mention.text), mention=mention)
+
+    def _decide_text(self, text: str) -> Assignment:
+        mention = Mention((Span(0, len(text)),), text)
         entry = self.dictionary.lookup(mention.text)
         exact = self._exact_candidates(entry) if entry else []
         if entry and exact:

@@ -60,13 +60,16 @@ class Document:
     text: str
     language: str
     source: str | None = None  # path the text was read from, if any
+    # What the coder must know about how the text was read ("[ICD-W101] … mixes two encodings").
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "text": self.text, "language": self.language, "source": self.source}
+        data = {"id": self.id, "text": self.text, "language": self.language, "source": self.source}
+        return {**data, "warnings": list(self.warnings)} if self.warnings else data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Document:
-        return cls(data["id"], data["text"], data["language"], data.get("source"))
+        return cls(data["id"], data["text"], data["language"], data.get("source"), tuple(data.get("warnings", ())))
 
 
 @dataclass(frozen=True, slots=True)

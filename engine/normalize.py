@@ -7,29 +7,38 @@ letter or digit turned into a space.  Tokens are what is left between spaces.
 Every token keeps the character offsets of the original text it came from,
 which is what lets the review window highlight exactly what was matched.
 
-Speed matters here (the dictionary stage scans whole batches), so the common
-case avoids per-character Python work: when every distinct character of a text
-folds to exactly one character, folding is a handful of ``str.replace`` calls
-and positions in the folded text equal positions in the original.  Text holding
-a character that folds to nothing or to several characters (decomposed
-accents, ``ß`` → ``ss``, ligatures) takes a slower path with a per-character
-offset map.  Both paths give identical results (a property test checks this).
+A document is scanned by splitting the *original* text on its separator
+characters (one regular-expression split, in C) and folding each distinct
+piece once: clinical text repeats its words, so a 20 MB document has a few
+ten thousand distinct pieces among millions.  The start of every piece is kept
+in a compact array, so a span costs O(1) however far into the document it is
+and however the matcher moves back and forth (nested mentions), and characters
+that fold to nothing or to several characters (decomposed accents, ``ß`` →
+``ss``, ligatures) need no per-character offset map.  Cost and memory are
+linear in the document's size; the scan works through the text in chunks and
+calls back between them, which is where a cancel takes effect.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from dataclasses import dataclass, field
+from array import array
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import lru_cache
-from itertools import accumulate, compress, count
+from itertools import accumulate, islice, repeat
 from operator import add
 
 __all__ = ["Scan", "Token", "fold", "fold_char", "scan", "term_key", "tokenize"]
 
-# Characters given a precomputed one-to-one entry: Latin, Greek, Cyrillic,
-# punctuation, letter-like symbols, ligatures (frequent in PDF text) and
-# fullwidth forms.  Text with any other character takes the slow path.
-_TABLE_RANGES = ((0x0000, 0x3000), (0xFB00, 0xFB50), (0xFF00, 0xFFF0))
+# Characters whose separator status is precomputed into one pattern: Latin,
+# Greek, Cyrillic, punctuation, letter-like symbols, ligatures (frequent in PDF
+# text) and fullwidth forms.  A text with a separator outside them (an emoji,
+# CJK punctuation) gets its own pattern.
+_BASE_RANGES = ((0x0000, 0x3000), (0xFB00, 0xFB50), (0xFF00, 0xFFF0))
+# Characters split between two cancel checks: a few milliseconds of work.
+_CHUNK = 1 << 18
 
 
 @lru_cache(maxsize=65536)
@@ -44,24 +53,40 @@ def fold_char(char: str) -> str:
     return word or (" " if folded else "")
 
 
-def _one_to_one_table() -> dict[str, str | None]:
-    """Char → its one-char fold (only where it differs), or None if not one-to-one."""
-    table: dict[str, str | None] = {}
-    for low, high in _TABLE_RANGES:
-        for code_point in range(low, high):
-            char = chr(code_point)
-            folded = fold_char(char)
-            if len(folded) != 1:
-                table[char] = None
-            elif folded != char:
-                table[char] = folded
-    return table
+def _in_base_ranges(char: str) -> bool:
+    code_point = ord(char)
+    return any(low <= code_point < high for low, high in _BASE_RANGES)
 
 
-_TABLE = _one_to_one_table()
-_IN_TABLE_RANGES = frozenset(
-    chr(cp) for low, high in _TABLE_RANGES for cp in range(low, high)
+def _char_class(chars: Iterable[str]) -> str:
+    """A regular-expression class matching exactly ``chars``, written as ranges."""
+    codes = sorted(map(ord, chars))
+    ranges: list[list[int]] = []
+    for code in codes:
+        if ranges and code == ranges[-1][1] + 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return "[" + "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in ranges) + "]"
+
+
+_BASE_SEPARATORS = frozenset(
+    char for low, high in _BASE_RANGES for char in map(chr, range(low, high)) if fold_char(char) == " "
 )
+_BASE_PATTERN = re.compile(_char_class(_BASE_SEPARATORS))
+
+
+@lru_cache(maxsize=64)
+def _pattern_with(extra: frozenset[str]) -> re.Pattern[str]:
+    return re.compile(_char_class(_BASE_SEPARATORS | extra))
+
+
+def _separator_pattern(text: str) -> re.Pattern[str]:
+    """The pattern that matches every character of ``text`` that folds to a space."""
+    if text.isascii():
+        return _BASE_PATTERN
+    extra = frozenset(c for c in set(text) if not _in_base_ranges(c) and fold_char(c) == " ")
+    return _pattern_with(extra) if extra else _BASE_PATTERN
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,89 +98,64 @@ class Token:
     end: int
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Scan:
-    """A folded text split on single spaces: the matcher's hot-path input.
+    """A text cut at its separators, each piece folded: the matcher's hot-path input.
 
-    ``parts`` keeps the empty strings that consecutive separators leave, so the
-    folded position of part ``k`` is the sum of earlier part lengths plus ``k``.
-    Positions are computed only for the parts a caller asks about.
+    ``parts[k]`` is the folded ``k``-th piece between single separator
+    characters (empty between two consecutive ones), exactly as splitting the
+    folded text on spaces would give; ``starts[k]`` is where that piece begins
+    in the original text, which is ``length`` characters long.
     """
 
     parts: list[str]
-    offsets: list[int] | None = None  # folded index → original index (slow path)
-    _cursor: tuple[int, int] = field(default=(0, 0), repr=False)
+    starts: array[int]
+    length: int
 
-    def position(self, part: int) -> int:
-        """Folded start position of ``parts[part]`` (fast for increasing calls)."""
-        index, position = self._cursor
-        if part < index:
-            index, position = 0, 0
-        position += sum(map(len, self.parts[index:part])) + (part - index)
-        self._cursor = (part, position)
-        return position
+    def _end(self, part: int) -> int:
+        """Original end of ``parts[part]``: just before the next separator."""
+        return self.starts[part + 1] - 1 if part + 1 < len(self.starts) else self.length
 
     def span(self, first: int, last: int) -> tuple[int, int]:
         """Original ``(start, end)`` covering parts ``first`` to ``last`` inclusive."""
-        start = self.position(first)
-        end = self.position(last) + len(self.parts[last])
-        if self.offsets is None:
-            return start, end
-        # An expansion such as "ß" → "ss" ends after the whole original char.
-        return self.offsets[start], self.offsets[end - 1] + 1
+        return self.starts[first], self._end(last)
 
     def tokens(self) -> list[Token]:
         """Every non-empty part as a Token with original offsets."""
-        lengths = list(map(len, self.parts))
-        folded_starts = map(add, accumulate(lengths, initial=0), count())
-        result = []
-        for part, start, length in compress(zip(self.parts, folded_starts, lengths), lengths):
-            if self.offsets is None:
-                result.append(Token(part, start, start + length))
-            else:
-                end = self.offsets[start + length - 1] + 1
-                result.append(Token(part, self.offsets[start], end))
-        return result
+        return [Token(part, self.starts[k], self._end(k)) for k, part in enumerate(self.parts) if part]
 
 
-def _fold_fast(text: str) -> str | None:
-    """Fold with C-speed string operations, or None if offsets would shift."""
-    folded = text
-    for char in set(text):
-        if char in _TABLE:
-            mapped = _TABLE[char]
-            if mapped is None:
-                return None
-            folded = folded.replace(char, mapped)
-        elif char not in _IN_TABLE_RANGES:
-            return None
-    return folded
+def _fold_piece(piece: str) -> str:
+    """Fold a piece holding no separator (so an ASCII one is all letters and digits)."""
+    return piece.lower() if piece.isascii() else "".join(map(fold_char, piece))
 
 
-def _fold_with_offsets(text: str) -> tuple[str, list[int]]:
-    """Fold char by char; ``offsets[i]`` is the original index of folded char i."""
-    pieces: list[str] = []
-    offsets: list[int] = []
-    for index, char in enumerate(text):
-        folded = fold_char(char)
-        pieces.append(folded)
-        offsets.extend([index] * len(folded))
-    return "".join(pieces), offsets
+def scan(text: str, checkpoint: Callable[[], None] | None = None) -> Scan:
+    """Fold ``text`` and split it into parts for matching; ``checkpoint`` is called between chunks.
 
-
-def scan(text: str) -> Scan:
-    """Fold ``text`` and split it into parts for matching."""
-    folded = _fold_fast(text)
-    if folded is not None:
-        return Scan(folded.split(" "))
-    folded, offsets = _fold_with_offsets(text)
-    return Scan(folded.split(" "), offsets)
+    A checkpoint that raises (a cancel) stops the scan there.
+    """
+    pattern = _separator_pattern(text)
+    parts: list[str] = []
+    starts = array("q")
+    position = 0
+    while True:
+        cut = pattern.search(text, position + _CHUNK) if len(text) - position > _CHUNK else None
+        end = cut.start() if cut else len(text)
+        pieces = pattern.split(text[position:end])
+        folded = {piece: _fold_piece(piece) for piece in set(pieces)}  # one fold per distinct piece
+        parts.extend(map(folded.__getitem__, pieces))
+        starts.extend(islice(accumulate(map(add, map(len, pieces), repeat(1)), initial=position), len(pieces)))
+        if cut is None:
+            return Scan(parts, starts, len(text))
+        position = end + 1  # the separator at ``end`` separates this chunk's last piece from the next's first
+        if checkpoint is not None:
+            checkpoint()
 
 
 def fold(text: str) -> str:
     """Fold ``text`` for comparison (its length may change; see module doc)."""
-    folded = _fold_fast(text)
-    return folded if folded is not None else _fold_with_offsets(text)[0]
+    return "".join(map(fold_char, text))
 
 
 def tokenize(text: str) -> list[Token]:

@@ -23,8 +23,8 @@ from engine.linking import DictionaryLinker, LinkerSettings
 from engine.llm.linker import LinkProgress, LLMLinker
 from engine.model import Assignment, Document, DocumentResult, Mention, ReviewStatus
 from engine.negation import negation_cue
-from engine.progress import Cancelled, CancelToken, Progress
-from engine.readers import read_document
+from engine.progress import Cancelled, CancelToken, Progress, checkpoint
+from engine.readers import document_id, read_document
 
 __all__ = ["LinkTask", "OnPartial", "Pipeline", "failed_result"]
 
@@ -97,8 +97,7 @@ class Pipeline:
 
     @cached_property
     def linker(self) -> DictionaryLinker:
-        # Built with the first document, not at start-up: the fuzzy index
-        # takes about a second to build.
+        # The fuzzy index builds itself on the first mention that needs it (about a second).
         index = CandidateIndex(self.dictionary, self.catalog)
         return DictionaryLinker(self.dictionary, self.catalog, index, self.settings)
 
@@ -114,12 +113,19 @@ class Pipeline:
         Detected mentions the text seems to negate are flagged for review, not
         dropped: CodiEsp codes negated findings too (on train, 169 of 194
         negated-looking detections were annotated), and so may a registry.
+        Raises Cancelled within milliseconds of ``progress`` saying so, even
+        in the middle of a long document (scanning, matching, linking).
         """
+        check = checkpoint(progress)  # a cancel takes effect inside a long document, not after it
         if mentions is not None:
-            assignments = [self.linker.link(m) for m in mentions]
+            assignments = []
+            for mention in mentions:
+                check()
+                assignments.append(self.linker.link(mention))
         else:
             assignments = []
-            for mention in detect_mentions(document, self.dictionary):
+            for mention in detect_mentions(document, self.dictionary, check):
+                check()
                 assignment = self.linker.link(mention)
                 cue = negation_cue(document.text, mention.start, document.language)
                 if cue:
@@ -143,7 +149,7 @@ class Pipeline:
     ) -> Iterator[DocumentResult]:
         """Code each task in turn; a failing one yields a result with ``error`` set.
 
-        Raises Cancelled between documents once ``progress`` says so.
+        Raises Cancelled once ``progress`` says so, between documents or inside one.
         """
         progress = progress or CancelToken()
         work = [t if isinstance(t, LinkTask) else LinkTask(t) for t in tasks]
@@ -156,7 +162,10 @@ class Pipeline:
 
     def _code_task(self, task: LinkTask, progress: Progress) -> DocumentResult:
         source = task.source
-        document = source if isinstance(source, Document) else Document(source.stem, "", self.language, str(source))
+        if isinstance(source, Document):
+            document = source
+        else:
+            document = Document(document_id(source), "", self.language, str(source))
         try:
             if isinstance(source, Path):
                 document = read_document(source, self.language)

@@ -7,9 +7,10 @@ passes a tqdm-backed one, the GUI one that emits Qt signals.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["Cancelled", "CancelToken", "Progress"]
+__all__ = ["Cancelled", "CancelToken", "Progress", "checkpoint"]
 
 
 class Cancelled(Exception):
@@ -36,3 +37,17 @@ class CancelToken:
 
     def update(self, done: int, total: int, message: str) -> None:
         """Nothing to show."""
+
+
+def checkpoint(progress: Progress | None) -> Callable[[], None]:
+    """A function that raises Cancelled once ``progress`` is cancelled.
+
+    Long loops inside one document (scanning, matching, linking) call it
+    often, so a cancel takes effect within milliseconds, not at the next document.
+    """
+
+    def check() -> None:
+        if progress is not None and progress.cancelled():
+            raise Cancelled()
+
+    return check

@@ -4,12 +4,16 @@ import csv
 import io
 import json
 import os
+import stat
+import threading
 from pathlib import Path
 
 import pytest
 
 from engine.errors import ExportError
-from engine.export import CSV_COLUMNS, REGISTRY_COLUMNS, ExportOptions, ExportPreset, write_csv, write_json
+from engine.export import (
+    CSV_COLUMNS, REGISTRY_COLUMNS, ExportOptions, ExportPreset, check_writable, write_csv, write_json,
+)
 from engine.model import Document, DocumentResult, ReviewStatus
 from engine.pipeline import Pipeline
 from engine.review import accept, reject
@@ -85,3 +89,24 @@ def test_a_failed_export_raises_and_leaves_the_old_file(reviewed: DocumentResult
             tmp_path.chmod(0o700)
         assert target.read_text() == "old content"
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_outputs_are_checked_before_the_work(tmp_path: Path) -> None:
+    for bad, problem in [(tmp_path / "missing" / "x.csv", "does not exist"), (tmp_path, "it is a folder")]:
+        with pytest.raises(ExportError) as error:
+            check_writable(bad)
+        assert problem in str(error.value)
+    check_writable(tmp_path / "new.csv")
+    assert list(tmp_path.iterdir()) == []  # the probe leaves nothing behind
+
+
+def test_a_fifo_is_written_to_not_replaced(reviewed: DocumentResult, tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    write_csv(fifo, [reviewed])
+    reader.join(timeout=10)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert received[0].startswith(b"document,spans,mention")

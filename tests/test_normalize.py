@@ -1,9 +1,11 @@
 import unicodedata
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.normalize import _fold_with_offsets, fold, fold_char, scan, term_key, tokenize
+from engine import normalize
+from engine.normalize import fold, fold_char, scan, term_key, tokenize
 
 # Text drawn from the scripts our coders work in, plus the characters that take
 # the slow path (decomposed accents, ß, ligatures, final sigma) and separators.
@@ -28,10 +30,38 @@ def test_every_token_maps_back_to_the_original_characters(text: str) -> None:
 
 @given(texts)
 @settings(max_examples=400)
-def test_fast_and_slow_paths_agree(text: str) -> None:
-    slow, _ = _fold_with_offsets(text)
-    assert fold(text) == slow
-    assert [t.text for t in tokenize(text)] == slow.split()
+def test_parts_are_the_folded_text_split_on_spaces(text: str) -> None:
+    folded = "".join(fold_char(char) for char in text)
+    assert fold(text) == folded
+    assert scan(text).parts == folded.split(" ")
+    assert [t.text for t in tokenize(text)] == folded.split()
+
+
+@given(st.lists(texts, min_size=2, max_size=6))
+@settings(max_examples=60, deadline=None)
+def test_a_text_scanned_in_chunks_gives_the_same_tokens(pieces: list[str]) -> None:
+    # Long enough that the scan cuts it into several chunks (at separators chosen by the scanner).
+    text = "\n".join(piece * (normalize._CHUNK // 40 + 1) for piece in pieces)
+    scanned = scan(text)
+    assert scanned.parts == "".join(map(fold_char, text)).split(" ")
+    for token in scanned.tokens()[::997]:
+        assert fold(text[token.start : token.end]) == token.text
+        assert token.start == 0 or fold_char(text[token.start - 1]) == " "
+        assert token.end == len(text) or fold_char(text[token.end]) == " "
+
+
+def test_checkpoint_is_called_between_chunks_and_can_stop_the_scan() -> None:
+    calls = []
+    text = "neumonía basal " * (3 * normalize._CHUNK // 15)
+
+    def stop_at_second() -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise InterruptedError
+
+    with pytest.raises(InterruptedError):
+        scan(text, stop_at_second)
+    assert len(calls) == 2
 
 
 @given(texts)

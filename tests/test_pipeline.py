@@ -1,5 +1,7 @@
 """The pipeline on the bundled dictionaries: what the CLI and the GUI rely on."""
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,28 @@ def test_every_language_codes_its_sample(language: str, name: str, expected: str
     document = Document(name, (SAMPLES / language / name).read_text(encoding="utf-8"), language)
     codes = {a.code for a in pipeline.code(document).assignments if a.code}
     assert any(code.startswith(expected) for code in codes), codes
+
+
+def test_cancel_takes_effect_inside_one_big_document(spanish: Pipeline) -> None:
+    """A cancel stops a multi-MB document mid-way (scan, matching or linking), within 0.5 s."""
+    sample = (SAMPLES / "es" / "alta-neumologia.txt").read_text(encoding="utf-8")
+    document = Document("big", (sample + "\n") * (3_000_000 // len(sample)), "es")
+    token = CancelToken()
+    outcome: list[BaseException | object] = []
+    worker = threading.Thread(target=lambda: outcome.append(_code_or_raise(spanish, document, token)))
+    worker.start()
+    time.sleep(0.5)  # well inside the document: coding it takes seconds
+    assert worker.is_alive(), "the document was coded before the cancel: make it bigger"
+    cancelled_at = time.perf_counter()
+    token.cancel()
+    worker.join(timeout=10)
+    latency = time.perf_counter() - cancelled_at
+    assert isinstance(outcome[0], Cancelled)
+    assert latency <= 0.5, f"cancel took {latency:.2f} s"
+
+
+def _code_or_raise(pipeline: Pipeline, document: Document, token: CancelToken) -> object:
+    try:
+        return pipeline.code(document, progress=token)
+    except Cancelled as cancelled:
+        return cancelled

@@ -4,6 +4,7 @@ import codecs
 import io
 import os
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import docx
@@ -14,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import DocumentReadError
-from engine.readers import iter_input_files, read_document
+from engine.model import Document
+from engine.readers import find_input_files, iter_input_files, read_document
 
 SPANISH = "Diagnóstico: neumonía – €"
 
@@ -224,7 +226,7 @@ def test_too_large_docx_text(tmp_path: Path) -> None:
     document = docx.Document()
     document.add_paragraph("Fiebre. " * 100)
     path = write(tmp_path / "big.docx", docx_bytes(document))
-    assert "too large: 800 bytes of text (limit 500 bytes)" in read_error(path, max_bytes=500)
+    assert "too large: at least 800 bytes of text (limit 500 bytes)" in read_error(path, max_bytes=500)
 
 
 def test_too_large_is_said_in_megabytes(tmp_path: Path) -> None:
@@ -313,3 +315,105 @@ def test_folders_expand_to_sorted_visible_supported_files(tmp_path: Path) -> Non
         "c.PDF",
         "missing.txt",
     ]
+
+
+# -- hostile files: bounded, and nothing silently lost -------------------------------------------
+
+
+def test_half_utf8_half_cp1252_decodes_each_part_and_warns(tmp_path: Path) -> None:
+    data = "Niño con neumonía. ".encode("utf-8") + "Señora con diabetes y hipertensión.".encode("cp1252")
+    document = read_document(write(tmp_path / "mixed.txt", data), "es")
+    assert document.text == "Niño con neumonía. Señora con diabetes y hipertensión."
+    [warning] = document.warnings
+    assert warning.startswith("[ICD-W101]") and "mixed.txt" in warning and "UTF-8" in warning
+    assert Document.from_dict(document.to_dict()) == document  # the warning is saved with the session
+
+
+def test_plain_cp1252_and_utf8_give_no_warning(tmp_path: Path) -> None:
+    for name, encoding in (("a.txt", "cp1252"), ("b.txt", "utf-8")):
+        assert read_document(write(tmp_path / name, SPANISH.encode(encoding)), "es").warnings == ()
+
+
+def docx_with_body_xml(edit: Callable[[str], str]) -> bytes:
+    """A real .docx whose word/document.xml went through ``edit``."""
+    document = docx.Document()
+    document.add_paragraph("PLACEHOLDER")
+    source = zipfile.ZipFile(io.BytesIO(docx_bytes(document)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            target.writestr(item, edit(data.decode()).encode() if item.filename == "word/document.xml" else data)
+    return out.getvalue()
+
+
+def test_docx_external_entity_keeps_the_text_after_it_and_warns(tmp_path: Path) -> None:
+    data = docx_with_body_xml(lambda xml: xml.replace("PLACEHOLDER", "Antes &ext; hipertensión arterial").replace(
+        "<w:document", '<!DOCTYPE w:document [<!ENTITY ext SYSTEM "file:///etc/hostname">]><w:document', 1))
+    document = read_document(write(tmp_path / "entity.docx", data), "es")
+    assert document.text == "Antes  hipertensión arterial"
+    [warning] = document.warnings
+    assert "ICD-W101" in warning and "&ext;" in warning
+
+
+def test_docx_zip_bomb_is_refused_by_its_declared_size_before_unpacking(tmp_path: Path) -> None:
+    document = docx.Document()
+    document.add_paragraph("Fiebre")
+    data = bytearray(docx_bytes(document))
+    # Raise the uncompressed size the central directory declares for word/document.xml to 3 GB.
+    entry = data.rindex(b"PK\x01\x02", 0, data.index(b"word/document.xml", data.index(b"PK\x01\x02")) + 1)
+    data[entry + 24 : entry + 28] = (3_000_000_000).to_bytes(4, "little")
+    message = read_error(write(tmp_path / "bomb.docx", bytes(data)))
+    assert "too large when unpacked" in message and "declare 3000." in message
+
+
+def test_docx_that_unpacks_past_the_limit_is_refused_while_unpacking(tmp_path: Path) -> None:
+    data = docx_with_body_xml(lambda xml: xml.replace("PLACEHOLDER", "Fiebre " * 200_000))
+    message = read_error(write(tmp_path / "big.docx", data), max_bytes=100_000)
+    assert "too large when unpacked" in message
+
+
+def test_a_file_name_that_is_not_utf8_gets_a_printable_id(tmp_path: Path) -> None:
+    path = write(Path(os.fsdecode(os.fsencode(tmp_path) + b"/caso-\xff.txt")), b"Fiebre")
+    document = read_document(path, "es")
+    assert document.id == "caso-\ufffd"
+    assert document.id.encode("utf-8")  # writable anywhere
+
+
+def test_folders_nested_deeper_than_the_recursion_limit(tmp_path: Path) -> None:
+    deep = tmp_path
+    for _ in range(1200):  # one by one: Path.mkdir(parents=True) itself recurses
+        deep /= "d"
+        deep.mkdir()
+    (deep / "bottom.txt").write_bytes(b"Fiebre")
+    try:
+        assert iter_input_files([tmp_path]) == [deep / "bottom.txt"]
+    finally:  # bottom up: pytest's clean-up (shutil.rmtree) would recurse 1,200 deep
+        (deep / "bottom.txt").unlink()
+        while deep != tmp_path:
+            deep.rmdir()
+            deep = deep.parent
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs POSIX permissions, not root")
+def test_an_unreadable_subfolder_is_reported_and_counted(tmp_path: Path) -> None:
+    (tmp_path / "ok.txt").write_bytes(b"Fiebre")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "hidden-from-us.txt").write_bytes(b"Fiebre")
+    locked.chmod(0)
+    try:
+        found = find_input_files([tmp_path])
+    finally:
+        locked.chmod(0o700)
+    assert found.files == [tmp_path / "ok.txt"]
+    [error] = found.unreadable
+    assert error.code == "ICD-E104" and str(locked) in str(error)
+
+
+def test_docx_runs_hyperlinks_tabs_and_breaks_read_as_python_docx_reads_them(tmp_path: Path) -> None:
+    runs = ('<w:r><w:t xml:space="preserve">Ver </w:t></w:r><w:hyperlink r:id="x"><w:r><w:t>enlace</w:t></w:r>'
+            "<w:r><w:tab/><w:t>dos</w:t></w:r></w:hyperlink><w:r><w:noBreakHyphen/><w:br/><w:t>fin</w:t></w:r>")
+    data = docx_with_body_xml(lambda xml: xml.replace("<w:r><w:t>PLACEHOLDER</w:t></w:r>", runs))
+    expected = "\n".join(p.text for p in docx.Document(io.BytesIO(data)).paragraphs)
+    assert read_document(write(tmp_path / "runs.docx", data), "es").text == expected == "Ver enlace\tdos-\nfin"
