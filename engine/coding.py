@@ -22,7 +22,7 @@ from engine.llm.session import LLMStage, open_llm_stage
 from engine.model import Document, DocumentResult
 from engine.pipeline import Pipeline, failed_result
 from engine.progress import Cancelled, Progress
-from engine.readers import read_document
+from engine.readers import document_id, read_document
 from engine.settings import AppSettings
 
 __all__ = ["Coder", "CodingEvent", "CodingRequest"]
@@ -137,7 +137,7 @@ class Coder:
         if isinstance(request.source, Document):
             return request.source
         language = request.language or self.settings.default_language
-        return Document(request.source.stem, "", language, str(request.source))
+        return Document(document_id(request.source), "", language, str(request.source))
 
     def _pipeline(self, language: str, edition: Edition | None) -> Pipeline:
         key = (language, edition)

@@ -183,7 +183,8 @@ def _migrate(legacy: Path, path: Path) -> None:
     connection = _connect(building)
     try:
         with connection:
-            _write_documents(connection, session.take_changes(everything=True).documents, {}, {})
+            _write_documents(connection, session.take_changes(everything=True).documents, {}, {},
+                             _EncodedAssignments())
             connection.execute("INSERT OR REPLACE INTO meta VALUES ('migrated_from', ?)", (legacy.name,))
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
@@ -210,6 +211,7 @@ class SessionDatabase:
         self._thread: threading.Thread | None = None
         self._positions: dict[str, int] = {}  # what is on disk: each document's place in the list
         self._texts: dict[str, Document] = {}  # and the document whose text is on disk
+        self._encoded = _EncodedAssignments()
         self._error: SessionError | None = None
 
     def load(self) -> tuple[ReviewSession, list[str]]:
@@ -318,7 +320,9 @@ class SessionDatabase:
         with connection:
             if changes.order is not None:
                 _reorder(connection, changes.order, positions, texts)
-            _write_documents(connection, changes.documents, positions, texts)
+                for key in self._positions.keys() - positions.keys():  # removed from the session
+                    self._encoded.forget(key)
+            _write_documents(connection, changes.documents, positions, texts, self._encoded)
             connection.executemany(_DECISION, [_audit_values(row) for step in changes.steps
                                                for row in audit_rows(step)])
         self._positions, self._texts = positions, texts
@@ -365,8 +369,40 @@ def _reorder(connection: sqlite3.Connection, order: tuple[str, ...], positions: 
         positions[key] = wanted[key]
 
 
+class _EncodedAssignments:
+    """Each assignment's JSON, kept by object for the document it was last written with.
+
+    Review keeps the untouched assignments as the same objects, so an action on a
+    50,000-mention document encodes one mention instead of all of them: encoding
+    them all kept the writer busy ~0.5 s per action, and the UI thread waited for
+    the GIL in every Qt call meanwhile (gaps of 500 ms while reviewing).
+    """
+
+    def __init__(self) -> None:
+        self._by_document: dict[str, dict[int, tuple[Assignment, str]]] = {}
+
+    def encode(self, key: str, assignments: tuple[Assignment, ...]) -> str:
+        known, kept, parts, fresh = self._by_document.get(key, {}), {}, [], 0
+        for assignment in assignments:
+            hit = known.get(id(assignment))  # the object is held, so its id cannot be reused meanwhile
+            if hit is not None and hit[0] is assignment:
+                text = hit[1]
+            else:
+                text = _json(assignment.to_dict())
+                fresh += 1
+                if fresh % 64 == 0:
+                    time.sleep(0.001)  # let the UI thread run: a new 50,000-mention document takes ~0.5 s
+            kept[id(assignment)] = (assignment, text)
+            parts.append(text)
+        self._by_document[key] = kept
+        return "[" + ",".join(parts) + "]"
+
+    def forget(self, key: str) -> None:
+        self._by_document.pop(key, None)
+
+
 def _write_documents(connection: sqlite3.Connection, documents: tuple[SessionDocument, ...],
-                     positions: dict[str, int], texts: dict[str, Document]) -> None:
+                     positions: dict[str, int], texts: dict[str, Document], encoded: _EncodedAssignments) -> None:
     saved = datetime.now(UTC).isoformat(timespec="milliseconds")
     last = max(positions.values(), default=-1)
     for document in documents:
@@ -374,7 +410,9 @@ def _write_documents(connection: sqlite3.Connection, documents: tuple[SessionDoc
             last += 1
             positions[document.key] = last
         key, result = os.fsencode(document.key), document.result
-        assignments = "[" + ",".join(_json(a.to_dict()) for a in result.assignments) + "]" if result else None
+        if result is None:
+            encoded.forget(document.key)
+        assignments = encoded.encode(document.key, result.assignments) if result else None
         connection.execute(_UPSERT, (
             key, positions[document.key], os.fsencode(document.source) if document.source else None,
             document.language, document.edition.value if document.edition else None, int(document.language_fixed),

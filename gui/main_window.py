@@ -43,10 +43,11 @@ from PySide6.QtWidgets import (
 from engine.audit import ReviewStep
 from engine.codes import Edition
 from engine.dictionary import LANGUAGES
-from engine.errors import SessionError
+from engine.errors import FolderReadError, SessionError
 from engine.export import write_csv, write_json
 from engine.model import Assignment, DocumentResult
 from engine.models import ModelStore
+from engine.readers import find_input_files
 from engine.review import DONE_STATUSES, open_count
 from engine.session import DocumentState, ReviewSession, SessionDocument
 from engine.session_db import SessionDatabase, open_session
@@ -233,6 +234,8 @@ class MainWindow(QMainWindow):
             counts = f" · {len(document.result.assignments)} mentions, {open_} open"
         if document.unfinished and not document.coding:
             counts += " · <i>the model did not finish</i>"
+        if document.result is not None and document.result.document.warnings:
+            counts += f" · <i>{len(document.result.document.warnings)} reading warning(s): see the details</i>"
         self.title.setText(f"<b>{escape(document.name)}</b> · {document.state.value}{counts}")
         detected = LANGUAGE_NAMES.get(document.language or "", "")
         self.language.setItemText(0, f"Detected: {detected}" if detected and not document.language_fixed
@@ -250,6 +253,9 @@ class MainWindow(QMainWindow):
             self.details.setPlainText(document.error)
         elif document.unfinished and not document.coding:
             self.details.setPlainText(document.unfinished)
+        elif document.result is not None and document.result.document.warnings:
+            # What the reader could not take in as it was (a misdecoded part, dropped XML): the codes may miss it.
+            self.details.setPlainText("\n\n".join(document.result.document.warnings))
         else:
             self.details.setHtml("<i>Select a mention to see why its code was proposed.</i>")
 
@@ -274,8 +280,19 @@ class MainWindow(QMainWindow):
     # --- documents ----------------------------------------------------------------------
 
     def open_paths(self, paths: list[Path]) -> list[SessionDocument]:
-        """Add files and folders to the session (already open ones are skipped)."""
-        added = self.session.add_paths(paths)
+        """Add files and folders to the session (already open ones are skipped).
+
+        Folders that cannot be searched are reported once, with the engine's code:
+        the coder must know that their documents are missing from the worklist.
+        """
+        found = find_input_files(paths)
+        added = self.session.add_paths(found.files)
+        if found.unreadable:
+            first = found.unreadable[0]
+            show_error(self, FolderReadError(
+                f"{len(found.unreadable)} folder(s) could not be searched, so their documents were not added: "
+                + "; ".join(error.message for error in found.unreadable[:5]), hint=first.hint,
+            ), "Open documents")
         self.documents.set_documents(self.session.documents)
         if added:
             self.documents.select_key(added[0].key)
