@@ -19,20 +19,19 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
-from engine.model import ReviewStatus
-from engine.session import DocumentState, default_session_path
+from engine.session import default_session_path
 from engine.session_db import open_session
 from gui.app import open_window
 from gui.main_window import MainWindow
 from tests.big_session import BACKGROUND, coded_session, session_database
+from tests.heartbeat import GAP_S, Heartbeat
 
 pytestmark = [
     pytest.mark.usefixtures("messages"),
@@ -40,7 +39,6 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
-GAP_S = 0.100
 
 
 @pytest.fixture(scope="session")
@@ -66,38 +64,6 @@ def big_window(qtbot: QtBot, big_database: Path) -> Iterator[MainWindow]:
     if window.coding.is_running():
         with qtbot.waitSignal(window.coding.running_changed, timeout=60_000):
             window.coding.cancel()
-
-
-class Heartbeat:
-    """A 10 ms timer on the UI thread.
-
-    The machine this runs on may be shared (2 cores, several test runs): the kernel
-    then leaves the runnable UI thread waiting for a CPU for hundreds of ms although
-    the app does nothing wrong.  Linux counts that wait per thread
-    (``/proc/thread-self/schedstat``, second field); ``stall()`` is the longest gap
-    less that wait, i.e. the time the UI thread ran, waited for the GIL, a lock or
-    the disk.  Both figures are printed; on an idle machine they are the same.
-    """
-
-    def __init__(self, window: MainWindow) -> None:
-        self.beats: list[tuple[float, float]] = []  # (wall clock, run-queue wait so far), seconds
-        self._timer = QTimer(window)
-        self._timer.setInterval(10)
-        self._timer.timeout.connect(lambda: self.beats.append((time.perf_counter(), _runqueue_wait())))
-        self._timer.start()
-
-    def stop(self) -> tuple[float, float]:
-        """(longest gap, longest gap not spent waiting for a CPU), in seconds."""
-        self._timer.stop()
-        gaps = [(b[0] - a[0], b[0] - a[0] - (b[1] - a[1])) for a, b in pairwise(self.beats)]
-        return max(wall for wall, _ in gaps), max(own for _, own in gaps)
-
-
-def _runqueue_wait() -> float:
-    try:
-        return int(Path("/proc/thread-self/schedstat").read_text().split()[1]) / 1e9
-    except (OSError, IndexError, ValueError):  # not Linux: no correction
-        return 0.0
 
 
 def test_a_2751_document_session_never_stalls_the_ui_while_reviewing_and_coding(
@@ -126,7 +92,7 @@ def test_a_2751_document_session_never_stalls_the_ui_while_reviewing_and_coding(
             QTest.keyClick(window.focusWidget(), keys[key], modifier or Qt.KeyboardModifier.NoModifier)
             actions += key != "J"
             qtbot.wait(30)  # right after the action: its hand-over and the writer's commit happen here
-    reviewing = heartbeat.stop()
+    reviewing = heartbeat.report("2,751 documents, reviewing")
     window.save_session()
     with sqlite3.connect(default_session_path()) as connection:
         decided = connection.execute("SELECT count(*) FROM decisions").fetchone()[0]
@@ -141,11 +107,8 @@ def test_a_2751_document_session_never_stalls_the_ui_while_reviewing_and_coding(
     with qtbot.waitSignal(window.coding.running_changed, timeout=120_000,
                           check_params_cb=lambda running: not running):
         window.code_new()
-    coding = heartbeat.stop()
+    coding = heartbeat.report("2,751 documents, coding")
     assert len(window.session) == 2771 and all(d.result is not None for d in window.session)
-    for phase, (wall, own) in (("reviewing", reviewing), ("coding", coding)):
-        print(f"\nheartbeat, 2,751 documents, {phase}: longest gap {wall * 1000:.0f} ms, "
-              f"{own * 1000:.0f} ms without the time the UI thread waited for a CPU")
     assert actions >= 36
     assert reviewing[1] <= GAP_S and coding[1] <= GAP_S
 
