@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.bounded import Bounded, python_argv
+from tests.pdfwriter import pdf_file
 
 __all__ = ["CASES", "Expect", "HostileCase", "cases", "clinical_text", "hostile_case", "remove_tree"]
 
@@ -306,15 +307,7 @@ def _flate_bomb_pdf(megabytes: int) -> bytes:
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         b"<< /Length %d /Filter /FlateDecode >>\nstream\n%b\nendstream" % (len(body), body),
     ]
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, item in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%b\nendobj\n" % (number, item)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_file(objects)
 
 
 @hostile_case("damaged, encrypted, image-only PDFs and a PDF stream bomb")

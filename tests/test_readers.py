@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from engine.errors import DocumentReadError
 from engine.model import Document
 from engine.readers import find_input_files, iter_input_files, read_document
+from tests.pdfwriter import pdf_file
 
 SPANISH = "Diagnóstico: neumonía – €"
 
@@ -36,16 +37,7 @@ def pdf_with_pages(pages: list[list[str]]) -> bytes:
         )
         objects += [page.encode(), b"<< /Length %d >>\nstream\n%b\nendstream" % (len(stream), stream)]
     objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>".encode()
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%b\nendobj\n" % (number, body)
-    xref_at = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref_at)
-    return bytes(out)
+    return pdf_file(objects)
 
 
 def write(path: Path, data: bytes) -> Path:
