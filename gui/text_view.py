@@ -124,13 +124,15 @@ class MentionTextView(QPlainTextEdit):
         """Show ``text`` (kept when unchanged, so the scroll position stays); None shows the placeholder."""
         if text != self._text:
             self._loader.stop()
+            # Clear the widget before dropping the selections that drew it: the other order crashed
+            # (SIGSEGV) after ~200 document switches in tests/test_long_session.py.
+            self.setExtraSelections([])
+            self.setPlainText("")
             self._text = text
             self._map = PositionMap()
             self._loaded = 0
             self._assignments, self._index, self._current, self._band = (), MentionIndex(()), None, (0, 0)
             self._scroll_pending, self._drawn = False, {}
-            self.setExtraSelections([])
-            self.setPlainText("")
             self._load_more()
         self.setPlaceholderText(placeholder)
 
