@@ -31,7 +31,7 @@ from engine.session_db import open_session
 from gui.app import open_window
 from gui.main_window import MainWindow
 from tests.big_session import BACKGROUND, coded_session, session_database
-from tests.heartbeat import GAP_S, Heartbeat
+from tests.heartbeat import ASSERTED_GAP_S, Heartbeat
 
 CODING_GAP_NOT_YET_S = 0.250
 
@@ -112,7 +112,7 @@ def test_a_2751_document_session_never_stalls_the_ui_while_reviewing_and_coding(
     coding = heartbeat.report("2,751 documents, coding")
     assert len(window.session) == 2771 and all(d.result is not None for d in window.session)
     assert actions >= 36
-    assert reviewing[1] <= GAP_S
+    assert reviewing[1] <= ASSERTED_GAP_S
     # Issue 10 asks for the same 100 ms while coding; measured 122-160 ms in this session (with 2,751
     # documents the first coded document's repaint still waits on the worker), so the issue stays
     # open and this guards against regressions until it is met.
