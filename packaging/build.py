@@ -154,7 +154,8 @@ def _bundle_model(model: Path, app: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / model.name
     target.unlink(missing_ok=True)
-    sha256 = stream_file(model, None, "copying", copy_to=target)
+    with target.open("wb") as copy:
+        sha256 = stream_file(model, None, "copying", copy_to=copy)
     (folder / f"{model.name}.sha256").write_text(f"{sha256}  {model.name}\n", encoding="utf-8")
     print(f"bundled model {target.relative_to(app)}: {target.stat().st_size / _MB:.0f} MB, sha256 {sha256}")
 
