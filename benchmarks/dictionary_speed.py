@@ -19,13 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flashtext import KeywordProcessor  # noqa: E402
+from flashtext import KeywordProcessor
 
-from engine.catalog import Catalog  # noqa: E402
-from engine.detection import detect_mentions  # noqa: E402
-from engine.dictionary import LANGUAGES, TermDictionary  # noqa: E402
-from engine.model import Document  # noqa: E402
-from engine.pipeline import Pipeline  # noqa: E402
+from engine.core.model import Document
+from engine.linking.detection import detect_mentions
+from engine.linking.pipeline import Pipeline
+from engine.terms.catalog import Catalog
+from engine.terms.dictionary import LANGUAGES, TermDictionary
 
 DEFAULT_TEXTS = Path(__file__).resolve().parents[2] / "shared/data/codiesp/background/text_files"
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.llm.backend import BackendSettings, LlamaBackend  # noqa: E402
-from engine.progress import Cancelled, CancelToken  # noqa: E402
+from engine.core.progress import Cancelled, CancelToken
+from engine.linking.llm.backend import BackendSettings, LlamaBackend
 
 SENTENCE = (
     "Paciente fumador de 60 años con inestabilidad de la marcha, hipertensión arterial y dolor torácico "

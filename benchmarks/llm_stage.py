@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.gold import load_codiesp  # noqa: E402
-from engine.llm.backend import BackendSettings, LlamaBackend  # noqa: E402
-from engine.llm.linker import LLMLinker, ModelIdentity  # noqa: E402
-from engine.pipeline import Pipeline  # noqa: E402
+from engine.linking.llm.backend import BackendSettings, LlamaBackend
+from engine.linking.llm.linker import LLMLinker, ModelIdentity
+from engine.linking.pipeline import Pipeline
+from engine.text.annotations import load_codiesp
 
 DEFAULT_SPLIT = Path(__file__).resolve().parents[2] / "shared/data/codiesp/dev"
 

@@ -27,17 +27,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication
 
-from engine.audit import Action, ReviewStep, Step  # noqa: E402
-from engine.export import write_text_atomic  # noqa: E402
-from engine.model import ReviewStatus  # noqa: E402
-from engine.review import accept  # noqa: E402
-from engine.session import ReviewSession  # noqa: E402
-from engine.session_db import open_session, read_session_json  # noqa: E402
-from engine.settings import AppSettings  # noqa: E402
-from gui.main_window import MainWindow  # noqa: E402
-from tests.big_session import coded_session, session_database  # noqa: E402
+from engine.core.model import ReviewStatus
+from engine.records.audit import Action, ReviewStep, Step
+from engine.records.export import write_text_atomic
+from engine.records.review import accept
+from engine.records.session import ReviewSession
+from engine.records.session_db import open_session, read_session_json
+from engine.records.settings import AppSettings
+from gui.main_window import MainWindow
+from tests.big_session import coded_session, session_database
 
 
 def main() -> None:

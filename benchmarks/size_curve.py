@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.bounded import python_argv  # noqa: E402
-from tests.hostile_corpus import GOOD_TEXT, clinical_text  # noqa: E402
+from tests.bounded import python_argv
+from tests.hostile_corpus import GOOD_TEXT, clinical_text
 
 LIMIT_MB = 19.9  # "20 MB": just under the reader's 20,000,000-byte limit
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.codes import Level, at_level  # noqa: E402
-from engine.dictionary import LinkingRule, TermDictionary  # noqa: E402
-from engine.gold import load_codiesp  # noqa: E402
+from engine.core.codes import Level, at_level
+from engine.terms.dictionary import LinkingRule, TermDictionary
+from engine.text.annotations import load_codiesp
 
 DEFAULT_SPLIT = Path(__file__).resolve().parents[2] / "shared/data/codiesp/dev"
 RULES = [(1.0, 1), (0.9, 2), (0.75, 2), (0.75, 1), (0.6, 2), (0.5, 1), (0.0, 1)]

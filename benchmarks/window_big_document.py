@@ -27,14 +27,14 @@ _USER = tempfile.mkdtemp(prefix="icdlinker-bench-")
 for _name in ("DATA", "CONFIG", "MODELS", "LOG"):  # never the real session
     os.environ[f"ICDLINKER_{_name}_DIR"] = f"{_USER}/{_name.lower()}"
 
-from PySide6.QtCore import QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
 
-import tests.big_document as big_document  # noqa: E402
-from engine.model import DocumentResult  # noqa: E402
-from engine.session import ReviewSession, SessionDocument  # noqa: E402
-from engine.settings import AppSettings  # noqa: E402
-from gui.main_window import MainWindow  # noqa: E402
+from engine.core.model import DocumentResult
+from engine.records.session import ReviewSession, SessionDocument
+from engine.records.settings import AppSettings
+from gui.main_window import MainWindow
+from tests import big_document
 
 ROUNDS = 5
 
@@ -61,7 +61,7 @@ def measure(app: QApplication, result: DocumentResult) -> dict[str, float]:
     started = time.perf_counter()
     beats.append(started)
     window.documents.select_key(document.key)
-    _wait(app, lambda: not window.text.is_loading() and window.review.mention_actions[0].isEnabled())
+    _wait(app, lambda: not window.pane.text.is_loading() and window.review.mention_actions[0].isEnabled())
     figures = {"show": time.perf_counter() - started}
     beats.append(time.perf_counter())
     heartbeat.stop()

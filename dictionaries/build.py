@@ -29,7 +29,7 @@ from .vendored import SourceError, verify_all
 PACKAGE_DIR = Path(__file__).resolve().parent
 COMPILED_DIR = PACKAGE_DIR / "compiled"
 SOURCES_MD = PACKAGE_DIR / "SOURCES.md"
-COUNTS_BLOCK_RE = re.compile(r"(<!-- counts:start -->\n).*?(<!-- counts:end -->)", re.S)
+COUNTS_BLOCK_RE = re.compile(r"(<!-- counts:start -->\n).*?(<!-- counts:end -->)", re.DOTALL)
 KINDS = ("chapter", "block", "category", "subcategory", "code")
 
 
@@ -53,7 +53,7 @@ class Report:
             "",
             *([f"- {line}" for line in self.resolved] or ["- none"]),
             "",
-            f"ICD-10-CM codes left out because `engine.codes.normalize_code` rejects them: "
+            f"ICD-10-CM codes left out because `engine.core.codes.normalize_code` rejects them: "
             f"{len(skipped)} ({', '.join(skipped)}).",
         ]
         return "\n".join(lines) + "\n"

@@ -2,7 +2,7 @@
 
 Each builder turns one edition's vendored sources into a :class:`Catalog`.
 Chapters and blocks are keyed by their code range ("N00-N99", "N25-N29");
-every other code is in :func:`engine.codes.normalize_code` form and its kind
+every other code is in :func:`engine.core.codes.normalize_code` form and its kind
 follows from its length, so the engine never has to guess a level.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from xml.etree.ElementTree import Element
 
-from engine.codes import is_code_like, normalize_code
+from engine.core.codes import is_code_like, normalize_code
 
 from . import vendored as src
 

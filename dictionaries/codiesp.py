@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from functools import cache
 
-from engine.codes import normalize_code
+from engine.core.codes import normalize_code
 
 from . import vendored as src
 

@@ -1,6 +1,6 @@
 """Term dictionaries: folded surface forms → codes, per language and source.
 
-A term's key is :func:`engine.normalize.term_key` of its text, so lookups in the
+A term's key is :func:`engine.text.normalize.term_key` of its text, so lookups in the
 engine fold text exactly as the build did.  Every code is checked against the
 language's edition catalog; what fails is dropped and reported.
 """
@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from engine.codes import normalize_code
-from engine.normalize import scan
-from engine.normalize import term_key as _term_key
+from engine.core.codes import normalize_code
+from engine.text.normalize import scan
+from engine.text.normalize import term_key as _term_key
 
 from . import codiesp
 from . import vendored as src
@@ -112,10 +112,10 @@ LANGUAGES: dict[str, LanguagePlan] = {
 # Trailing "unspecified" qualifiers stripped to make a title variant; the
 # title itself is always kept too.  Greek titles get no variant.
 UNSPECIFIED_QUALIFIERS: dict[str, re.Pattern[str] | None] = {
-    "es": re.compile(r"(,\s*no especificad[oa]s?|,?\s+sin otra especificación|,?\s+NEOM)$", re.I),
-    "en": re.compile(r"(,\s*unspecified|,?\s+NOS)$", re.I),
-    "de": re.compile(r"(,\s*nicht näher bezeichnet|,?\s+o\.n\.A\.)$", re.I),
-    "fr": re.compile(r",\s*sans précision$", re.I),
+    "es": re.compile(r"(,\s*no especificad[oa]s?|,?\s+sin otra especificación|,?\s+NEOM)$", re.IGNORECASE),
+    "en": re.compile(r"(,\s*unspecified|,?\s+NOS)$", re.IGNORECASE),
+    "de": re.compile(r"(,\s*nicht näher bezeichnet|,?\s+o\.n\.A\.)$", re.IGNORECASE),
+    "fr": re.compile(r",\s*sans précision$", re.IGNORECASE),
     "el": None,
 }
 _PARENTHESISED_RE = re.compile(r"\s*\([^()]*\)")

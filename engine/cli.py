@@ -19,17 +19,25 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from engine.codes import Edition
-from engine.dictionary import LANGUAGES
-from engine.errors import EngineError
-from engine.evaluate import CandidateRecall, ModelVersusFuzzy, evaluate
-from engine.export import CSV_COLUMNS, ExportOptions, ExportPreset, check_writable, csv_rows, write_csv, write_text
-from engine.gold import GoldDocument, load_gold
-from engine.llm.session import open_llm_stage
-from engine.model import DocumentResult, Mention, Span
+from engine.core.codes import Edition
+from engine.core.errors import EngineError
+from engine.core.model import DocumentResult, Mention, Span
+from engine.evaluation.metrics import CandidateRecall, ModelVersusFuzzy, evaluate
+from engine.linking.llm.session import open_llm_stage
+from engine.linking.pipeline import LinkTask, Pipeline
 from engine.models import commands as models_commands
-from engine.pipeline import LinkTask, Pipeline
-from engine.readers import find_input_files
+from engine.records.export import (
+    CSV_COLUMNS,
+    ExportOptions,
+    ExportPreset,
+    check_writable,
+    csv_rows,
+    write_csv,
+    write_text,
+)
+from engine.terms.dictionary import LANGUAGES
+from engine.text.annotations import GoldDocument, load_gold
+from engine.text.readers import find_input_files
 
 __all__ = ["COMMANDS", "main"]
 

@@ -12,18 +12,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from engine.codes import Edition
-from engine.dictionary import DetectionPolicy
-from engine.language import detect_language
-from engine.linking import LinkerSettings
-from engine.llm.backend import BackendSettings
-from engine.llm.linker import LinkProgress, LLMLinker
-from engine.llm.session import LLMStage, open_llm_stage
-from engine.model import Document, DocumentResult
-from engine.pipeline import Pipeline, failed_result
-from engine.progress import Cancelled, Progress
-from engine.readers import document_id, read_document
-from engine.settings import AppSettings
+from engine.core.codes import Edition
+from engine.core.model import Document, DocumentResult
+from engine.core.progress import Cancelled, Progress
+from engine.linking.dictionary_stage import LinkerSettings
+from engine.linking.llm.backend import BackendSettings
+from engine.linking.llm.linker import LinkProgress, LLMLinker
+from engine.linking.llm.session import LLMStage, open_llm_stage
+from engine.linking.pipeline import Pipeline, failed_result
+from engine.records.settings import AppSettings
+from engine.terms.dictionary import DetectionPolicy
+from engine.text.language import detect_language
+from engine.text.readers import document_id, read_document
 
 __all__ = ["Coder", "CodingEvent", "CodingRequest"]
 

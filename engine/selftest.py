@@ -21,18 +21,18 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from engine.catalog import Catalog
-from engine.codes import Edition
-from engine.dictionary import LANGUAGES, TermDictionary
-from engine.errors import EngineError
-from engine.llm.linker import LLMLinker
-from engine.llm.prompt import NONE
-from engine.llm.session import LLMStage, open_llm_stage
-from engine.model import Document, Mention, Stage
+from engine.core.codes import Edition
+from engine.core.errors import EngineError
+from engine.core.model import Document, Mention, Stage
+from engine.core.netguard import Attempt
+from engine.core.resources import compiled_dir, resources_dir
+from engine.linking.llm.linker import LLMLinker
+from engine.linking.llm.prompt import NONE
+from engine.linking.llm.session import LLMStage, open_llm_stage
+from engine.linking.pipeline import Pipeline
 from engine.models.store import ModelStore
-from engine.netguard import Attempt
-from engine.pipeline import Pipeline
-from engine.resources import compiled_dir, resources_dir
+from engine.terms.catalog import Catalog
+from engine.terms.dictionary import LANGUAGES, TermDictionary
 
 __all__ = ["Check", "Outcome", "network_check", "passed", "run_checks", "summary"]
 
@@ -90,7 +90,7 @@ def run_checks(model: str | None = None, store: ModelStore | None = None) -> Ite
 
 
 def network_check(attempts: Sequence[Attempt]) -> Check:
-    """The last line: nothing the self-test did reached for the network (``engine.netguard`` recorded it)."""
+    """The last line: nothing the self-test did reached for the network (``engine.core.netguard`` recorded it)."""
     if not attempts:
         return Check("network", Outcome.PASSED, "0 socket or process-start attempts during the self-test")
     listed = "; ".join(attempt.line() for attempt in attempts[:5])

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))  # the engine validates and hashes --with-model
 APP = "icdlinker"
 CONTENTS = "_internal"  # PyInstaller's default contents folder: sys._MEIPASS in the app
 LOCK = ROOT / "constraints.txt"
-BUNDLED_MODELS = Path("resources", "models")  # engine.resources.bundled_models_dir() in the app
+BUNDLED_MODELS = Path("resources", "models")  # engine.core.resources.bundled_models_dir() in the app
 _MB = 1024**2
 
 
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         print("build: PyInstaller is missing; install it with: pip install -e '.[packaging]'", file=sys.stderr)
         return 2
     if args.with_model:
-        from engine.errors import ModelFileError
+        from engine.core.errors import ModelFileError
         from engine.models.gguf import read_gguf_info
 
         try:

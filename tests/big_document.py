@@ -11,10 +11,10 @@ from itertools import cycle
 from pathlib import Path
 
 from engine.coding import Coder, CodingEvent, CodingRequest
-from engine.model import Document, DocumentResult
-from engine.progress import CancelToken
-from engine.resources import resources_dir
-from engine.settings import AppSettings
+from engine.core.model import Document, DocumentResult
+from engine.core.progress import CancelToken
+from engine.core.resources import resources_dir
+from engine.records.settings import AppSettings
 
 __all__ = ["clinical_text", "coded"]
 

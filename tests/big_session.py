@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.coding import Coder, CodingEvent, CodingRequest
-from engine.progress import CancelToken
-from engine.session import ReviewSession
-from engine.session_db import open_session
+from engine.core.progress import CancelToken
+from engine.records.session import ReviewSession
+from engine.records.session_db import open_session
 
 __all__ = ["BACKGROUND", "coded_session", "session_database"]
 

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Bounded", "run_bounded", "python_argv"]
+__all__ = ["Bounded", "python_argv", "run_bounded"]
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -30,7 +30,7 @@ def user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def messages(qapp, user_dirs: Path) -> Iterator[list[str]]:  # noqa: ANN001 — pytest-qt's QApplication
+def messages(qapp, user_dirs: Path) -> Iterator[list[str]]:
     """What the coder is shown during one test (gui.errors.shown); no message box outlives the test."""
     from PySide6.QtWidgets import QMessageBox
 

@@ -194,10 +194,10 @@ def _pdf(text: str | None, password: str | None = None) -> bytes:
         font = DictionaryObject({NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
                                  NameObject("/BaseFont"): NameObject("/Helvetica")})
         page[NameObject("/Resources")] = DictionaryObject(
-            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})})  # noqa: SLF001
+            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})})
         stream = DecodedStreamObject()
         stream.set_data(f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode("latin-1"))
-        page[NameObject("/Contents")] = writer._add_object(stream)  # noqa: SLF001
+        page[NameObject("/Contents")] = writer._add_object(stream)
     if password:
         writer.encrypt(password, algorithm="RC4-128")
     buffer = io.BytesIO()
@@ -237,7 +237,7 @@ def _bad_text(folder: Path) -> Expect:
 
 @hostile_case("half UTF-8, half cp1252")
 def _mixed(folder: Path) -> Expect:
-    (folder / "mixed.txt").write_bytes("Niño con neumonía basal. ".encode("utf-8")
+    (folder / "mixed.txt").write_bytes("Niño con neumonía basal. ".encode()
                                        + "Señora con hipertensión arterial.".encode("cp1252"))
     out = folder.parent / "mixed.csv"
 

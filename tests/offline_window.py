@@ -1,4 +1,4 @@
-"""A coder's session in the real window, recorded by ``engine.netguard``: run as its own process.
+"""A coder's session in the real window, recorded by ``engine.core.netguard``: run as its own process.
 
     python tests/offline_window.py MODEL.gguf WORK_FOLDER
 
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from engine.netguard import recording  # noqa: E402
+from engine.core.netguard import recording
 
 if TYPE_CHECKING:  # the window's modules are imported while recording
     from PySide6.QtCore import QCoreApplication
@@ -51,7 +51,7 @@ def session(model: Path, work: Path) -> dict[str, object]:
     """Everything a coder does in a day, in small: open, code with the model, review, export, close."""
     from PySide6.QtWidgets import QDialogButtonBox, QFileDialog
 
-    from engine.session import DocumentState
+    from engine.records.session import DocumentState
     from gui import errors
     from gui.app import application, open_window, wait_for_coding
     from gui.export_dialog import ExportDialog

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.catalog import Catalog
-from engine.codes import Edition
-from engine.errors import CatalogError
+from engine.core.codes import Edition
+from engine.core.errors import CatalogError
+from engine.terms.catalog import Catalog
 
 
 @pytest.fixture(scope="module")

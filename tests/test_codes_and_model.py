@@ -2,8 +2,17 @@ import json
 
 import pytest
 
-from engine.codes import Edition, Level, at_level, is_code_like, normalize_code
-from engine.model import Assignment, Candidate, Document, DocumentResult, Mention, ReviewStatus, Span, Stage
+from engine.core.codes import Edition, Level, at_level, is_code_like, normalize_code
+from engine.core.model import (
+    Assignment,
+    Candidate,
+    Document,
+    DocumentResult,
+    Mention,
+    ReviewStatus,
+    Span,
+    Stage,
+)
 
 
 @pytest.mark.parametrize(

@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from engine.codes import Edition
 from engine.coding import Coder, CodingEvent, CodingRequest
-from engine.language import detect_language
-from engine.model import Document, Stage
-from engine.progress import Cancelled, CancelToken
-from engine.resources import resources_dir
-from engine.settings import AppSettings
+from engine.core.codes import Edition
+from engine.core.model import Document, Stage
+from engine.core.progress import Cancelled, CancelToken
+from engine.core.resources import resources_dir
+from engine.records.settings import AppSettings
+from engine.text.language import detect_language
 
 SAMPLES = sorted((resources_dir() / "samples").glob("*/*.txt"))
 

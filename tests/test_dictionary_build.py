@@ -11,7 +11,7 @@ import pytest
 
 from dictionaries import build, codiesp
 from dictionaries.vendored import MANIFEST_PATH, SOURCES_DIR
-from engine.normalize import term_key
+from engine.text.normalize import term_key
 
 COMPILED = build.COMPILED_DIR
 CATALOG_KEYS = {"format", "edition", "name", "attribution", "languages", "nodes"}

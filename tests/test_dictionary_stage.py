@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.detection import detect_mentions
-from engine.dictionary import (
+from engine.core.errors import DictionaryError
+from engine.core.model import Document
+from engine.linking.detection import detect_mentions
+from engine.terms.dictionary import (
     DEFAULT_EDITIONS,
     LANGUAGES,
     DetectionPolicy,
@@ -15,8 +17,6 @@ from engine.dictionary import (
     TermDictionary,
     TermEntry,
 )
-from engine.errors import DictionaryError
-from engine.model import Document
 
 
 def entry(*codes: tuple[str, int]) -> TermEntry:
@@ -123,7 +123,7 @@ def test_missing_dictionary_and_unknown_language() -> None:
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_bundled_dictionary_loads_and_its_codes_are_in_its_catalog(language: str) -> None:
-    from engine.catalog import Catalog
+    from engine.terms.catalog import Catalog
 
     dictionary = TermDictionary.bundled(language)
     catalog = Catalog.bundled(dictionary.edition)

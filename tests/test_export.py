@@ -10,13 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import ExportError
-from engine.export import (
-    CSV_COLUMNS, REGISTRY_COLUMNS, ExportOptions, ExportPreset, check_writable, write_csv, write_json,
+from engine.core.errors import ExportError
+from engine.core.model import Document, DocumentResult, ReviewStatus
+from engine.linking.pipeline import Pipeline
+from engine.records.export import (
+    CSV_COLUMNS,
+    REGISTRY_COLUMNS,
+    ExportOptions,
+    ExportPreset,
+    check_writable,
+    write_csv,
+    write_json,
 )
-from engine.model import Document, DocumentResult, ReviewStatus
-from engine.pipeline import Pipeline
-from engine.review import accept, reject
+from engine.records.review import accept, reject
 
 TEXT = "Mujer con neumonía basal derecha. Antecedente de neumonía hace dos años. Hipertensión arterial."
 

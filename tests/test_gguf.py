@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.errors import ModelFileError
+from engine.core.errors import ModelFileError
 from engine.models.gguf import read_gguf_info
 from tests.ggufwriter import F32, TEMPLATE, gguf_bytes, tiny_metadata
 

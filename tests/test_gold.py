@@ -1,4 +1,4 @@
-"""engine.gold on hand-made corpora in every layout, and on the real CodiEsp and CANTEMIST splits."""
+"""engine.text.annotations on hand-made corpora in every layout, and on the real CodiEsp and CANTEMIST splits."""
 
 import json
 from collections.abc import Callable
@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import GoldFormatError
-from engine.gold import (
+from engine.core.errors import GoldFormatError
+from engine.core.model import Document, Mention, Span
+from engine.text.annotations import (
     external_mentions,
     load_brat,
     load_codiesp,
@@ -15,8 +16,7 @@ from engine.gold import (
     load_jsonl,
     parse_asterisk_markup,
 )
-from engine.model import Document, Mention, Span
-from engine.readers import read_document
+from engine.text.readers import read_document
 
 DATA = Path("/work/shared/data")
 TEXT_1 = "Varón con dolor lumbar y herida abierta en la pared abdominal. Fiebre."

@@ -16,15 +16,15 @@ from typing import Any
 import llama_cpp
 import pytest
 
-from engine.errors import BackendError, GrammarError, ModelError, ModelFileError
-from engine.llm.backend import (
+from engine.core.errors import BackendError, GrammarError, ModelError, ModelFileError
+from engine.core.progress import Cancelled, CancelToken
+from engine.linking.llm.backend import (
     BackendSettings,
     Generation,
     LlamaBackend,
     LLMWorker,
     fit_context,
 )
-from engine.progress import Cancelled, CancelToken
 
 # One thread: on a 2-core machine shared with other work, two spinning llama.cpp
 # threads can stall each other for seconds per token.

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from engine.coding import Coder, CodingRequest
-from engine.llm.backend import BackendSettings, Generation, LLMWorker
-from engine.model import Document
-from engine.progress import Cancelled, CancelToken
-from engine.settings import AppSettings
+from engine.core.model import Document
+from engine.core.progress import Cancelled, CancelToken
+from engine.linking.llm.backend import BackendSettings, Generation, LLMWorker
+from engine.records.settings import AppSettings
 
 CANCEL_BOUND_S = 1.0
 SETTINGS = BackendSettings(n_ctx=4096, n_threads=1)  # one thread: see tests/test_llm_backend.py

@@ -12,10 +12,17 @@ from typing import Any
 
 import pytest
 
-from engine.llm.linker import LLMLinker, ModelIdentity
-from engine.llm.prompt import NONE, PROMPT_VERSION, PromptItem, PromptTemplate, build_messages, build_schema
-from engine.model import Candidate, Document, Mention, ReviewStatus, Stage
-from engine.pipeline import Pipeline
+from engine.core.model import Candidate, Document, Mention, ReviewStatus, Stage
+from engine.linking.llm.linker import LLMLinker, ModelIdentity
+from engine.linking.llm.prompt import (
+    NONE,
+    PROMPT_VERSION,
+    PromptItem,
+    PromptTemplate,
+    build_messages,
+    build_schema,
+)
+from engine.linking.pipeline import Pipeline
 
 TEXT = "Varón con neumonía basal derecha y dolor torácico atípico. Hipertensión arterial."
 

@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
-from engine.llm.prompt import PROMPT_VERSION
-from engine.llm.session import open_llm_stage
-from engine.model import Document, Mention, Stage
+from engine.core.model import Document, Mention, Stage
+from engine.linking.llm.prompt import PROMPT_VERSION
+from engine.linking.llm.session import open_llm_stage
+from engine.linking.pipeline import Pipeline
 from engine.models.files import stream_file
-from engine.pipeline import Pipeline
 
 TEXT = (
     "Varón de 70 años con dolor torácico atípico de una semana, disnea de esfuerzo y edemas maleolares. "

@@ -2,10 +2,15 @@
 
 import pytest
 
-from engine.codes import Edition, Level
-from engine.evaluate import ModelVersusFuzzy, document_scores, mention_scores_detect, mention_scores_gold
-from engine.gold import GoldDocument, GoldMention
-from engine.model import Assignment, Candidate, Document, DocumentResult, Mention, Stage
+from engine.core.codes import Edition, Level
+from engine.core.model import Assignment, Candidate, Document, DocumentResult, Mention, Stage
+from engine.evaluation.metrics import (
+    ModelVersusFuzzy,
+    document_scores,
+    mention_scores_detect,
+    mention_scores_gold,
+)
+from engine.text.annotations import GoldDocument, GoldMention
 
 
 def test_gold_mode_precision_recall_by_level() -> None:

@@ -22,7 +22,14 @@ from pathlib import Path
 import pytest
 
 import engine  # noqa: F401 — sets HF_HUB_OFFLINE=1 before huggingface_hub is imported
-from engine.errors import ModelDownloadError, ModelError, ModelFileError, ModelMemoryError, ModelTemplateError
+from engine.core.errors import (
+    ModelDownloadError,
+    ModelError,
+    ModelFileError,
+    ModelMemoryError,
+    ModelTemplateError,
+)
+from engine.core.progress import Cancelled
 from engine.models import (
     MemoryEstimate,
     ModelStore,
@@ -32,9 +39,8 @@ from engine.models import (
     read_gguf_info,
 )
 from engine.models.commands import register, run
-from engine.progress import Cancelled
-from tests.hubserver import COMMIT, FILE, REPO, FakeHub, serve
 from tests.ggufwriter import TEMPLATE, gguf_bytes, tiny_metadata
+from tests.hubserver import COMMIT, FILE, REPO, FakeHub, serve
 
 CHUNK = 4096
 
@@ -64,7 +70,7 @@ class Recorder:
         return self.cancel_after is not None and len(self.updates) >= self.cancel_after
 
 
-def download(store: ModelStore, hub: FakeHub, progress: Recorder | None = None):  # noqa: ANN201
+def download(store: ModelStore, hub: FakeHub, progress: Recorder | None = None):
     return store.download(f"{REPO}/{FILE}", progress, endpoint=hub.endpoint, chunk_size=CHUNK)
 
 

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import normalize
-from engine.normalize import fold, fold_char, scan, term_key, tokenize
+from engine.text import normalize
+from engine.text.normalize import fold, fold_char, scan, term_key, tokenize
 
 # Text drawn from the scripts our coders work in, plus the characters that take
 # the slow path (decomposed accents, ß, ligatures, final sigma) and separators.

@@ -1,6 +1,6 @@
 """No data leaves the machine: a whole window session, and the self-test, attempt no network use.
 
-Two independent witnesses.  ``engine.netguard``'s audit hook, inside the
+Two independent witnesses.  ``engine.core.netguard``'s audit hook, inside the
 process, names every Python socket call and every program started (a child
 could reach the network unseen).  ``strace -f -e trace=network``, outside it,
 sees native code too (llama.cpp, Qt), which never goes through Python's socket
@@ -111,7 +111,7 @@ def test_both_witnesses_see_an_attempt_and_name_it(tmp_path: Path) -> None:
     """
     code = (
         "import socket, subprocess, sys, threading\n"
-        "from engine.netguard import recording\n"
+        "from engine.core.netguard import recording\n"
         "with recording() as attempts:\n"
         "    try:\n"
         "        socket.create_connection(('192.0.2.1', 9), timeout=0.01)\n"  # TEST-NET-1: never routed

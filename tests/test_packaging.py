@@ -18,11 +18,11 @@ from types import ModuleType
 
 import pytest
 
-from engine.catalog import Catalog
-from engine.codes import Edition
-from engine.errors import ModelError
-from engine.llm.session import open_llm_stage
+from engine.core.codes import Edition
+from engine.core.errors import ModelError
+from engine.linking.llm.session import open_llm_stage
 from engine.models.store import ModelStore
+from engine.terms.catalog import Catalog
 from tests.test_gguf import gguf_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,7 +98,7 @@ def test_the_llm_stage_opens_the_bundled_model_by_its_id(gemma_gguf: Path, tmp_p
 def test_data_paths_resolve_inside_a_frozen_bundle(tmp_path: Path) -> None:
     code = (
         "import sys; sys.frozen = True; sys._MEIPASS = sys.argv[1]\n"
-        "from engine.resources import bundled_models_dir, compiled_dir, resources_dir\n"
+        "from engine.core.resources import bundled_models_dir, compiled_dir, resources_dir\n"
         "print(compiled_dir()); print(resources_dir()); print(bundled_models_dir())\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("ICDLINKER_")}

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.model import Document, Mention, ReviewStatus, Stage
-from engine.pipeline import LinkTask, Pipeline
-from engine.progress import Cancelled, CancelToken
+from engine.core.model import Document, Mention, ReviewStatus, Stage
+from engine.core.progress import Cancelled, CancelToken
+from engine.linking.pipeline import LinkTask, Pipeline
 
 SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
 

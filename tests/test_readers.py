@@ -1,4 +1,4 @@
-"""engine.readers on real files: encodings, .docx, .pdf, and every way a file can be bad."""
+"""engine.text.readers on real files: encodings, .docx, .pdf, and every way a file can be bad."""
 
 import codecs
 import io
@@ -14,9 +14,9 @@ from docx.document import Document as DocxDocument
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.errors import DocumentReadError
-from engine.model import Document
-from engine.readers import find_input_files, iter_input_files, read_document
+from engine.core.errors import DocumentReadError
+from engine.core.model import Document
+from engine.text.readers import find_input_files, iter_input_files, read_document
 from tests.pdfwriter import pdf_file
 
 SPANISH = "Diagnóstico: neumonía – €"
@@ -313,7 +313,7 @@ def test_folders_expand_to_sorted_visible_supported_files(tmp_path: Path) -> Non
 
 
 def test_half_utf8_half_cp1252_decodes_each_part_and_warns(tmp_path: Path) -> None:
-    data = "Niño con neumonía. ".encode("utf-8") + "Señora con diabetes y hipertensión.".encode("cp1252")
+    data = "Niño con neumonía. ".encode() + "Señora con diabetes y hipertensión.".encode("cp1252")
     document = read_document(write(tmp_path / "mixed.txt", data), "es")
     assert document.text == "Niño con neumonía. Señora con diabetes y hipertensión."
     [warning] = document.warnings

@@ -2,12 +2,11 @@
 
 import pytest
 
-from engine.catalog import Catalog
-from engine.codes import Edition
-from engine.errors import ReviewError
-from engine.model import Document, DocumentResult, ReviewStatus, Stage
-from engine.pipeline import Pipeline
-from engine.review import (
+from engine.core.codes import Edition
+from engine.core.errors import ReviewError
+from engine.core.model import Document, DocumentResult, ReviewStatus, Stage
+from engine.linking.pipeline import Pipeline
+from engine.records.review import (
     accept,
     accept_stage,
     add_mention,
@@ -17,6 +16,7 @@ from engine.review import (
     reject,
     review_counts,
 )
+from engine.terms.catalog import Catalog
 
 TEXT = "Paciente con hipertensión arterial y diabetes mellitus tipo 2. Refiere dolor torácico atípico."
 

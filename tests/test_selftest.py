@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.dictionary import LANGUAGES
 from engine.models.store import ModelStore
 from engine.selftest import Check, Outcome, passed, run_checks, summary
+from engine.terms.dictionary import LANGUAGES
 from gui import launch
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,17 +13,23 @@ from pathlib import Path
 
 import pytest
 
-from engine.audit import Action, ReviewStep, Step
-from engine.catalog import Catalog
-from engine.codes import Edition
-from engine.errors import SessionError
-from engine.export import ExportPreset
-from engine.model import Document, DocumentResult, ReviewStatus, Stage
-from engine.pipeline import Pipeline
-from engine.review import accept, accept_stage, add_mention, change_code, delete, reject
-from engine.session import SESSION_FORMAT, DocumentState, ReviewSession, SessionDocument, default_session_path
-from engine.session_db import OpenedSession, open_session
-from engine.settings import AppSettings, default_settings_path
+from engine.core.codes import Edition
+from engine.core.errors import SessionError
+from engine.core.model import Document, DocumentResult, ReviewStatus, Stage
+from engine.linking.pipeline import Pipeline
+from engine.records.audit import Action, ReviewStep, Step
+from engine.records.export import ExportPreset
+from engine.records.review import accept, accept_stage, add_mention, change_code, delete, reject
+from engine.records.session import (
+    SESSION_FORMAT,
+    DocumentState,
+    ReviewSession,
+    SessionDocument,
+    default_session_path,
+)
+from engine.records.session_db import OpenedSession, open_session
+from engine.records.settings import AppSettings, default_settings_path
+from engine.terms.catalog import Catalog
 
 TEXT = "Varón de 70 años con insuficiencia cardiaca e hipertensión arterial."
 

@@ -1,6 +1,8 @@
 """Local GGUF models: the curated catalog, file validation, memory estimates and the store.
 
 Importing this package never imports huggingface_hub; only ``ModelStore.download`` does.
+
+Layer 3: may import ``core`` (models are a store of files; they know nothing of linking).
 """
 
 from engine.models.catalog import CatalogModel, find_catalog_model, load_model_catalog

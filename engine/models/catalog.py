@@ -10,8 +10,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import ModelError
-from engine.resources import resources_dir
+from engine.core.errors import ModelError
+from engine.core.resources import resources_dir
 
 __all__ = ["CatalogModel", "find_catalog_model", "load_model_catalog"]
 

@@ -14,8 +14,8 @@ from typing import BinaryIO
 
 import platformdirs
 
-from engine.errors import ModelError
-from engine.progress import Cancelled, Progress
+from engine.core.errors import ModelError
+from engine.core.progress import Cancelled, Progress
 
 __all__ = ["DISK_MARGIN_BYTES", "default_models_dir", "ensure_free_space", "stream_file"]
 

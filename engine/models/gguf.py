@@ -18,7 +18,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import ModelFileError, ModelTemplateError
+from engine.core.errors import ModelFileError, ModelTemplateError
 
 __all__ = ["GGUFInfo", "read_gguf_info"]
 

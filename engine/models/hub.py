@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from engine.errors import ModelDownloadError
+from engine.core.errors import ModelDownloadError
+from engine.core.progress import Cancelled, Progress
 from engine.models.files import ensure_free_space, stream_file
 from engine.models.locking import lock_file
-from engine.progress import Cancelled, Progress
 
 __all__ = ["STALL_BYTES", "STALL_SECONDS", "RemoteFile", "fetch_model_file"]
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout, lock_descriptor
 
-from engine.errors import ModelError
+from engine.core.errors import ModelError
 
 __all__ = ["COPY_SUFFIX", "HeldFile", "held_temporary", "lock_file", "registry_lock", "remove_leftovers"]
 
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 COPY_SUFFIX = ".copying"
 _LOCK_NAME = ".models.lock"
-_REGISTRY_TEMPORARIES = ".models.json.*.tmp"  # engine.export.write_text_atomic's names for models.json
+_REGISTRY_TEMPORARIES = ".models.json.*.tmp"  # engine.core.atomic.write_text_atomic's names for models.json
 
 
 @contextmanager

@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import ModelMemoryError
+from engine.core.errors import ModelMemoryError
 from engine.models.gguf import GGUFInfo
 
 __all__ = ["COMPUTE_OVERHEAD_BYTES", "MemoryEstimate", "available_ram_bytes", "available_vram_bytes",

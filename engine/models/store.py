@@ -7,7 +7,7 @@ the registry, rewritten atomically so a crash never loses it, and only under a f
 lock so concurrent processes never lose each other's changes (engine/models/locking.py).
 Every file is validated as GGUF, its chat template checked (engine/models/vetting.py),
 before it is registered, and its SHA-256 recorded.
-Models shipped inside the app (``engine.resources.bundled_models_dir``) are listed
+Models shipped inside the app (``engine.core.resources.bundled_models_dir``) are listed
 too: read-only, never removed, and selected when the coder has selected nothing.
 Nothing here uses the network except :meth:`ModelStore.download`.
 """
@@ -23,15 +23,15 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from engine.errors import ModelError, ModelFileError
-from engine.export import write_text_atomic
+from engine.core.atomic import write_text_atomic
+from engine.core.errors import ModelError, ModelFileError
+from engine.core.progress import Progress
+from engine.core.resources import bundled_models_dir
 from engine.models.catalog import CatalogModel, find_catalog_model
 from engine.models.files import default_models_dir, ensure_free_space, stream_file
 from engine.models.gguf import GGUFInfo, read_gguf_info
 from engine.models.locking import HeldFile, held_temporary, registry_lock, remove_leftovers
 from engine.models.vetting import check_model_file
-from engine.progress import Progress
-from engine.resources import bundled_models_dir
 
 __all__ = ["InstalledModel", "ModelStore", "default_models_dir"]
 

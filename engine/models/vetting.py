@@ -23,7 +23,7 @@ import sys
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from engine.errors import ModelError, ModelTemplateError
+from engine.core.errors import ModelError, ModelTemplateError
 from engine.models.files import default_models_dir
 from engine.models.gguf import GGUFInfo, read_gguf_info
 

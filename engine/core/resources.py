@@ -1,0 +1,60 @@
+"""Where bundled data lives, the same way in a checkout, a wheel and a frozen app."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["bundled_models_dir", "compiled_dir", "load_compiled", "resources_dir"]
+
+
+def _root() -> Path:
+    frozen_root = getattr(sys, "_MEIPASS", None)  # PyInstaller one-folder bundle
+    if frozen_root:
+        return Path(frozen_root)
+    # engine/, dictionaries/ and resources/ are siblings in a checkout and in site-packages;
+    # this file is engine/core/resources.py.
+    return Path(__file__).resolve().parents[2]
+
+
+def compiled_dir() -> Path:
+    """Folder of compiled dictionaries and catalogs (``ICDLINKER_DICTIONARIES`` overrides)."""
+    override = os.environ.get("ICDLINKER_DICTIONARIES")
+    return Path(override) if override else _root() / "dictionaries" / "compiled"
+
+
+def resources_dir() -> Path:
+    """Folder of bundled resources: sample documents, prompts, model catalog."""
+    return _root() / "resources"
+
+
+def bundled_models_dir() -> Path:
+    """Folder of GGUF models shipped inside the app (``ICDLINKER_BUNDLED_MODELS`` overrides).
+
+    ``packaging/build.py --with-model`` fills it, for sites that cannot download; it may not exist.
+    """
+    override = os.environ.get("ICDLINKER_BUNDLED_MODELS")
+    return Path(override) if override else resources_dir() / "models"
+
+
+def load_compiled(path: Path) -> Any:
+    """Read a gzipped JSON data file, letting other threads run while it parses.
+
+    ``json.loads`` holds the GIL for a whole parse (about 150 ms for a catalog), which
+    would freeze the window while its worker loads one.  A Python hook per object and
+    integer gives the interpreter a point to switch threads; the result and the speed
+    are the same.
+    """
+    return json.loads(gzip.decompress(path.read_bytes()), object_hook=_switch_point, parse_int=_parse_int)
+
+
+def _switch_point(value: dict[str, Any]) -> dict[str, Any]:
+    return value
+
+
+def _parse_int(text: str) -> int:
+    return int(text)

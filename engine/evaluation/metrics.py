@@ -1,0 +1,210 @@
+"""Evaluation against annotated corpora: the paper's metrics and CodiEsp's.
+
+Mention level, gold mode: every gold mention is linked and scored at three code
+levels (precision over mentions given a code, recall over all gold mentions).
+Mention level, detect mode: CodiEsp-X style, a prediction counts when its
+document, span (start of first piece, end of last) and code all match.
+Document level: CodiEsp-D style code sets per document, micro-averaged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from engine.core.codes import Level, at_level
+from engine.core.model import DocumentResult, ReviewStatus, Stage
+from engine.core.progress import Progress
+from engine.linking.pipeline import LinkTask, Pipeline
+from engine.text.annotations import GoldDocument
+
+__all__ = [
+    "CandidateRecall",
+    "ModelVersusFuzzy",
+    "Scores",
+    "document_scores",
+    "evaluate",
+    "mention_scores_detect",
+    "mention_scores_gold",
+]
+
+MENTION_LEVELS = (Level.CATEGORY, Level.SUBCATEGORY, Level.FULL)
+DOCUMENT_LEVELS = (Level.CATEGORY, Level.FULL)
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    true_positives: int
+    predicted: int
+    gold: int
+
+    @property
+    def precision(self) -> float:
+        return self.true_positives / self.predicted if self.predicted else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.true_positives / self.gold if self.gold else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {"p": round(self.precision, 4), "r": round(self.recall, 4), "f1": round(self.f1, 4)}
+
+
+def mention_scores_gold(pairs: Iterable[tuple[str, str | None]], level: Level) -> Scores:
+    """Scores over (gold code, predicted code or None) for every gold mention."""
+    tp = predicted = gold = 0
+    for gold_code, predicted_code in pairs:
+        gold += 1
+        if predicted_code is not None:
+            predicted += 1
+            tp += at_level(gold_code, level) == at_level(predicted_code, level)
+    return Scores(tp, predicted, gold)
+
+
+_Key = tuple[str, int, int, str]
+
+
+def mention_scores_detect(gold: Iterable[_Key], predicted: Iterable[_Key], level: Level) -> Scores:
+    """CodiEsp-X style: (document, start, end, code) multisets compared at ``level``."""
+
+    def cut(keys: Iterable[_Key]) -> Counter[_Key]:
+        return Counter((doc, start, end, at_level(code, level)) for doc, start, end, code in keys)
+
+    gold_counts, predicted_counts = cut(gold), cut(predicted)
+    tp = sum((gold_counts & predicted_counts).values())
+    return Scores(tp, sum(predicted_counts.values()), sum(gold_counts.values()))
+
+
+def document_scores(gold: dict[str, set[str]], predicted: dict[str, set[str]], level: Level) -> Scores:
+    """CodiEsp-D style: per-document code sets, micro-averaged over documents."""
+    tp = n_predicted = n_gold = 0
+    for doc_id in gold.keys() | predicted.keys():
+        gold_codes = {at_level(c, level) for c in gold.get(doc_id, ())}
+        predicted_codes = {at_level(c, level) for c in predicted.get(doc_id, ())}
+        tp += len(gold_codes & predicted_codes)
+        n_predicted += len(predicted_codes)
+        n_gold += len(gold_codes)
+    return Scores(tp, n_predicted, n_gold)
+
+
+class CandidateRecall:
+    """How often the gold code is among the candidates of mentions the dictionary left open.
+
+    Whatever later stage picks from the candidates, it cannot do better than this.
+    """
+
+    KS = (1, 3, 5, 10)
+
+    def __init__(self) -> None:
+        self._cases: list[tuple[str, tuple[str, ...]]] = []
+
+    def add(self, gold_document: GoldDocument, result: DocumentResult) -> None:
+        for gold, assignment in zip(gold_document.mentions, result.assignments):
+            if assignment.stage is not Stage.DICTIONARY:
+                self._cases.append((gold.code, tuple(c.code for c in assignment.candidates)))
+
+    def recall(self, k: int, level: Level) -> float:
+        if not self._cases:
+            return 0.0
+        hits = sum(
+            at_level(gold, level) in {at_level(code, level) for code in codes[:k]} for gold, codes in self._cases
+        )
+        return hits / len(self._cases)
+
+    def report(self) -> str:
+        cells = [
+            f"@{k} {self.recall(k, Level.CATEGORY):.3f}/{self.recall(k, Level.FULL):.3f}" for k in self.KS
+        ]
+        return f"candidate recall (category/full) over {len(self._cases)} open mentions: " + "  ".join(cells)
+
+
+class ModelVersusFuzzy:
+    """On the mentions the model was asked about: is its answer, or the fuzzy top candidate, right?
+
+    Category level.  "either" bounds every rule that picks one of the two per
+    mention: if it is not well above the fuzzy count, no combination of this
+    model with the fuzzy ranking can gain much.
+    """
+
+    def __init__(self) -> None:
+        self.asked = self.model = self.fuzzy = self.both = self.either = 0
+
+    def add(self, gold_document: GoldDocument, result: DocumentResult) -> None:
+        for gold, assignment in zip(gold_document.mentions, result.assignments):
+            if "llm_answer" not in assignment.provenance:
+                continue
+            category = at_level(gold.code, Level.CATEGORY)
+            answer = assignment.code if assignment.stage is Stage.LLM else None
+            top = assignment.candidates[0].code if assignment.candidates else None
+            model_right = answer is not None and at_level(answer, Level.CATEGORY) == category
+            fuzzy_right = top is not None and at_level(top, Level.CATEGORY) == category
+            self.asked += 1
+            self.model += model_right
+            self.fuzzy += fuzzy_right
+            self.both += model_right and fuzzy_right
+            self.either += model_right or fuzzy_right
+
+    def report(self) -> str:
+        return (
+            f"model vs fuzzy top candidate over {self.asked} asked mentions (category right): "
+            f"model {self.model}, fuzzy {self.fuzzy}, both {self.both}, either {self.either}"
+        )
+
+
+def evaluate(
+    pipeline: Pipeline,
+    corpus: list[GoldDocument],
+    mode: str,
+    progress: Progress | None = None,
+    on_result: Callable[[GoldDocument, DocumentResult], None] | None = None,
+) -> dict[str, Any]:
+    """Code ``corpus`` (gold mentions given, or detected) and score it.
+
+    The returned dict has exactly the keys the README documents.
+    """
+    if mode not in ("gold", "detect"):
+        raise ValueError(f"mode must be 'gold' or 'detect', not {mode!r}")
+    started = time.perf_counter()
+    tasks = [
+        LinkTask(g.document, tuple(m.mention for m in g.mentions) if mode == "gold" else None) for g in corpus
+    ]
+    pairs: list[tuple[str, str | None]] = []
+    gold_keys: list[_Key] = []
+    predicted_keys: list[_Key] = []
+    gold_docs: dict[str, set[str]] = {}
+    predicted_docs: dict[str, set[str]] = {}
+    for gold_document, result in zip(corpus, pipeline.run(tasks, progress)):
+        doc_id = gold_document.document.id
+        if on_result is not None:
+            on_result(gold_document, result)
+        if mode == "gold":
+            # Given mentions come back in the order they were given.
+            pairs += [(g.code, a.code) for g, a in zip(gold_document.mentions, result.assignments)]
+        gold_keys += [(doc_id, g.mention.start, g.mention.end, g.code) for g in gold_document.mentions]
+        coded = [a for a in result.assignments if a.code is not None and a.status is not ReviewStatus.REJECTED]
+        predicted_keys += [(doc_id, a.mention.start, a.mention.end, a.code) for a in coded]
+        gold_docs[doc_id] = set(gold_document.codes)
+        predicted_docs[doc_id] = {a.code for a in coded}
+    if mode == "gold":
+        mentions = {lv.value: mention_scores_gold(pairs, lv).as_dict() for lv in MENTION_LEVELS}
+    else:
+        mentions = {
+            lv.value: mention_scores_detect(gold_keys, predicted_keys, lv).as_dict() for lv in MENTION_LEVELS
+        }
+    return {
+        "mentions": mentions,
+        "documents": {
+            lv.value: document_scores(gold_docs, predicted_docs, lv).as_dict() for lv in DOCUMENT_LEVELS
+        },
+        "n_documents": len(corpus),
+        "n_mentions": len(gold_keys),
+        "seconds": round(time.perf_counter() - started, 2),
+    }

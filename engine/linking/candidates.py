@@ -1,0 +1,137 @@
+"""Candidate retrieval for mentions the dictionary could not settle.
+
+Choices are every dictionary term plus every catalog title in the document
+language (and English titles for CIE-10-ES, whose full codes have English
+titles only), all folded like the query so accents never count as differences.
+
+Retrieval has two steps, because a fuzzy scorer over ~100k titles costs about a
+second per mention: an inverted index on word stems (the first five letters,
+enough to join "renal"/"renales" or "crónica"/"crónico") finds the choices that
+share informative words with the mention, weighted by rarity; rapidfuzz then
+re-scores the best of those on the whole strings.  The result is a ranked list
+of codes: what the fuzzy fallback picks from now and what the LLM stage will be
+offered.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cached_property
+
+from rapidfuzz import fuzz
+
+from engine.core.codes import Edition
+from engine.core.model import Candidate
+from engine.terms.catalog import Catalog
+from engine.terms.dictionary import TermDictionary
+from engine.text.normalize import term_key
+
+__all__ = ["CandidateIndex"]
+
+_STEM = 5
+# Words that carry no meaning for retrieval, folded like everything else.
+_STOPWORDS = frozenset(
+    ["a", "al", "con", "de", "del", "e", "el", "en", "la", "las", "lo", "los", "o", "para", "por", "sin", "su", "sus", "un", "una", "y", "no", "otro", "otra", "otros", "otras", "the", "of", "and", "or", "in", "on", "with", "without", "to", "by", "for", "other", "due", "unspecified", "an", "as", "at", "der", "die", "das", "des", "dem", "den", "und", "oder", "mit", "ohne", "bei", "durch", "fur", "im", "in", "nicht", "sonstige", "le", "la", "les", "de", "des", "du", "et", "ou", "avec", "sans", "dans", "par", "pour", "autre", "autres", "και", "με", "του", "της", "των", "το", "η", "ο", "σε", "απο", "χωρις", "αλλα", "αλλο"]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    key: str
+    codes: tuple[tuple[str, int], ...]  # (code, weight) most likely first
+    source: str
+
+
+def _stems(key: str) -> set[str]:
+    return {word[:_STEM] for word in key.split() if word not in _STOPWORDS}
+
+
+@dataclass(frozen=True, slots=True)
+class _Built:
+    choices: list[_Choice]
+    idf: dict[str, float]
+    postings: dict[str, list[int]]
+    weights: list[float]  # each choice's total informative weight: the denominator of the overlap score
+
+
+class CandidateIndex:
+    """Ranks codes for a mention by word overlap, then fuzzy similarity.
+
+    Built on the first retrieval (about a second): a batch whose mentions all
+    match the dictionary exactly never needs it.
+    """
+
+    def __init__(
+        self,
+        dictionary: TermDictionary,
+        catalog: Catalog,
+        title_languages: tuple[str, ...] | None = None,
+        shortlist: int = 60,
+    ) -> None:
+        self.catalog = catalog
+        self.dictionary = dictionary
+        self.language = dictionary.language
+        self.shortlist = shortlist
+        if title_languages is None:
+            title_languages = (self.language,)
+            if catalog.edition is Edition.CM and self.language != "en":
+                title_languages += ("en",)
+        self.title_languages = title_languages
+
+    @cached_property
+    def _built(self) -> _Built:
+        choices: dict[str, _Choice] = {}
+        for key in self.dictionary.keys():
+            entry = self.dictionary.entry(key)
+            if entry is not None:
+                choices[key] = _Choice(key, entry.codes, "term")
+        for node in self.catalog.codes():
+            for language in self.title_languages:
+                title = node.titles.get(language)
+                key = term_key(title) if title else ""
+                if key and key not in choices:
+                    choices[key] = _Choice(key, ((node.code, 1),), f"title-{language}")
+        ordered = list(choices.values())
+        postings: dict[str, list[int]] = defaultdict(list)
+        stems_of = [_stems(choice.key) for choice in ordered]
+        for index, stems in enumerate(stems_of):
+            for stem in stems:
+                postings[stem].append(index)
+        idf = {stem: math.log(1 + len(ordered) / len(ids)) for stem, ids in postings.items()}
+        return _Built(ordered, idf, dict(postings), [sum(idf[s] for s in stems) for stems in stems_of])
+
+    def __len__(self) -> int:
+        return len(self._built.choices)
+
+    def retrieve(self, text: str, limit: int = 10) -> list[Candidate]:
+        """Up to ``limit`` valid codes, best first, scored 0–1."""
+        built = self._built
+        query = term_key(text)
+        stems = _stems(query)
+        query_weight = sum(built.idf.get(s, 0.0) for s in stems)
+        if not query_weight:
+            return []
+        shared: dict[int, float] = defaultdict(float)
+        for stem in stems:
+            weight = built.idf.get(stem)
+            if weight:
+                for index in built.postings[stem]:
+                    shared[index] += weight
+        # Dice of the informative words: both the mention and the choice covered.
+        overlap = {i: 2 * w / (query_weight + built.weights[i]) for i, w in shared.items()}
+        best: dict[str, tuple[float, int, str]] = {}
+        for index in sorted(overlap, key=overlap.__getitem__, reverse=True)[: self.shortlist]:
+            choice = built.choices[index]
+            score = (overlap[index] + fuzz.token_sort_ratio(query, choice.key) / 100) / 2
+            for code, weight in choice.codes:
+                rank = (score, weight, choice.source)
+                if code not in best or rank[:2] > best[code][:2]:
+                    best[code] = rank
+        ranked = sorted(best.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))
+        return [
+            Candidate(code, self.catalog.edition, self.catalog.title(code, self.language), score, f"fuzzy:{source}")
+            for code, (score, _, source) in ranked
+            if self.catalog.is_valid(code)
+        ][:limit]

@@ -1,0 +1,138 @@
+"""What a coder does to a document's results: accept, reject, correct, add, delete.
+
+Every operation returns a new DocumentResult (results are immutable), so the
+window can keep an undo stack and the session can save any state as it is.
+Assignments are addressed by their index in ``result.assignments``, which
+stays in text order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from operator import attrgetter
+
+from engine.core.codes import normalize_code
+from engine.core.errors import ReviewError
+from engine.core.model import Assignment, DocumentResult, Mention, ReviewStatus, Span, Stage
+from engine.terms.catalog import Catalog
+
+__all__ = [
+    "DONE_STATUSES",
+    "accept",
+    "accept_stage",
+    "add_mention",
+    "change_code",
+    "delete",
+    "is_reviewed",
+    "open_count",
+    "reject",
+    "review_counts",
+    "set_status",
+]
+
+DONE_STATUSES = frozenset({ReviewStatus.ACCEPTED, ReviewStatus.REJECTED, ReviewStatus.CORRECTED})
+
+
+def set_status(result: DocumentResult, index: int, status: ReviewStatus) -> DocumentResult:
+    return _replace(result, index, _at(result, index).with_changes(status=status))
+
+
+def accept(result: DocumentResult, index: int) -> DocumentResult:
+    """Accept the proposed code; a mention without a code cannot be accepted."""
+    if _at(result, index).code is None:
+        raise ReviewError("this mention has no code to accept", hint="Choose a code first, or reject the mention.")
+    return set_status(result, index, ReviewStatus.ACCEPTED)
+
+
+def reject(result: DocumentResult, index: int) -> DocumentResult:
+    return set_status(result, index, ReviewStatus.REJECTED)
+
+
+def accept_stage(result: DocumentResult, stage: Stage = Stage.DICTIONARY) -> DocumentResult:
+    """Accept every still-open result of one stage (negation-flagged ones stay open)."""
+    changed = tuple(
+        a.with_changes(status=ReviewStatus.ACCEPTED)
+        if a.stage == stage and a.status == ReviewStatus.PENDING and a.code
+        else a
+        for a in result.assignments
+    )
+    return DocumentResult(result.document, changed, result.error)
+
+
+def change_code(result: DocumentResult, index: int, code: str, catalog: Catalog) -> DocumentResult:
+    """The coder's correction; what the machine proposed stays in the provenance."""
+    code = _checked(code, catalog)
+    old = _at(result, index)
+    provenance = {**old.provenance, "proposed": {"code": old.code, "stage": old.stage.value if old.stage else None}}
+    new = old.with_changes(
+        code=code, edition=catalog.edition, title=catalog.title(code, result.document.language),
+        stage=Stage.USER, score=1.0, status=ReviewStatus.CORRECTED, provenance=provenance,
+    )
+    return _replace(result, index, new)
+
+
+def add_mention(
+    result: DocumentResult, spans: Sequence[tuple[int, int]], code: str, catalog: Catalog
+) -> DocumentResult:
+    """A mention the pipeline missed, marked by the coder (one or more spans)."""
+    code = _checked(code, catalog)
+    text = result.document.text
+    if not spans or any(not 0 <= start < end <= len(text) for start, end in spans):
+        raise ReviewError("the selected text is not inside the document", hint="Select the words again.")
+    mention = Mention.from_spans(text, [Span(start, end) for start, end in spans])
+    if any(a.mention.spans == mention.spans and a.code == code for a in result.assignments):
+        raise ReviewError(f"{code} is already assigned to this text")
+    added = Assignment(
+        mention, code, catalog.edition, catalog.title(code, result.document.language), Stage.USER, 1.0,
+        evidence="added by the coder", status=ReviewStatus.ACCEPTED,
+    )
+    assignments = sorted((*result.assignments, added), key=lambda a: (a.mention.spans, a.code or ""))
+    return DocumentResult(result.document, tuple(assignments), result.error)
+
+
+def delete(result: DocumentResult, index: int) -> DocumentResult:
+    _at(result, index)
+    return DocumentResult(result.document, result.assignments[:index] + result.assignments[index + 1 :], result.error)
+
+
+def is_reviewed(result: DocumentResult) -> bool:
+    """Reviewed once every mention has a final status (a document with none counts as reviewed)."""
+    return result.error is None and all(a.status in DONE_STATUSES for a in result.assignments)
+
+
+def open_count(result: DocumentResult) -> int:
+    """Mentions without a final status, counted without a Python step per mention (there can be 100,000)."""
+    done = sum(map(DONE_STATUSES.__contains__, map(attrgetter("status"), result.assignments)))
+    return len(result.assignments) - done
+
+
+def review_counts(result: DocumentResult) -> dict[ReviewStatus, int]:
+    counts = dict.fromkeys(ReviewStatus, 0)
+    for assignment in result.assignments:
+        counts[assignment.status] += 1
+    return counts
+
+
+def _at(result: DocumentResult, index: int) -> Assignment:
+    if not 0 <= index < len(result.assignments):
+        raise ReviewError(f"no mention number {index + 1} in {result.document.id}")
+    return result.assignments[index]
+
+
+def _replace(result: DocumentResult, index: int, assignment: Assignment) -> DocumentResult:
+    assignments = list(result.assignments)
+    assignments[index] = assignment
+    return DocumentResult(result.document, tuple(assignments), result.error)
+
+
+def _checked(code: str, catalog: Catalog) -> str:
+    try:
+        normal = normalize_code(code)
+    except ValueError:
+        normal = code
+    if not catalog.is_valid(normal):
+        raise ReviewError(
+            f"{code!r} is not a code of {catalog.name}",
+            hint="Pick a code from the list; chapters and blocks cannot be assigned.",
+        )
+    return catalog.node(normal).code  # type: ignore[union-attr]
