@@ -19,10 +19,10 @@ from pathlib import Path
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
-from engine.resources import resources_dir
-from engine.session import DocumentState, ReviewSession
-from engine.session_db import open_session
-from engine.settings import AppSettings
+from engine.core.resources import resources_dir
+from engine.records.session import DocumentState, ReviewSession
+from engine.records.session_db import open_session
+from engine.records.settings import AppSettings
 from gui.errors import install_crash_handler, show_error
 from gui.main_window import MainWindow
 
@@ -114,11 +114,11 @@ def self_check() -> list[str]:
             if document.state is not DocumentState.CODED or document.result is None:
                 raise RuntimeError(f"the sample was not coded: {document.state.value} {document.error or ''}")
             count = len(document.result.assignments)
-            rows = window.mentions.model().rowCount()
+            rows = window.pane.mentions.model().rowCount()
             if not count or rows != count:
                 raise RuntimeError(f"{count} mentions coded but {rows} rows in the code table")
             lines.append(f"sample {document.name} coded: {count} mentions, {rows} table rows")
-            highlighted = window.text.highlights()
+            highlighted = window.pane.text.highlights()
             if len(highlighted) != count:
                 raise RuntimeError(f"{len(highlighted)} of {count} mentions highlighted in the text")
             lines.append(f"{len(highlighted)} mentions highlighted in the text")

@@ -12,9 +12,9 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
-from engine.errors import SessionError
-from engine.session import ReviewSession
-from engine.session_db import SessionDatabase
+from engine.core.errors import SessionError
+from engine.records.session import ReviewSession
+from engine.records.session_db import SessionDatabase
 from gui.errors import show_error
 
 __all__ = ["Autosave"]

@@ -1,6 +1,6 @@
 """The code picker: find a code by title words or code as you type, or browse the hierarchy.
 
-Search runs on ``engine.code_search.CodeSearch`` (a few milliseconds per
+Search runs on ``engine.terms.code_search.CodeSearch`` (a few milliseconds per
 keystroke, results capped); the index is built once per edition and language on
 a worker thread, so opening the picker never freezes the window.  The tree is
 filled lazily, chapter → block → category → subcategory.
@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.catalog import Catalog
-from engine.code_search import CodeSearch
-from engine.codes import Edition
+from engine.core.codes import Edition
+from engine.terms.catalog import Catalog
+from engine.terms.code_search import CodeSearch
 from gui.worker import BackgroundOp, TaskState
 
 __all__ = ["CodePickerDialog"]

@@ -26,8 +26,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor, QFont, QShowEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from engine.model import Assignment, ReviewStatus
-from engine.review import DONE_STATUSES
+from engine.core.model import Assignment, ReviewStatus
+from engine.records.review import DONE_STATUSES
 from gui.mention_index import MentionIndex, nesting
 from gui.presentation import STATUS_LABELS, describe, fixed_widths, stage_color, stage_label, status_color
 

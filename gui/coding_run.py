@@ -18,13 +18,13 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QWidget
 
-from engine.code_search import CodeSearch
-from engine.codes import Edition
 from engine.coding import Coder, CodingEvent, CodingRequest
-from engine.errors import EngineError
-from engine.model import DocumentResult, Stage
-from engine.session import ReviewSession, SessionDocument
-from engine.settings import AppSettings
+from engine.core.codes import Edition
+from engine.core.errors import EngineError
+from engine.core.model import DocumentResult, Stage
+from engine.records.session import ReviewSession, SessionDocument
+from engine.records.settings import AppSettings
+from engine.terms.code_search import CodeSearch
 from gui.errors import show_error
 from gui.worker import BackgroundOp, TaskState
 

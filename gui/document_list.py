@@ -11,8 +11,8 @@ from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
-from engine.review import open_count
-from engine.session import SessionDocument
+from engine.records.review import open_count
+from engine.records.session import SessionDocument
 from gui.presentation import STATE_COLORS, fixed_widths
 
 __all__ = ["DocumentList"]

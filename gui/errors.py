@@ -28,7 +28,7 @@ from platformdirs import user_log_dir
 from PySide6.QtCore import QObject, Qt, Signal, qVersion
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from engine.errors import EngineError
+from engine.core.errors import EngineError
 
 __all__ = [
     "install_crash_handler", "log_folder", "redacted_traceback", "show_error", "show_info", "shown",

@@ -1,12 +1,13 @@
 """The export dialog: what to export (the current document or all) and how (CSV options or JSON).
 
-It only asks; the caller picks the file and runs ``engine.export`` in a
-``BackgroundOp``.  Its defaults are the coder's export settings.
+The dialog only asks (its defaults are the coder's export settings); ``export_session`` then
+asks where and writes with ``engine.records.export`` in a ``BackgroundOp``, never touching the session.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from PySide6.QtWidgets import (
@@ -15,16 +16,20 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
     QRadioButton,
     QVBoxLayout,
     QWidget,
 )
 
-from engine.export import ExportOptions, ExportPreset
-from engine.settings import AppSettings
+from engine.records.export import ExportOptions, ExportPreset, write_csv, write_json
+from engine.records.session import ReviewSession, SessionDocument
+from engine.records.settings import AppSettings
+from gui.errors import show_error, show_info
+from gui.worker import BackgroundOp, TaskState
 
-__all__ = ["ExportChoice", "ExportDialog"]
+__all__ = ["ExportChoice", "ExportDialog", "export_session"]
 
 _PRESETS = {ExportPreset.FULL.value: "Full: every mention with its provenance",
             ExportPreset.REGISTRY.value: "Registry: one row per distinct code"}
@@ -93,6 +98,32 @@ class ExportDialog(QDialog):
         for widget in (self.all, self.preset, self.only_accepted, self.excel_bom, self.delimiter):
             widget.setEnabled(not json)
         self.current.setEnabled(not json and self._has_current)
+
+
+def export_session(parent: QWidget, session: ReviewSession, current: SessionDocument | None,
+                   choice: ExportChoice) -> None:
+    """Ask where, then write what ``choice`` says on a worker (``current``: the document shown)."""
+    current = current if choice.scope == "current" else None
+    name = current.name.rsplit(".", 1)[0] if current else "icdlinker-export"
+    kind = "CSV (*.csv)" if choice.format == "csv" else "JSON (*.json)"
+    chosen, _ = QFileDialog.getSaveFileName(parent, "Export", f"{name}.{choice.format}", kind)
+    if not chosen:
+        return
+    target = Path(chosen)
+    if choice.format == "json":
+        payload = session.to_dict()
+
+        def write(_: TaskState) -> str:
+            write_json(target, payload)
+            return f"Exported the session to {target}."
+    else:
+        results = [d.result for d in ([current] if current else session) if d.result is not None]
+
+        def write(_: TaskState) -> str:
+            return f"Exported {write_csv(target, results, choice.options)} rows to {target}."
+
+    BackgroundOp(parent, write, success=lambda text: show_info(parent, text),
+                 failure=lambda error: show_error(parent, error, "Export failed")).run()
 
 
 def _combo(labels: dict[str, str], value: str) -> QComboBox:

@@ -13,8 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from engine.cli import COMMANDS, main as cli_main
-from engine.netguard import recording
+from engine.cli import COMMANDS
+from engine.cli import main as cli_main
+from engine.core.netguard import recording
 from engine.selftest import Check, Outcome, network_check, passed, run_checks, summary
 from gui.system_libraries import window_start_problem
 

@@ -1,16 +1,14 @@
 """The review window: documents on the left, the text with its mentions, the results on the right.
 
-A thin shell: coding runs in ``CodingRun``, review edits are ``engine.review``
+A thin shell: coding runs in ``CodingRun``, review edits are ``engine.records.review``
 calls pushed on an undo stack (``ReviewActions``), saving is ``Autosave`` into
-the session database (``engine.session_db``).  The window only decides what to
-show and keeps the text, the tables and the current mention in step.
+the session database (``engine.records.session_db``), the current document is shown by
+``DocumentPane``.  The window wires them together and owns the session's commands.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from html import escape
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
@@ -24,53 +22,36 @@ from PySide6.QtGui import (
     QUndoStack,
 )
 from PySide6.QtWidgets import (
-    QComboBox,
     QDialog,
     QFileDialog,
-    QHBoxLayout,
-    QLabel,
     QMainWindow,
     QMessageBox,
-    QSizePolicy,
     QSplitter,
-    QTabWidget,
-    QTextBrowser,
-    QToolBar,
-    QVBoxLayout,
-    QWidget,
 )
 
-from engine.audit import ReviewStep
-from engine.codes import Edition
-from engine.dictionary import LANGUAGES
-from engine.errors import FolderReadError, SessionError
-from engine.export import write_csv, write_json
-from engine.model import Assignment, DocumentResult
+from engine.core.errors import FolderReadError, SessionError
+from engine.core.model import DocumentResult
 from engine.models import ModelStore
-from engine.readers import find_input_files
-from engine.review import DONE_STATUSES, open_count
-from engine.session import DocumentState, ReviewSession, SessionDocument
-from engine.session_db import SessionDatabase, open_session
-from engine.settings import AppSettings
+from engine.records.audit import ReviewStep
+from engine.records.review import DONE_STATUSES
+from engine.records.session import DocumentState, ReviewSession, SessionDocument
+from engine.records.session_db import SessionDatabase, open_session
+from engine.records.settings import AppSettings
+from engine.text.readers import find_input_files
 from gui.autosave import Autosave
-from gui.code_table import CodeSummary, MentionTable
 from gui.coding_run import CodingRun
 from gui.document_list import DocumentList
-from gui.errors import show_error, show_info
-from gui.export_dialog import ExportChoice, ExportDialog
+from gui.document_pane import LANGUAGE_NAMES, DocumentPane
+from gui.errors import show_error
+from gui.export_dialog import ExportDialog, export_session
 from gui.help_dialog import HelpDialog
-from gui.mention_index import MentionIndex
+from gui.menus import Menus, install_menus, make_action
 from gui.model_manager import ModelManagerDialog
-from gui.presentation import describe
 from gui.review_actions import ReviewActions
 from gui.settings_dialog import SettingsDialog
-from gui.text_view import SLICE_BUDGET_S, MentionLegend, MentionTextView
-from gui.worker import BackgroundOp, TaskState
 
-__all__ = ["LANGUAGE_NAMES", "MainWindow"]
+__all__ = ["MainWindow"]
 
-LANGUAGE_NAMES = {"es": "Spanish", "de": "German", "en": "English", "fr": "French", "el": "Greek"}
-Shortcut = QKeySequence | QKeySequence.StandardKey | str
 _DOCUMENT_FILTER = "Documents (*.txt *.docx *.pdf);;All files (*)"
 
 
@@ -101,38 +82,22 @@ class MainWindow(QMainWindow):
         self.autosave = Autosave(self, session, database)
         self.coding = CodingRun(self, session, settings)
         self.undo_stack = QUndoStack(self)
-        self.current_index: int | None = None  # the current mention of the current document
-        self._mention_index = MentionIndex()  # where the current document's mentions sit
-        self._preparing: tuple[Iterator[MentionIndex | None], tuple[Assignment, ...]] | None = None
         self._dirty: set[str] = set()
         self._shown = False
         self.dialog: QDialog | None = None  # the last dialog opened
 
         self.documents = DocumentList()
-        self.text = MentionTextView()
-        self.text.setAcceptDrops(False)
-        self.mentions = MentionTable()
-        self.summary = CodeSummary()
-        self.details = QTextBrowser()
-        self.title = QLabel()
-        # A long file name is cut, never widens the pane.
-        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.language = _combo([("Detect automatically", None)]
-                               + [(f"{LANGUAGE_NAMES[code]} ({code})", code) for code in LANGUAGES])
-        self.edition = _combo([("Language default", None)] + [(e.label, e) for e in Edition])
-        self.legend = MentionLegend()
-        self.review = ReviewActions(self)
+        self.pane = DocumentPane(self, self.current_document)
+        self.review = ReviewActions(self, parent=self)
         self._build_layout()
         self.actions_by_menu = self._build_actions()
         for widget in self.coding.widgets:
             self.statusBar().addPermanentWidget(widget)
 
         self.documents.current_changed.connect(self._document_changed)
-        self.text.mention_clicked.connect(self.select_mention)
-        self.mentions.mention_selected.connect(self.select_mention)
-        self.summary.mention_selected.connect(self.select_mention)
-        self.language.activated.connect(self._language_chosen)
-        self.edition.activated.connect(self._edition_chosen)
+        self.pane.changed.connect(self._update_actions)
+        self.pane.language.activated.connect(self._language_chosen)
+        self.pane.edition.activated.connect(self._edition_chosen)
         self.coding.document_changed.connect(self.document_changed)
         self.coding.running_changed.connect(self._running_changed)
         self.documents.set_documents(session.documents)
@@ -154,14 +119,13 @@ class MainWindow(QMainWindow):
         self.autosave.changed()
 
     def select_mention(self, index: int | None) -> None:
-        """Make ``index`` the current mention everywhere: table row, text highlight, details."""
-        document = self.current_document()
-        count = len(document.result.assignments) if document and document.result else 0
-        self.current_index = index if index is not None and 0 <= index < count else None
-        self.mentions.select_mention(self.current_index)
-        self.text.set_current(self.current_index)
-        self._show_details(document)
-        self._update_actions()
+        """Make ``index`` the current mention everywhere (the pane keeps the views in step)."""
+        self.pane.select_mention(index)
+
+    @property
+    def current_index(self) -> int | None:
+        """The current mention of the current document."""
+        return self.pane.current_index
 
     def _refresh_dirty(self) -> None:
         dirty, self._dirty = self._dirty, set()
@@ -176,93 +140,16 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     def _document_changed(self, key: str) -> None:
-        self.current_index = None
+        self.pane.current_index = None
         self._show_current()
 
     def _show_current(self) -> None:
-        document = self.current_document()
-        result = document.result if document else None
-        if document is None:
-            self.text.show_text(None, "Open documents with File → Open (Ctrl+O), or drop files here.")
-        elif result is None:
-            self.text.show_text(None, _placeholder(document))
-        else:
-            self.text.show_text(result.document.text)
-        assignments = result.assignments if result else ()
-        self._show_header(document)
-        # The mention index is worked out once for the three views and kept while review changes
-        # only statuses; for a new document it is built a step at a time between events.
-        self._preparing = MentionIndex.following_in_steps(self._mention_index, assignments), assignments
-        self._prepare()
-
-    def _prepare(self) -> None:
-        """Build the current document's mention index for a slice of time, then show its results."""
-        if self._preparing is None:
-            return
-        steps, assignments = self._preparing
-        started = time.perf_counter()
-        for built in steps:
-            if built is not None:
-                self._preparing, self._mention_index = None, built
-                self._show_results(assignments)
-                return
-            if time.perf_counter() - started > SLICE_BUDGET_S:
-                if self.mentions.model().rowCount():  # nothing stale on screen meanwhile
-                    self._show_results(())
-                self.details.setHtml(f"<i>Preparing {len(assignments):,} mentions…</i>")
-                QTimer.singleShot(0, self, self._prepare)
-                return
-
-    def _show_results(self, assignments: tuple[Assignment, ...]) -> None:
-        index = self._mention_index if assignments else MentionIndex()
-        self.mentions.show_assignments(assignments, index)
-        if self.current_index is None or self.current_index >= len(assignments):
-            self.current_index = self.mentions.neighbour(None, 1)  # the first mention, ready for the keyboard
-        self.text.set_assignments(assignments, self.current_index, index)
-        self.mentions.select_mention(self.current_index)
-        self.summary.show_assignments(assignments, index)
-        self._show_details(self.current_document())
-        self._update_actions()
-
-    def _show_header(self, document: SessionDocument | None) -> None:
-        if document is None:
-            self.title.setText("<b>No document</b>")
-            return
-        counts = ""
-        if document.result is not None:
-            open_ = open_count(document.result)
-            counts = f" · {len(document.result.assignments)} mentions, {open_} open"
-        if document.unfinished and not document.coding:
-            counts += " · <i>the model did not finish</i>"
-        if document.result is not None and document.result.document.warnings:
-            counts += f" · <i>{len(document.result.document.warnings)} reading warning(s): see the details</i>"
-        self.title.setText(f"<b>{escape(document.name)}</b> · {document.state.value}{counts}")
-        detected = LANGUAGE_NAMES.get(document.language or "", "")
-        self.language.setItemText(0, f"Detected: {detected}" if detected and not document.language_fixed
-                                  else "Detect automatically")
-        chosen = document.language if document.language_fixed else None
-        self.language.setCurrentIndex(self.language.findData(chosen))
-        self.edition.setCurrentIndex(max(0, self.edition.findData(document.edition)))
-
-    def _show_details(self, document: SessionDocument | None) -> None:
-        if document is None:
-            self.details.clear()
-        elif self.current_index is not None and document.result is not None:
-            self.details.setHtml(describe(document.result.assignments[self.current_index]))
-        elif document.error:
-            self.details.setPlainText(document.error)
-        elif document.unfinished and not document.coding:
-            self.details.setPlainText(document.unfinished)
-        elif document.result is not None and document.result.document.warnings:
-            # What the reader could not take in as it was (a misdecoded part, dropped XML): the codes may miss it.
-            self.details.setPlainText("\n\n".join(document.result.document.warnings))
-        else:
-            self.details.setHtml("<i>Select a mention to see why its code was proposed.</i>")
+        self.pane.show(self.current_document())
 
     def _update_actions(self) -> None:
         document = self.current_document()
         reviewable = (document is not None and document.result is not None and not document.coding
-                      and self._preparing is None)
+                      and not self.pane.preparing)
         for action in self.review.document_actions:
             action.setEnabled(reviewable)
         for action in self.review.mention_actions:
@@ -272,8 +159,7 @@ class MainWindow(QMainWindow):
         self.code_selected_action.setEnabled(not running and document is not None)
         self.cancel_action.setEnabled(running)
         self.remove_action.setEnabled(not running and document is not None)
-        self.language.setEnabled(document is not None and not running)
-        self.edition.setEnabled(document is not None and not running)
+        self.pane.set_choices_enabled(document is not None and not running)
         count = len(self.session)
         self.setWindowTitle(f"icdlinker — {count} documents" if count else "icdlinker")
 
@@ -376,7 +262,7 @@ class MainWindow(QMainWindow):
         document = self.current_document()
         if document is None:
             return
-        language = self.language.itemData(row)
+        language = self.pane.language.itemData(row)
         document.language_fixed = language is not None
         document.language = language or document.language
         self.session.touch(document.key)
@@ -387,14 +273,14 @@ class MainWindow(QMainWindow):
         document = self.current_document()
         if document is None:
             return
-        document.edition = self.edition.itemData(row)
+        document.edition = self.pane.edition.itemData(row)
         self.session.touch(document.key)
         label = document.edition.label if document.edition else "its language's edition"
         self._recode_after_change(document, f"with {label}")
 
     def _recode_after_change(self, document: SessionDocument, how: str) -> None:
         self.autosave.changed()
-        self._show_header(document)
+        self.pane.show_header(document)
         replaced = "results and review decisions" if _has_decisions(document) else "results"
         if document.result is not None and self.ask(
             "Code again?", f"Code {document.name} again {how}? Its current {replaced} are replaced."
@@ -421,33 +307,8 @@ class MainWindow(QMainWindow):
     def export(self) -> None:
         document = self.current_document()
         dialog = ExportDialog(self, self.settings, document is not None and document.result is not None)
-        dialog.accepted.connect(lambda: self._export_to(dialog.choice()))
+        dialog.accepted.connect(lambda: export_session(self, self.session, self.current_document(), dialog.choice()))
         self.open_dialog(dialog)
-
-    def _export_to(self, choice: ExportChoice) -> None:
-        """Ask where, then write on a worker; the export never touches the session."""
-        document = self.current_document()
-        current = document if choice.scope == "current" else None
-        name = current.name.rsplit(".", 1)[0] if current else "icdlinker-export"
-        kind = "CSV (*.csv)" if choice.format == "csv" else "JSON (*.json)"
-        chosen, _ = QFileDialog.getSaveFileName(self, "Export", f"{name}.{choice.format}", kind)
-        if not chosen:
-            return
-        target = Path(chosen)
-        if choice.format == "json":
-            payload = self.session.to_dict()
-
-            def write(_: TaskState) -> str:
-                write_json(target, payload)
-                return f"Exported the session to {target}."
-        else:
-            results = [d.result for d in ([current] if current else self.session) if d.result is not None]
-
-            def write(_: TaskState) -> str:
-                return f"Exported {write_csv(target, results, choice.options)} rows to {target}."
-
-        BackgroundOp(self, write, success=lambda text: show_info(self, text),
-                     failure=lambda error: show_error(self, error, "Export failed")).run()
 
     def edit_settings(self) -> None:
         dialog = SettingsDialog(self, self.settings, self._models())
@@ -515,40 +376,15 @@ class MainWindow(QMainWindow):
     # --- layout and actions -------------------------------------------------------------
 
     def _build_layout(self) -> None:
-        choices = QHBoxLayout()
-        for label, combo in (("Language", self.language), ("Edition", self.edition)):
-            choices.addWidget(QLabel(label))
-            choices.addWidget(combo)
-        choices.addStretch(1)
-        middle = QWidget()
-        middle_layout = QVBoxLayout(middle)
-        middle_layout.setContentsMargins(0, 0, 0, 0)
-        middle_layout.addWidget(self.title)
-        middle_layout.addLayout(choices)
-        middle_layout.addWidget(self.text, 1)
-        middle_layout.addWidget(self.legend)
-        tabs = QTabWidget()
-        tabs.addTab(self.mentions, "Mentions")
-        tabs.addTab(self.summary, "Codes")
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(tabs)
-        right.addWidget(self.details)
-        right.setSizes([560, 220])
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        for widget in (self.documents, middle, right):
+        for widget in (self.documents, self.pane.middle, self.pane.right):
             self.splitter.addWidget(widget)
         self.splitter.setStretchFactor(1, 1)
         self.setCentralWidget(self.splitter)
 
-    def _build_actions(self) -> list[tuple[str, list[QAction]]]:
+    def _build_actions(self) -> Menus:
         """Menus, toolbar and shortcuts; returns the menus' actions for the help page."""
-        def action(text: str, slot: Callable[[], object], shortcut: Shortcut | None = None) -> QAction:
-            created = QAction(text, self)
-            if shortcut is not None:
-                created.setShortcut(QKeySequence(shortcut))
-            created.triggered.connect(slot)
-            return created
-
+        action = partial(make_action, self)
         file_actions = [
             action("&Open documents…", self.choose_files, QKeySequence.StandardKey.Open),
             action("Open &folder…", self.choose_folder, "Ctrl+Shift+O"),
@@ -565,48 +401,19 @@ class MainWindow(QMainWindow):
         redo = self.undo_stack.createRedoAction(self, "&Redo")
         redo.setShortcut(QKeySequence.StandardKey.Redo)
         settings = action("&Settings…", self.edit_settings, QKeySequence.StandardKey.Preferences)
-        edit_actions = [undo, redo, settings]
         review_actions = self.review.build_actions(action)
         group = QAction("&Group nested mentions", self, checkable=True, checked=True)
-        group.toggled.connect(self.mentions.set_grouped)
+        group.toggled.connect(self.pane.mentions.set_grouped)
         help_actions = [
             action("Keyboard shortcuts and &help", self.show_help, QKeySequence.StandardKey.HelpContents),
             action("&Language models…", self.manage_models),
         ]
-        sections = [("&File", file_actions), ("&Edit", edit_actions), ("&Review", review_actions + [group]),
-                    ("&Coding", coding_actions), ("&Help", help_actions)]
-        for title, actions in sections:
-            menu = self.menuBar().addMenu(title)
-            menu.addActions(actions)
-            self.addActions(actions)  # shortcuts work wherever the focus is in the window
-        toolbar = QToolBar("Main")
-        toolbar.setObjectName("main-toolbar")
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        toolbar.addActions([file_actions[0], self.code_new_action, self.cancel_action])
-        toolbar.addSeparator()
-        toolbar.addActions(review_actions[2:])
-        toolbar.addSeparator()
-        toolbar.addActions([undo, file_actions[2]])
-        self.addToolBar(toolbar)
-        return [(title.replace("&", ""), actions) for title, actions in sections]
-
-
-def _combo(items: list[tuple[str, object]]) -> QComboBox:
-    combo = QComboBox()
-    for text, data in items:
-        combo.addItem(text, data)
-    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    combo.setMinimumContentsLength(14)
-    return combo
-
+        sections = [("&File", file_actions), ("&Edit", [undo, redo, settings]),
+                    ("&Review", [*review_actions, group]), ("&Coding", coding_actions), ("&Help", help_actions)]
+        toolbar = [[file_actions[0], self.code_new_action, self.cancel_action], review_actions[2:],
+                   [undo, file_actions[2]]]
+        return install_menus(self, sections, toolbar)
 
 def _has_decisions(document: SessionDocument) -> bool:
     return document.result is not None and any(a.status in DONE_STATUSES for a in document.result.assignments)
 
-
-def _placeholder(document: SessionDocument) -> str:
-    if document.coding:
-        return "Coding…"
-    if document.error:
-        return f"This document could not be coded.\n\n{document.error}"
-    return "Not coded yet: press F5 (Coding → Code new documents) to read and code it."

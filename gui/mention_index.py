@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from itertools import accumulate, compress
 from operator import attrgetter, is_, itemgetter, le, lt, neg, not_
 
-from engine.model import Assignment, Mention
+from engine.core.model import Assignment, Mention
 
 __all__ = ["MentionIndex", "nesting"]
 

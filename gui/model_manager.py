@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.errors import EngineError, ModelFileError
+from engine.core.errors import EngineError, ModelFileError
+from engine.core.progress import Progress
 from engine.models import (
     CatalogModel,
     InstalledModel,
@@ -38,7 +39,6 @@ from engine.models import (
     read_gguf_info,
 )
 from engine.models.memory import available_ram_bytes
-from engine.progress import Progress
 from gui.errors import show_error
 from gui.worker import BackgroundOp
 

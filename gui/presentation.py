@@ -12,8 +12,8 @@ from html import escape
 from PySide6.QtGui import QColor, QFont, QTextCharFormat
 from PySide6.QtWidgets import QHeaderView
 
-from engine.model import Assignment, ReviewStatus, Stage
-from engine.session import DocumentState
+from engine.core.model import Assignment, ReviewStatus, Stage
+from engine.records.session import DocumentState
 
 __all__ = [
     "STAGE_COLORS",

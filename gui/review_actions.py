@@ -1,7 +1,7 @@
 """The coder's review commands: move between mentions, accept, reject, change, add, delete.
 
-Each edit is an ``engine.review`` call that returns a new result; the old and
-new results go on the window's undo stack, so Ctrl+Z restores exactly what was
+Each edit is an ``engine.records.review`` call that returns a new result; the old and
+new results go on the host window's undo stack, so Ctrl+Z restores exactly what was
 there.  Doing, undoing and redoing each hand a ``ReviewStep`` to the session
 for its audit log.  A review error (no code to accept, an invalid code) is shown, never raised.
 """
@@ -10,36 +10,54 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from PySide6.QtGui import QAction, QKeySequence, QUndoCommand
+from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtWidgets import QDialog, QWidget
 
-from engine.audit import Action, ReviewStep, Step
-from engine.catalog import Catalog
-from engine.codes import Edition
-from engine.dictionary import DEFAULT_EDITIONS
-from engine.errors import ReviewError
-from engine.model import DocumentResult, Mention, Stage
-from engine.review import accept, accept_stage, add_mention, change_code, delete, reject
+from engine.core.codes import Edition
+from engine.core.errors import ReviewError
+from engine.core.model import DocumentResult, Mention, Stage
+from engine.records.audit import Action, ReviewStep, Step
+from engine.records.review import accept, accept_stage, add_mention, change_code, delete, reject
+from engine.records.session import ReviewSession, SessionDocument
+from engine.records.settings import AppSettings
+from engine.terms.catalog import Catalog
+from engine.terms.dictionary import DEFAULT_EDITIONS
 from gui.code_picker import CodePickerDialog
+from gui.document_pane import DocumentPane
 from gui.errors import show_error
 
-if TYPE_CHECKING:
-    from gui.main_window import MainWindow
-
-__all__ = ["ReviewActions"]
+__all__ = ["ReviewActions", "ReviewHost"]
 
 _LOOSE = frozenset(" \t\r\n.,;:")
 MakeAction = Callable[..., QAction]  # (text, slot, shortcut) -> an action of the window
 
 
+class ReviewHost(Protocol):
+    """What the review commands need of the window that holds them (the main window is one)."""
+
+    session: ReviewSession
+    settings: AppSettings
+    undo_stack: QUndoStack
+    pane: DocumentPane
+
+    @property
+    def current_index(self) -> int | None: ...
+    def current_document(self) -> SessionDocument | None: ...
+    def select_mention(self, index: int | None) -> None: ...
+    def open_dialog(self, dialog: QDialog) -> None: ...
+    def apply_result(self, key: str, result: DocumentResult, select: int | None,
+                     step: ReviewStep | None = None) -> None: ...
+
+
 class _ResultChange(QUndoCommand):
     """One review action; doing, undoing and redoing it each leave an audit row."""
 
-    def __init__(self, window: MainWindow, key: str, before: DocumentResult, after: DocumentResult, text: str,
+    def __init__(self, host: ReviewHost, key: str, before: DocumentResult, after: DocumentResult, text: str,
                  action: Action, select_before: int | None, select_after: int | None) -> None:
         super().__init__(text)
-        self._window, self._key, self._action = window, key, action
+        self._host, self._key, self._action = host, key, action
         self._before, self._after = (before, select_before), (after, select_after)
         self._step = Step.DO  # QUndoStack.push calls redo() once: that is the action itself
 
@@ -51,16 +69,16 @@ class _ResultChange(QUndoCommand):
         self._apply(self._after[0], *self._before, Step.UNDO)
 
     def _apply(self, old: DocumentResult, new: DocumentResult, select: int | None, step: Step) -> None:
-        coder = self._window.settings.coder
-        self._window.apply_result(self._key, new, select,
+        coder = self._host.settings.coder
+        self._host.apply_result(self._key, new, select,
                                   ReviewStep(self._key, self._action, step, old, new, coder, datetime.now(UTC)))
 
 
 class ReviewActions:
-    """Acts on the window's current document and mention."""
+    """Acts on the host's current document and mention; dialogs and messages open over ``parent``."""
 
-    def __init__(self, window: MainWindow) -> None:
-        self.window = window
+    def __init__(self, host: ReviewHost, parent: QWidget) -> None:
+        self.host, self.parent = host, parent
         self.document_actions: list[QAction] = []  # need a coded document
         self.mention_actions: list[QAction] = []  # need a current mention too
 
@@ -82,10 +100,10 @@ class ReviewActions:
         return [*navigation, *self.mention_actions[:3], add, remove, accept_all]
 
     def next(self) -> None:
-        self.window.select_mention(self.window.mentions.neighbour(self.window.current_index, 1))
+        self.host.select_mention(self.host.pane.mentions.neighbour(self.host.current_index, 1))
 
     def previous(self) -> None:
-        self.window.select_mention(self.window.mentions.neighbour(self.window.current_index, -1))
+        self.host.select_mention(self.host.pane.mentions.neighbour(self.host.current_index, -1))
 
     def accept(self) -> None:
         self._on_current("Accept", Action.ACCEPT, accept, self._following())
@@ -95,7 +113,7 @@ class ReviewActions:
 
     def delete(self) -> None:
         """Delete the current mention; the one after it (or before, at the end) becomes current."""
-        reviewable, index = self._reviewable(), self.window.current_index
+        reviewable, index = self._reviewable(), self.host.current_index
         if reviewable is not None and index is not None:
             last = len(reviewable[1].assignments) - 1
             after = index if index < last else index - 1 if index else None
@@ -106,15 +124,15 @@ class ReviewActions:
         if reviewable is not None:
             key, result = reviewable
             self._push(key, result, accept_stage(result, Stage.DICTIONARY), "Accept dictionary results",
-                       Action.ACCEPT_ALL, self.window.current_index)
+                       Action.ACCEPT_ALL, self.host.current_index)
 
     def change_code(self) -> None:
-        reviewable, index = self._reviewable(), self.window.current_index
+        reviewable, index = self._reviewable(), self.host.current_index
         if reviewable is None or index is None:
             return
         key, result = reviewable
         assignment = result.assignments[index]
-        picker = CodePickerDialog(self.window, assignment.edition, result.document.language,
+        picker = CodePickerDialog(self.parent, assignment.edition, result.document.language,
                                   query=assignment.mention.text, current=assignment.code)
 
         def chosen() -> None:
@@ -126,22 +144,22 @@ class ReviewActions:
                        index)
 
         picker.accepted.connect(chosen)
-        self.window.open_dialog(picker)
+        self.host.open_dialog(picker)
 
     def add_mention(self) -> None:
         """Add the selected words as a mention the pipeline missed, with a code from the picker."""
-        reviewable, selected = self._reviewable(), self.window.text.selected_span()
+        reviewable, selected = self._reviewable(), self.host.pane.text.selected_span()
         if reviewable is None:
             return
         key, result = reviewable
         text = result.document.text
         span = _trimmed(text, selected) if selected else None
         if span is None:
-            show_error(self.window, ReviewError("select the words of the missed mention in the text first"),
+            show_error(self.parent, ReviewError("select the words of the missed mention in the text first"),
                        "Add mention")
             return
-        edition = _edition(self.window.session.get(key).edition, result)
-        picker = CodePickerDialog(self.window, edition, result.document.language, query=text[slice(*span)])
+        edition = _edition(self.host.session.get(key).edition, result)
+        picker = CodePickerDialog(self.parent, edition, result.document.language, query=text[slice(*span)])
 
         def chosen() -> None:
             code, now = picker.chosen_code(), self._result(key)
@@ -157,17 +175,17 @@ class ReviewActions:
                        added)
 
         picker.accepted.connect(chosen)
-        self.window.open_dialog(picker)
+        self.host.open_dialog(picker)
 
     def _on_current(self, text: str, action: Action, change: Callable[[DocumentResult, int], DocumentResult],
                     select: int | None) -> None:
-        reviewable, index = self._reviewable(), self.window.current_index
+        reviewable, index = self._reviewable(), self.host.current_index
         if reviewable is not None and index is not None:
             self._edit(*reviewable, text, action, lambda result: change(result, index), select)
 
     def _following(self) -> int | None:
         """The mention after the current one: review moves on by itself, as in MedCATtrainer."""
-        return self.window.mentions.neighbour(self.window.current_index, 1)
+        return self.host.pane.mentions.neighbour(self.host.current_index, 1)
 
     def _edit(self, key: str, before: DocumentResult, text: str, action: Action,
               change: Callable[[DocumentResult], DocumentResult],
@@ -176,19 +194,19 @@ class ReviewActions:
         try:
             after = change(before)
         except ReviewError as error:
-            show_error(self.window, error, text)
+            show_error(self.parent, error, text)
             return
         self._push(key, before, after, text, action, select(after) if callable(select) else select)
 
     def _push(self, key: str, before: DocumentResult, after: DocumentResult, text: str, action: Action,
               select: int | None) -> None:
-        self.window.undo_stack.push(
-            _ResultChange(self.window, key, before, after, text, action, self.window.current_index, select)
+        self.host.undo_stack.push(
+            _ResultChange(self.host, key, before, after, text, action, self.host.current_index, select)
         )
 
     def _reviewable(self) -> tuple[str, DocumentResult] | None:
         """The current document's key and result, if it can be reviewed now (coded, not being coded)."""
-        document = self.window.current_document()
+        document = self.host.current_document()
         if document is None or document.result is None or document.coding:
             return None
         return document.key, document.result
@@ -196,7 +214,7 @@ class ReviewActions:
     def _result(self, key: str) -> DocumentResult | None:
         """The document's result now (a picker may have been open for a while), if it is reviewable."""
         try:
-            document = self.window.session.get(key)
+            document = self.host.session.get(key)
         except KeyError:  # removed meanwhile
             return None
         return None if document.coding else document.result

@@ -13,8 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from engine.resources import resources_dir
-from engine.settings import AppSettings
+from engine.core.resources import resources_dir
+from engine.records.settings import AppSettings
 from gui.app import application, coded_sample_window
 from gui.code_picker import CodePickerDialog
 from gui.main_window import MainWindow

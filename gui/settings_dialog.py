@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.errors import EngineError
+from engine.core.errors import EngineError
 from engine.models import ModelStore
-from engine.settings import AppSettings
+from engine.records.settings import AppSettings
 from gui.errors import show_error
 
 __all__ = ["SettingsDialog"]

@@ -31,7 +31,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFrame, QPlainTextEdit, QTextEdit, QToolTip, QWidget
 
-from engine.model import Assignment, ReviewStatus, Stage
+from engine.core.model import Assignment, ReviewStatus, Stage
 from gui.mention_index import MentionIndex
 from gui.presentation import describe, legend_items, mention_format
 

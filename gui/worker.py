@@ -1,7 +1,7 @@
 """The one way to run background work: the op on a QThread, every callback on the UI thread.
 
 Modelled on Anki's QueryOp and Orange's TaskState.  The op is a plain function
-that takes a ``TaskState`` (an ``engine.progress.Progress``): it reports and
+that takes a ``TaskState`` (an ``engine.core.progress.Progress``): it reports and
 polls for cancellation through it and must never touch a widget.
 """
 
@@ -17,7 +17,7 @@ import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
-from engine.progress import Cancelled
+from engine.core.progress import Cancelled
 from gui.errors import show_error
 
 __all__ = ["BackgroundOp", "TaskState", "cancel_all"]

@@ -52,7 +52,7 @@ def main() -> None:
         documents = [d for d in window.session if d.result is not None and d.result.assignments]
         for document in rng.sample(documents, len(documents)):
             window.documents.select_key(document.key)
-            window.mentions.setFocus()
+            window.pane.mentions.setFocus()
             yield
             while window.current_index is not None and document.result is not None:
                 index = window.current_index

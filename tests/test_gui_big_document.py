@@ -16,9 +16,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
-from engine.model import DocumentResult, ReviewStatus
-from engine.session import ReviewSession, SessionDocument
-from engine.settings import AppSettings
+from engine.core.model import DocumentResult, ReviewStatus
+from engine.records.session import ReviewSession, SessionDocument
+from engine.records.settings import AppSettings
 from gui.main_window import MainWindow
 from tests.big_document import clinical_text, coded
 from tests.heartbeat import ASSERTED_GAP_S, Heartbeat
@@ -63,17 +63,17 @@ def test_a_big_document_shows_and_is_reviewed_without_stalling_the_ui(
 
     heartbeat = Heartbeat(window)
     window.documents.select_key(document.key)
-    qtbot.waitUntil(lambda: not window.text.is_loading(), timeout=60_000)
+    qtbot.waitUntil(lambda: not window.pane.text.is_loading(), timeout=60_000)
     qtbot.wait(50)
     showing = heartbeat.report(f"showing {len(big_result.document.text) / 1e6:.1f} MB, "
                                f"{len(big_result.assignments)} mentions")
     text = big_result.document.text
-    shown = window.text.toPlainText()  # Qt's plain text: one kind of line break, no-break spaces as spaces
+    shown = window.pane.text.toPlainText()  # Qt's plain text: one kind of line break, no-break spaces as spaces
     assert shown == text.replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ")  # every character
-    assert window.mentions.model().rowCount() == len(big_result.assignments)
+    assert window.pane.mentions.model().rowCount() == len(big_result.assignments)
     assert window.current_index == 0
 
-    window.mentions.setFocus()
+    window.pane.mentions.setFocus()
     heartbeat = Heartbeat(window)
     for key, modifier in KEYS:
         QTest.keyClick(window.focusWidget(), key, modifier or Qt.KeyboardModifier.NoModifier)
@@ -84,9 +84,9 @@ def test_a_big_document_shows_and_is_reviewed_without_stalling_the_ui(
     before = [a.status for a in big_result.assignments[:9]]
     expected = [ReviewStatus.ACCEPTED if i in (2, 3, 4, 7) else status for i, status in enumerate(before)]
     assert [a.status for a in document.result.assignments[:9]] == expected  # type: ignore[union-attr]
-    assert window.current_index == 7 and window.mentions.current_index() == 7
-    highlighted = window.text.highlights()
-    start, end = window.text.highlighted_range()
+    assert window.current_index == 7 and window.pane.mentions.current_index() == 7
+    highlighted = window.pane.text.highlights()
+    start, end = window.pane.text.highlighted_range()
     in_band = {i: [(s.start, s.end) for s in a.mention.spans]
                for i, a in enumerate(document.result.assignments)  # type: ignore[union-attr]
                if any(s.start < end and s.end > start for s in a.mention.spans)}

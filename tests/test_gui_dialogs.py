@@ -19,10 +19,10 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
-from engine.errors import ModelDownloadError, ModelFileError
-from engine.export import ExportOptions, ExportPreset
+from engine.core.errors import ModelDownloadError, ModelFileError
 from engine.models import CatalogModel, ModelStore
-from engine.settings import AppSettings
+from engine.records.export import ExportOptions, ExportPreset
+from engine.records.settings import AppSettings
 from gui import errors
 from gui.export_dialog import ExportChoice, ExportDialog
 from gui.model_manager import ModelManagerDialog

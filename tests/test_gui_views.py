@@ -14,18 +14,18 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QToolTip, QWidget
 from pytestqt.qtbot import QtBot
 
-from engine.catalog import Catalog
-from engine.code_search import CodeSearch
-from engine.codes import Edition
-from engine.model import Assignment, Candidate, Document, DocumentResult, Mention, ReviewStatus, Stage
-from engine.session import SessionDocument
-from engine.session_db import open_session
+from engine.core.codes import Edition
+from engine.core.model import Assignment, Candidate, Document, DocumentResult, Mention, ReviewStatus, Stage
+from engine.records.session import SessionDocument
+from engine.records.session_db import open_session
+from engine.terms.catalog import Catalog
+from engine.terms.code_search import CodeSearch
 from gui.autosave import Autosave
 from gui.code_picker import CodePickerDialog
 from gui.code_table import CodeSummary, MentionTable
 from gui.document_list import DocumentList
-from gui.mention_index import nesting
 from gui.help_dialog import help_html
+from gui.mention_index import nesting
 from gui.presentation import describe
 from gui.text_view import MentionTextView, PositionMap
 

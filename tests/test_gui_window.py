@@ -8,8 +8,8 @@ how long the UI thread may stall during a coding run.
 from __future__ import annotations
 
 import csv
-import json
 import faulthandler
+import json
 import os
 import sqlite3
 import subprocess
@@ -25,13 +25,13 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDialogButtonBox, QFileDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from engine.catalog import Catalog
-from engine.codes import Edition
-from engine.model import Assignment, Document, DocumentResult, Mention, ReviewStatus, Stage
-from engine.resources import resources_dir
-from engine.session import DocumentState, ReviewSession, SessionDocument, default_session_path
-from engine.session_db import open_session
-from engine.settings import AppSettings
+from engine.core.codes import Edition
+from engine.core.model import Assignment, Document, DocumentResult, Mention, ReviewStatus, Stage
+from engine.core.resources import resources_dir
+from engine.records.session import DocumentState, ReviewSession, SessionDocument, default_session_path
+from engine.records.session_db import open_session
+from engine.records.settings import AppSettings
+from engine.terms.catalog import Catalog
 from gui import errors
 from gui.app import open_window, self_check
 from gui.code_picker import CodePickerDialog
@@ -120,10 +120,10 @@ def choose(dialog: CodePickerDialog, query: str, code: str) -> None:
 def select_text(window: MainWindow, start: int, end: int) -> None:
     text = window.current_document().result.document.text  # type: ignore[union-attr]
     positions = PositionMap(text)
-    cursor = window.text.textCursor()
+    cursor = window.pane.text.textCursor()
     cursor.setPosition(positions.to_qt(start))
     cursor.setPosition(positions.to_qt(end), QTextCursor.MoveMode.KeepAnchor)
-    window.text.setTextCursor(cursor)
+    window.pane.text.setTextCursor(cursor)
 
 
 def answer(monkeypatch: pytest.MonkeyPatch, yes: bool) -> list[str]:
@@ -163,11 +163,11 @@ def test_open_code_review_and_export(
         window.documents.select_key(document.key)
         result = document.result
         assert result is not None and result.assignments
-        assert window.text.highlights() == expected_highlights(result)
-        assert window.mentions.model().rowCount() == len(result.assignments)
+        assert window.pane.text.highlights() == expected_highlights(result)
+        assert window.pane.mentions.model().rowCount() == len(result.assignments)
     consulta = window.session.get(str(documents["consulta"].resolve()))
     assert "señales" in consulta.result.document.text and "\r\n" in consulta.result.document.text
-    for selection in window.text.extraSelections():  # the CRLF document: Qt's positions were mapped
+    for selection in window.pane.text.extraSelections():  # the CRLF document: Qt's positions were mapped
         start = PositionMap(consulta.result.document.text).to_text(selection.cursor.selectionStart())
         assert consulta.result.document.text[start:].startswith(selection.cursor.selectedText())
 
@@ -192,7 +192,7 @@ def test_open_code_review_and_export(
     added = urgencias.result.assignments[window.current_index]  # type: ignore[index]
     assert (added.mention.start, added.mention.end, added.code) == (start, start + 23, "R68.89")
     assert (added.stage, added.status) == (Stage.USER, ReviewStatus.ACCEPTED)
-    assert window.text.highlights() == expected_highlights(urgencias.result)
+    assert window.pane.text.highlights() == expected_highlights(urgencias.result)
 
     # Undo the addition and redo it.
     count = len(urgencias.result.assignments)
@@ -238,29 +238,29 @@ def test_discontinuous_and_nested_mentions_are_highlighted_and_grouped(
         assignment([(outer, outer + 35)], "N39.0"),
     ))
     show_result(window, result)
-    assert window.text.highlights() == {
+    assert window.pane.text.highlights() == {
         0: [(0, 15), (26, 31)], 1: [(outer, outer + 21)], 2: [(outer, outer + 35)]
     }
-    rows = window.mentions.model()
+    rows = window.pane.mentions.model()
     assert [rows.index(row, 0).data() for row in range(3)] == [
         "Dolor abdominal agudo", "Infecciones urinarias de repetición", "    └ Infecciones urinarias"]
-    assert window.mentions.outer_of(1) == 2 and window.mentions.outer_of(2) is None
+    assert window.pane.mentions.outer_of(1) == 2 and window.pane.mentions.outer_of(2) is None
 
     # Clicking a highlight makes it the current mention; the innermost one wins where they overlap.
     with qtbot.waitExposed(window):
         window.show()
     for offset, expected in ((28, 0), (outer + 3, 1), (outer + 30, 2)):
-        cursor = QTextCursor(window.text.document())
+        cursor = QTextCursor(window.pane.text.document())
         cursor.setPosition(offset)
-        point = window.text.cursorRect(cursor).center() + QPoint(4, 0)
-        QTest.mouseClick(window.text.viewport(), Qt.MouseButton.LeftButton, pos=point)
+        point = window.pane.text.cursorRect(cursor).center() + QPoint(4, 0)
+        QTest.mouseClick(window.pane.text.viewport(), Qt.MouseButton.LeftButton, pos=point)
         assert window.current_index == expected
-        assert window.mentions.current_index() == expected
+        assert window.pane.mentions.current_index() == expected
 
-    window.mentions.set_grouped(False)
+    window.pane.mentions.set_grouped(False)
     assert [rows.index(row, 0).data() for row in range(3)] == [
         "Dolor abdominal agudo", "Infecciones urinarias", "Infecciones urinarias de repetición"]
-    assert window.mentions.outer_of(1) is None and window.mentions.current_index() == 2
+    assert window.pane.mentions.outer_of(1) is None and window.pane.mentions.current_index() == 2
 
 
 def show_result(window: MainWindow, result: DocumentResult) -> None:
@@ -280,7 +280,7 @@ def test_keyboard_review_and_reviewed_only_when_every_mention_has_a_status(
     with qtbot.waitActive(window):
         window.show()
         window.activateWindow()
-    window.mentions.setFocus()
+    window.pane.mentions.setFocus()
     document = window.session.documents[0]
     count = len(document.result.assignments)
     assert window.current_index == 0
@@ -332,12 +332,12 @@ def test_recoding_a_reviewed_document_asks_first(
 
     # A language override asks to code again, and the new language sticks.
     asked = answer(monkeypatch, yes=True)
-    english = window.language.findData("en")
-    window.language.setCurrentIndex(english)
-    run_to_end(qtbot, window, lambda: window.language.activated.emit(english))
+    english = window.pane.language.findData("en")
+    window.pane.language.setCurrentIndex(english)
+    run_to_end(qtbot, window, lambda: window.pane.language.activated.emit(english))
     assert len(asked) == 1 and "in English" in asked[0] and "review decisions" in asked[0]
     assert document.language_fixed and document.result.document.language == "en"
-    assert window.language.currentData() == "en"
+    assert window.pane.language.currentData() == "en"
 
 
 def test_cancel_keeps_finished_documents_and_leaves_none_coding(
@@ -421,7 +421,7 @@ def test_work_survives_a_killed_process(qtbot: QtBot, tmp_path: Path) -> None:
     script.write_text(f"""
 import sqlite3, sys, time
 from gui.app import application, open_window, wait_for_coding
-from engine.session import default_session_path
+from engine.records.session import default_session_path
 app = application()
 window = open_window()
 window.open_paths([__import__("pathlib").Path({str(SAMPLE)!r})])
@@ -454,7 +454,7 @@ while True:
     statuses = [a.status for a in document.result.assignments]  # type: ignore[union-attr]
     assert statuses[:2] == [ReviewStatus.ACCEPTED, ReviewStatus.REJECTED]
     assert restored.documents.item(0, 2).text() == "coded"
-    assert restored.text.highlights() == expected_highlights(document.result)  # type: ignore[arg-type]
+    assert restored.pane.text.highlights() == expected_highlights(document.result)  # type: ignore[arg-type]
 
 
 def test_autosave_then_destroyed_without_close_and_restored(qtbot: QtBot) -> None:
@@ -576,8 +576,8 @@ def test_gemma_links_what_the_dictionary_cannot(
     assert filled == sorted(filled) and len(set(filled)) > 1
     index = document.result.assignments.index(asked[0])
     window.select_mention(index)
-    assert "answered" in window.details.toPlainText()
-    assert window.text.highlights() == expected_highlights(document.result)
+    assert "answered" in window.pane.details.toPlainText()
+    assert window.pane.text.highlights() == expected_highlights(document.result)
 
 
 def test_gemma_run_can_be_cancelled_mid_run_and_the_document_keeps_its_dictionary_results(
@@ -605,8 +605,8 @@ def test_gemma_run_can_be_cancelled_mid_run_and_the_document_keeps_its_dictionar
     assert [d.state for d in documents[2:]] == [DocumentState.NEW] and documents[2].result is None
     window.documents.select_key(documents[1].key)
     window.select_mention(None)
-    assert "the model did not finish" in window.title.text()
-    assert "did not finish" in window.details.toPlainText()
+    assert "the model did not finish" in window.pane.title.text()
+    assert "did not finish" in window.pane.details.toPlainText()
     window.save_session()
     assert saved_session().get(documents[1].key).unfinished == documents[1].unfinished
 
@@ -711,4 +711,4 @@ def test_removing_a_coded_document_asks_first(
     answer(monkeypatch, yes=True)
     window.remove_action.trigger()
     assert len(window.session) == 0 and window.documents.rowCount() == 0
-    assert window.text.toPlainText() == "" and window.mentions.model().rowCount() == 0
+    assert window.pane.text.toPlainText() == "" and window.pane.mentions.model().rowCount() == 0

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
-from engine.errors import ExportError, ModelFileError
-from engine.progress import Cancelled
+from engine.core.errors import ExportError, ModelFileError
+from engine.core.progress import Cancelled
 from gui import errors
 from gui.worker import BackgroundOp, TaskState, cancel_all
 
@@ -173,7 +173,7 @@ def test_cancel_all_cancels_and_waits_for_running_ops(qtbot: QtBot, parent: QWid
 QUITTING_APP = """
 import time
 from PySide6.QtCore import QCoreApplication, QObject, QTimer
-from engine.progress import Cancelled
+from engine.core.progress import Cancelled
 from gui.worker import BackgroundOp
 
 app = QCoreApplication([])

@@ -21,7 +21,7 @@ DOCUMENTS = 300
 ACTIONS = 5000
 
 
-def test_qt_calls_that_return_nothing_do_not_leak_references_to_none(qapp) -> None:  # noqa: ANN001
+def test_qt_calls_that_return_nothing_do_not_leak_references_to_none(qapp) -> None:
     table_item, tree_item = QTableWidgetItem(), QTreeWidgetItem()
     gc.collect()
     before = sys.getrefcount(None)
@@ -39,10 +39,10 @@ import gc, sys
 from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from engine.pipeline import Pipeline
-from engine.readers import read_document
-from engine.session import ReviewSession, SessionDocument
-from engine.settings import AppSettings
+from engine.linking.pipeline import Pipeline
+from engine.text.readers import read_document
+from engine.records.session import ReviewSession, SessionDocument
+from engine.records.settings import AppSettings
 from gui.app import application
 from gui.main_window import MainWindow
 
@@ -63,7 +63,7 @@ before, done, switches = sys.getrefcount(None), 0, 0
 while done < actions:
     window.documents.select_key(session.documents[switches % len(session)].key)  # a full table refresh
     switches += 1
-    window.mentions.setFocus()
+    window.pane.mentions.setFocus()
     for key in keys * 4:
         modifier = Qt.KeyboardModifier.ControlModifier if key == Qt.Key.Key_Z else Qt.KeyboardModifier.NoModifier
         QTest.keyClick(window.focusWidget(), key, modifier)

@@ -26,8 +26,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
-from engine.session import default_session_path
-from engine.session_db import open_session
+from engine.records.session import default_session_path
+from engine.records.session_db import open_session
 from gui.app import open_window
 from gui.main_window import MainWindow
 from tests.big_session import BACKGROUND, coded_session, session_database
@@ -86,7 +86,7 @@ def test_a_2751_document_session_never_stalls_the_ui_while_reviewing_and_coding(
         qtbot.wait(20)
         document = window.current_document()
         assert document is not None and document.result is not None
-        window.mentions.setFocus()
+        window.pane.mentions.setFocus()
         for key, modifier in [("A", None), ("R", None), ("J", None), ("A", None),
                               ("Z", Qt.KeyboardModifier.ControlModifier)]:
             if window.current_index is None:
