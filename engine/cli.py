@@ -37,7 +37,7 @@ from engine.records.export import (
 )
 from engine.terms.dictionary import LANGUAGES
 from engine.text.annotations import GoldDocument, load_gold
-from engine.text.readers import find_input_files
+from engine.text.input_files import find_input_files
 
 __all__ = ["COMMANDS", "main"]
 

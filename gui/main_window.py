@@ -37,7 +37,7 @@ from engine.records.review import DONE_STATUSES
 from engine.records.session import DocumentState, ReviewSession, SessionDocument
 from engine.records.session_db import SessionDatabase, open_session
 from engine.records.settings import AppSettings
-from engine.text.readers import find_input_files
+from engine.text.input_files import find_input_files
 from gui.autosave import Autosave
 from gui.coding_run import CodingRun
 from gui.document_list import DocumentList

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from engine.core.errors import DocumentReadError
 from engine.core.model import Document
-from engine.text.readers import find_input_files, iter_input_files, read_document
+from engine.text.input_files import find_input_files, iter_input_files
+from engine.text.readers import read_document
 from tests.pdfwriter import pdf_file
 
 SPANISH = "Diagnóstico: neumonía – €"

@@ -22,7 +22,7 @@ from engine.core.codes import Edition
 from engine.core.model import DocumentResult
 from engine.records.audit import ReviewStep
 from engine.records.review import is_reviewed
-from engine.text.readers import iter_input_files
+from engine.text.input_files import iter_input_files
 
 __all__ = ["DocumentState", "ReviewSession", "SessionChanges", "SessionDocument", "default_session_path"]
 

@@ -21,7 +21,8 @@ from typing import Any, NamedTuple
 from engine.core.codes import is_code_like, normalize_code
 from engine.core.errors import GoldFormatError
 from engine.core.model import Document, Mention, Span
-from engine.text.readers import is_hidden, read_document
+from engine.text.input_files import is_hidden
+from engine.text.readers import read_document
 
 __all__ = [
     "GoldDocument",
