@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from . import codiesp
-from .catalogs import Catalog, add_under_prefix, build_cm, build_gm, build_who, unsupported_cm_codes
+from .catalog_tree import Catalog
+from .catalogs import add_under_prefix, build_cm, build_gm, build_who, unsupported_cm_codes
 from .terms import LANGUAGES, SOURCE_INFO, SourceReport, TermBuilder
 from .vendored import SourceError, verify_all
 

@@ -20,7 +20,8 @@ from engine.text.normalize import term_key as _term_key
 
 from . import codiesp
 from . import vendored as src
-from .catalogs import CODE_KINDS, DIMDI_NOTICE, Catalog, cie_titles, cm_diags
+from .catalog_tree import CODE_KINDS, Catalog
+from .catalogs import DIMDI_NOTICE, cie_titles, cm_diags
 
 CODIESP_CITATION = (
     "Miranda-Escalada A., Gonzalez-Agirre A., Armengol-Estapé J., Krallinger M. (2020). "
