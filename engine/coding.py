@@ -21,6 +21,7 @@ from engine.linking.llm.linker import LinkProgress, LLMLinker
 from engine.linking.llm.session import LLMStage, open_llm_stage
 from engine.linking.pipeline import Pipeline, failed_result
 from engine.records.settings import AppSettings
+from engine.records.site_store import SiteDictionaries
 from engine.terms.dictionary import DetectionPolicy
 from engine.text.language import detect_language
 from engine.text.readers import document_id, read_document
@@ -49,8 +50,9 @@ class CodingEvent:
 class Coder:
     """Pipelines and at most one loaded model, reused across runs; close() frees the model."""
 
-    def __init__(self, settings: AppSettings | None = None) -> None:
+    def __init__(self, settings: AppSettings | None = None, site: SiteDictionaries | None = None) -> None:
         self.settings = settings or AppSettings()
+        self.site = site  # the session database's site dictionaries; None: bundled dictionaries only
         self._pipelines: dict[tuple[str, Edition | None], Pipeline] = {}
         self._stage: LLMStage | None = None
         self._linkers: dict[tuple[str, Edition], LLMLinker] = {}
@@ -147,7 +149,9 @@ class Coder:
                 policy=DetectionPolicy(nested=self.settings.nested_mentions),
                 settings=LinkerSettings(fuzzy_threshold=self.settings.fuzzy_threshold),
             )
-        return self._pipelines[key]
+        pipeline = self._pipelines[key]
+        pipeline.site = self.site.get(language, pipeline.catalog.edition) if self.site is not None else None
+        return pipeline
 
     def _linker(self, pipeline: Pipeline, progress: Progress, done: int, total: int) -> LLMLinker:
         key = (pipeline.language, pipeline.catalog.edition)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QWidget
 from engine.coding import Coder, CodingEvent, CodingRequest
 from engine.core.codes import Edition
 from engine.core.errors import EngineError
-from engine.core.model import DocumentResult, Stage
+from engine.core.model import DocumentResult
 from engine.records.session import ReviewSession, SessionDocument
 from engine.records.settings import AppSettings
 from engine.terms.code_search import CodeSearch
@@ -191,7 +191,7 @@ class CodingRun(QObject):
 def _unfinished(event: CodingEvent) -> str:
     """What a partial result lacks, in the words the coder sees if the run stops here."""
     decided, asked = (event.llm.decided, event.llm.open) if event.llm else (0, 0)
-    asked = asked or sum(a.stage not in (Stage.DICTIONARY, Stage.USER) for a in event.result.assignments)
+    asked = asked or sum(not a.settled for a in event.result.assignments)
     return (f"The model did not finish this document: it answered for {decided} of the {asked} mentions it was "
             "asked about; the others keep the dictionary's proposal. Code it again to finish it.")
 

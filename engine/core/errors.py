@@ -25,6 +25,7 @@ __all__ = [
     "ModelTemplateError",
     "ReviewError",
     "SessionError",
+    "SiteDictionaryError",
 ]
 
 
@@ -159,3 +160,11 @@ class DocumentWarning(EngineError):
 
     code = "ICD-W101"
     hint = "Check the text of this document in the review window before relying on its codes."
+
+
+class SiteDictionaryError(EngineError):
+    """A site dictionary file could not be imported or written; the workstation's dictionary is unchanged."""
+
+    code = "ICD-E404"
+    hint = ("Import only files exported by icdlinker's site dictionary (File → Site dictionary → Export, "
+            "or `icdlinker site export`); ask for a fresh export if this one was damaged on the way.")

@@ -29,6 +29,7 @@ class Stage(StrEnum):
     """Which part of the pipeline chose a code."""
 
     DICTIONARY = "dictionary"  # unambiguous exact dictionary match
+    SITE = "site"  # the site dictionary: what this workstation's coders decided for the term
     FUZZY = "fuzzy"  # best fuzzy candidate; always needs review
     LLM = "llm"
     USER = "user"
@@ -157,6 +158,14 @@ class Assignment:
 
     def with_changes(self, **changes: Any) -> Assignment:
         return replace(self, **changes)
+
+    @property
+    def settled(self) -> bool:
+        """Decided by a dictionary (bundled, or the site's without a conflict) or by the coder:
+        the LLM stage leaves it alone."""
+        if self.stage is Stage.SITE:
+            return "site_conflict" not in self.provenance
+        return self.stage in (Stage.DICTIONARY, Stage.USER)
 
     def to_dict(self) -> dict[str, Any]:
         return {

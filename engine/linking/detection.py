@@ -1,4 +1,4 @@
-"""Finding diagnosis mentions in raw text with the dictionary."""
+"""Finding diagnosis mentions in raw text: the bundled dictionary's terms and the site's learned ones."""
 
 from __future__ import annotations
 
@@ -6,21 +6,48 @@ from collections.abc import Callable
 
 from engine.core.model import Document, Mention, Span
 from engine.terms.dictionary import TermDictionary
+from engine.terms.site_dictionary import SiteDictionary, Verdict
 from engine.text.normalize import scan
 
 __all__ = ["detect_mentions"]
 
 
 def detect_mentions(
-    document: Document, dictionary: TermDictionary, checkpoint: Callable[[], None] | None = None
+    document: Document,
+    dictionary: TermDictionary,
+    checkpoint: Callable[[], None] | None = None,
+    site: SiteDictionary | None = None,
 ) -> list[Mention]:
-    """Dictionary matches (see ``TermDictionary.find``), with exact original offsets.
+    """Dictionary matches (see ``TermDictionary.find``), with exact original offsets, left to right.
 
+    With ``site``, its learned terms are found too (nested or longest-first as the dictionary's
+    policy says), and terms the site's coders rejected are not reported at all.
     ``checkpoint`` is called often while a long document is scanned; a cancel raises there.
     """
     scanned = scan(document.text, checkpoint)
+    spans = [scanned.span(m.first, m.last) for m in dictionary.find(scanned, checkpoint)]
+    if site is None or not len(site):
+        return [_mention(document, start, end) for start, end in spans]
+    spans += [scanned.span(m.first, m.last) for m in site.find(scanned, checkpoint)]
+    spans = sorted(set(spans), key=lambda span: (span[0], -span[1]))
+    if not dictionary.policy.nested:
+        spans = _longest_first(spans)
     mentions = []
-    for match in dictionary.find(scanned, checkpoint):
-        start, end = scanned.span(match.first, match.last)
-        mentions.append(Mention((Span(start, end),), document.text[start:end]))
+    for start, end in spans:
+        decided = site.decide(document.text[start:end])
+        if decided is None or decided[1].verdict is not Verdict.REJECTED:
+            mentions.append(_mention(document, start, end))
     return mentions
+
+
+def _mention(document: Document, start: int, end: int) -> Mention:
+    return Mention((Span(start, end),), document.text[start:end])
+
+
+def _longest_first(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Non-overlapping spans, left to right, the longest where two start together (spans sorted so)."""
+    kept: list[tuple[int, int]] = []
+    for start, end in spans:
+        if not kept or start >= kept[-1][1]:
+            kept.append((start, end))
+    return kept

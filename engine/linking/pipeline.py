@@ -20,8 +20,10 @@ from engine.linking.candidates import CandidateIndex
 from engine.linking.detection import detect_mentions
 from engine.linking.dictionary_stage import DictionaryLinker, LinkerSettings
 from engine.linking.llm.linker import LinkProgress, LLMLinker
+from engine.linking.site_stage import SiteLinker
 from engine.terms.catalog import Catalog
 from engine.terms.dictionary import DetectionPolicy, TermDictionary
+from engine.terms.site_dictionary import SiteDictionary
 from engine.text.annotations import external_mentions, parse_asterisk_markup
 from engine.text.negation import negation_cue
 from engine.text.readers import document_id, read_document
@@ -63,7 +65,7 @@ class LinkTask:
 
 
 class Pipeline:
-    """Dictionary detection and linking for one language and edition."""
+    """Dictionary detection and linking for one language and edition (the site's learned terms first)."""
 
     def __init__(
         self,
@@ -71,11 +73,13 @@ class Pipeline:
         catalog: Catalog,
         settings: LinkerSettings | None = None,
         llm: LLMLinker | None = None,
+        site: SiteDictionary | None = None,
     ) -> None:
         self.dictionary = dictionary
         self.catalog = catalog
         self.settings = settings or LinkerSettings()
         self.llm = llm
+        self.site = site  # what this workstation's coders taught, for this language and edition
 
     @classmethod
     def bundled(
@@ -117,16 +121,17 @@ class Pipeline:
         in the middle of a long document (scanning, matching, linking).
         """
         check = checkpoint(progress)  # a cancel takes effect inside a long document, not after it
+        link = SiteLinker(self.site, self.catalog, self.linker).link if self.site is not None else self.linker.link
         if mentions is not None:
             assignments = []
             for mention in mentions:
                 check()
-                assignments.append(self.linker.link(mention))
+                assignments.append(link(mention))
         else:
             assignments = []
-            for mention in detect_mentions(document, self.dictionary, check):
+            for mention in detect_mentions(document, self.dictionary, check, self.site):
                 check()
-                assignment = self.linker.link(mention)
+                assignment = link(mention)
                 cue = negation_cue(document.text, mention.start, document.language)
                 if cue:
                     assignment = assignment.with_changes(

@@ -22,6 +22,7 @@ from engine.core.codes import Edition
 from engine.core.model import DocumentResult
 from engine.records.audit import ReviewStep
 from engine.records.review import is_reviewed
+from engine.terms.site_dictionary import Lesson
 from engine.text.input_files import iter_input_files
 
 __all__ = ["DocumentState", "ReviewSession", "SessionChanges", "SessionDocument", "default_session_path"]
@@ -101,14 +102,16 @@ class SessionDocument:
 @dataclass(frozen=True, slots=True)
 class SessionChanges:
     """What to write: copies of the changed documents (only the writer holds them), the list if it
-    changed, and the review steps for the audit log."""
+    changed, the review steps for the audit log (they teach the site dictionary too), and lessons
+    that come from no review step (edits in the site dictionary view, imports)."""
 
     documents: tuple[SessionDocument, ...] = ()
     order: tuple[str, ...] | None = None  # every key, in list order, when documents were added or removed
     steps: tuple[ReviewStep, ...] = ()
+    lessons: tuple[Lesson, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.documents or self.order is not None or self.steps)
+        return bool(self.documents or self.order is not None or self.steps or self.lessons)
 
 
 @dataclass(slots=True)

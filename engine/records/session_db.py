@@ -27,6 +27,7 @@ from queue import Empty, SimpleQueue
 from engine.core.errors import SessionError
 from engine.records.session import ReviewSession, SessionChanges, default_session_path
 from engine.records.session_rows import FORMAT, Damaged, SessionRows, checked, connect, read_documents
+from engine.records.site_store import SiteDictionaries, load_site
 
 __all__ = ["FORMAT", "OpenedSession", "SessionDatabase", "open_session", "read_session_json"]
 
@@ -148,6 +149,7 @@ class SessionDatabase:
         self._queue: SimpleQueue[SessionChanges | threading.Event | None] = SimpleQueue()
         self._thread: threading.Thread | None = None
         self._rows = SessionRows()  # what is on disk
+        self.site = SiteDictionaries()  # what the coders taught, kept in step with the database by the writer
         self._error: SessionError | None = None
 
     def load(self) -> tuple[ReviewSession, list[str]]:
@@ -167,6 +169,7 @@ class SessionDatabase:
                 if document.coding:
                     document.coding = False
                     interrupted.append(document.key)
+            self.site = load_site(connection)
         except sqlite3.DatabaseError as error:
             raise checked(error) from error
         except (ValueError, KeyError, TypeError, RecursionError) as error:
@@ -229,13 +232,14 @@ class SessionDatabase:
             if pending:
                 try:
                     connection = connection or connect(self.path)
-                    self._rows.write(connection, pending)
+                    lessons = self._rows.write(connection, pending)
                 except Exception as error:  # a disk error or a bug: report it, keep the changes, keep going
                     if not isinstance(error, (sqlite3.Error, OSError, Damaged)):
                         log.exception("writing the session failed")
                     self._failed(error)
                 else:
                     pending, self._error = SessionChanges(), None
+                    self.site.learn(lessons)
             for event in waiting:
                 event.set()
             if stop:
@@ -260,7 +264,8 @@ def _merge(earlier: SessionChanges, later: SessionChanges) -> SessionChanges:
     documents = {d.key: d for d in earlier.documents}
     documents.update((d.key, d) for d in later.documents)
     order = later.order if later.order is not None else earlier.order
-    return SessionChanges(tuple(documents.values()), order, earlier.steps + later.steps)
+    return SessionChanges(tuple(documents.values()), order, earlier.steps + later.steps,
+                          earlier.lessons + later.lessons)
 
 
 def _set_aside(path: Path, why: str = "damaged") -> Path:

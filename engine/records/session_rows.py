@@ -29,6 +29,7 @@ Schema (``meta.format`` = ``icdlinker-session-db-1``)::
         status_before TEXT, status_after TEXT,  -- engine.core.model.ReviewStatus values
         stage_before TEXT, stage_after TEXT,    -- engine.core.model.Stage values: who proposed the code
         model TEXT, model_sha256 TEXT, prompt_version TEXT)  -- the model asked about it, if any
+    site_lessons(...)                             -- what decisions taught: see engine.records.site_store
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ from engine.core.codes import Edition
 from engine.core.model import Assignment, Document, DocumentResult
 from engine.records.audit import AuditRow, audit_rows
 from engine.records.session import SessionChanges, SessionDocument
+from engine.records.site_store import SITE_SCHEMA, insert_lessons, lessons_from
+from engine.terms.site_dictionary import Lesson
 
 __all__ = ["FORMAT", "Damaged", "SessionRows", "checked", "connect", "read_documents"]
 
@@ -106,8 +109,11 @@ class SessionRows:
         if document.result is not None:
             self._texts[document.key] = document.result.document
 
-    def write(self, connection: sqlite3.Connection, changes: SessionChanges) -> None:
-        """One transaction; what is known to be on disk changes only once it has committed."""
+    def write(self, connection: sqlite3.Connection, changes: SessionChanges) -> list[Lesson]:
+        """One transaction; what is known to be on disk changes only once it has committed.
+
+        Returns the site dictionary's lessons it wrote, for the dictionaries in memory.
+        """
         positions, texts = dict(self._positions), dict(self._texts)
         with connection:
             if changes.order is not None:
@@ -115,9 +121,17 @@ class SessionRows:
                 for key in self._positions.keys() - positions.keys():  # removed from the session
                     self._encoded.forget(key)
             _write_documents(connection, changes.documents, positions, texts, self._encoded)
-            connection.executemany(_DECISION, [_audit_values(row) for step in changes.steps
-                                               for row in audit_rows(step)])
+            lessons = list(changes.lessons)
+            insert_lessons(connection, changes.lessons)
+            for step in changes.steps:
+                language = step.after.document.language
+                for row in audit_rows(step):
+                    decision = connection.execute(_DECISION, _audit_values(row)).lastrowid
+                    taught = lessons_from(row, language)
+                    insert_lessons(connection, taught, decision)
+                    lessons += taught
         self._positions, self._texts = positions, texts
+        return lessons
 
 
 def _audit_values(row: AuditRow) -> tuple[Any, ...]:
@@ -257,6 +271,7 @@ def connect(path: Path) -> sqlite3.Connection:
             found = connection.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
             if found is None or found[0] != FORMAT:
                 raise Damaged(f"not an icdlinker session database (format {found[0] if found else None!r})")
+            connection.executescript(SITE_SCHEMA)  # a database from before the site dictionary gains its tables
     except sqlite3.DatabaseError as error:
         connection.close()
         raise checked(error) from error

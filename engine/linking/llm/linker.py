@@ -121,7 +121,7 @@ class LLMLinker:
         open_items = []
         for index, assignment in enumerate(assignments):
             codes = self._codes(assignment)
-            if codes and assignment.stage not in (Stage.DICTIONARY, Stage.USER):
+            if codes and not assignment.settled:
                 open_items.append((index, assignment.mention, codes))
         decided_total = 0
         for start in range(0, len(open_items), self.mentions_per_call):

@@ -1,0 +1,69 @@
+"""The site stage: what this workstation's coders decided for a term comes before the bundled dictionaries.
+
+A term the coders settled is assigned at once (stage ``site``); a term they disagree on keeps
+its most frequent code for review with every code they gave as candidates, and the LLM stage
+may decide it; a term they rejected is no longer detected (``detection``).  Everything else goes
+to the dictionary stage unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from engine.core.model import Assignment, Candidate, Mention, ReviewStatus, Stage
+from engine.linking.dictionary_stage import DictionaryLinker
+from engine.terms.catalog import Catalog
+from engine.terms.site_dictionary import SiteDecision, SiteDictionary, SiteEntry, Verdict
+
+__all__ = ["SiteLinker", "site_evidence"]
+
+
+class SiteLinker:
+    """Links a mention from the site dictionary where the coders decided its term, else as ``fallback`` does."""
+
+    def __init__(self, site: SiteDictionary, catalog: Catalog, fallback: DictionaryLinker) -> None:
+        self.site = site
+        self.catalog = catalog
+        self.fallback = fallback
+
+    def link(self, mention: Mention) -> Assignment:
+        base = self.fallback.link(mention)
+        decided = self.site.decide(mention.text)
+        if decided is None or decided[1].verdict is Verdict.REJECTED:
+            return base  # a rejected term given from outside (gold mentions) is linked as usual
+        entry, decision = decided
+        ours = [Candidate(code, self.catalog.edition, self.catalog.title(code, self.site.language),
+                          count / entry.total, "site") for code, count in entry.codes if self.catalog.is_valid(code)]
+        if not ours:
+            return base
+        seen = {c.code for c in ours}
+        candidates = (ours + [c for c in base.candidates if c.code not in seen])[: max(len(ours), self.fallback.settings.candidates)]
+        code = decision.code if decision.code in seen else ours[0].code
+        settled = decision.verdict is Verdict.SETTLED
+        provenance = {} if settled else {"site_conflict": dict(entry.codes)}
+        return Assignment(
+            mention, code, self.catalog.edition, self.catalog.title(code, self.site.language), Stage.SITE,
+            decision.share, site_evidence(entry, decision), ReviewStatus.PENDING if settled else ReviewStatus.NEEDS_REVIEW,
+            tuple(candidates), provenance,
+        )
+
+
+def site_evidence(entry: SiteEntry, decision: SiteDecision) -> str:
+    """In words: "coded I48.9 by this site's coders 14 times, last on 1 Dec 2026"."""
+    counts = ", ".join(f"{code} {_times(n)}" for code, n in entry.codes[:4])
+    rejected = f"; rejected {_times(entry.rejected)}" if entry.rejected else ""
+    last = _day(entry.last)
+    if decision.verdict is Verdict.SETTLED:
+        return f"coded {counts} by this site's coders{rejected}, last on {last}"
+    return f"this site's coders disagree: coded {counts}{rejected}, last on {last}"
+
+
+def _times(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
+
+
+def _day(at: str) -> str:
+    try:
+        return datetime.fromisoformat(at).strftime("%-d %b %Y")
+    except ValueError:
+        return at[:10]
