@@ -40,7 +40,14 @@ from engine.core.errors import SiteDictionaryError
 from engine.core.model import ReviewStatus
 from engine.records.audit import AuditRow
 from engine.terms.dictionary import LANGUAGES
-from engine.terms.site_dictionary import SITE_KEY_VERSION, Lesson, SiteDictionary, SiteEntry, site_key
+from engine.terms.site_dictionary import (
+    SITE_KEY_VERSION,
+    KeyRule,
+    Lesson,
+    SiteDictionary,
+    SiteEntry,
+    site_key,
+)
 
 __all__ = [
     "FILE_FORMAT",
@@ -79,15 +86,17 @@ _DECIDED = {ReviewStatus.ACCEPTED.value, ReviewStatus.CORRECTED.value}
 class SiteDictionaries:
     """The site dictionary of every language and edition, created empty when first asked for."""
 
-    def __init__(self, dictionaries: Iterable[SiteDictionary] = ()) -> None:
+    def __init__(self, dictionaries: Iterable[SiteDictionary] = (), key_rule: KeyRule = KeyRule()) -> None:
         self._by_scope = {(d.language, d.edition): d for d in dictionaries}
         self._lock = threading.Lock()
+        self.key_rule = key_rule  # for dictionaries created from now on (benchmarks compare rules)
 
     def get(self, language: str, edition: Edition) -> SiteDictionary:
         with self._lock:
             found = self._by_scope.get((language, edition))
             if found is None:
-                found = self._by_scope[(language, edition)] = SiteDictionary(language, edition)
+                found = SiteDictionary(language, edition, key_rule=self.key_rule)
+                self._by_scope[(language, edition)] = found
             return found
 
     def all(self) -> list[SiteDictionary]:

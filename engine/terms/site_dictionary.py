@@ -28,6 +28,7 @@ from engine.text.normalize import Scan, term_key
 
 __all__ = [
     "SITE_KEY_VERSION",
+    "KeyRule",
     "Lesson",
     "SiteDecision",
     "SiteDictionary",
@@ -58,9 +59,23 @@ def _stem(word: str, language: str) -> str:
     return stem(word) or word
 
 
-def site_key(text: str, language: str) -> str:
+@dataclass(frozen=True, slots=True)
+class KeyRule:
+    """How a term becomes its key; the default is the app's, the others are measured against it."""
+
+    stem: bool = True  # Snowball stems instead of whole words
+    any_order: bool = True  # the words sorted, so word order does not matter
+
+    def word(self, word: str, language: str) -> str:
+        return _stem(word, language) if self.stem else word
+
+    def join(self, words: list[str]) -> str:
+        return " ".join(sorted(words) if self.any_order else words)
+
+
+def site_key(text: str, language: str, rule: KeyRule = KeyRule()) -> str:
     """The key a term is learned and matched by (see the module docstring)."""
-    return " ".join(sorted(_stem(word, language) for word in term_key(text).split()))
+    return rule.join([rule.word(word, language) for word in term_key(text).split()])
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,10 +156,11 @@ class SiteDictionary:
     """The learned terms of one language and edition, with a detection index kept up to date."""
 
     def __init__(self, language: str, edition: Edition, entries: Iterable[SiteEntry] = (),
-                 rule: SiteRule | None = None) -> None:
+                 rule: SiteRule | None = None, key_rule: KeyRule = KeyRule()) -> None:
         self.language = language
         self.edition = edition
         self.rule = rule or SiteRule()
+        self.key_rule = key_rule  # entries given must be keyed by it
         self._entries: dict[str, SiteEntry] = {}
         self._lock = threading.Lock()
         self._detecting: set[str] = set()  # keys that find mentions in raw text
@@ -164,7 +180,7 @@ class SiteDictionary:
         return self._entries.get(key)
 
     def lookup(self, text: str) -> SiteEntry | None:
-        return self._entries.get(site_key(text, self.language))
+        return self._entries.get(site_key(text, self.language, self.key_rule))
 
     def decide(self, text: str) -> tuple[SiteEntry, SiteDecision] | None:
         """What the coders' decisions say about a mention's words, if they decided that term."""
@@ -175,7 +191,7 @@ class SiteDictionary:
         """Apply lessons of this language and edition (the session writer calls this after a commit)."""
         with self._lock:
             for lesson in lessons:
-                key = lesson.key
+                key = site_key(lesson.term, self.language, self.key_rule)
                 if not key or key.count(" ") >= _MAX_TERM_WORDS:
                     continue
                 known = self._entries.get(key)
@@ -205,7 +221,7 @@ class SiteDictionary:
                 if next_stem not in stems:
                     break
                 window.append(next_stem)
-                key = " ".join(sorted(window))
+                key = self.key_rule.join(window)
                 if key in self._detecting:
                     matches.append(Match(first, last, key))
         return matches
@@ -215,7 +231,7 @@ class SiteDictionary:
         if stem is None:
             if len(self._stems) >= _STEMS_KEPT:
                 self._stems.clear()  # a hostile document with millions of distinct words stays bounded
-            stem = self._stems[word] = _stem(word, self.language)
+            stem = self._stems[word] = self.key_rule.word(word, self.language)
         return stem
 
     def _put(self, key: str, entry: SiteEntry | None) -> None:
