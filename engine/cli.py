@@ -26,6 +26,7 @@ from engine.evaluation.metrics import CandidateRecall, ModelVersusFuzzy, evaluat
 from engine.linking.llm.session import open_llm_stage
 from engine.linking.pipeline import LinkTask, Pipeline
 from engine.models import commands as models_commands
+from engine.records import site_commands
 from engine.records.export import (
     CSV_COLUMNS,
     ExportOptions,
@@ -111,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     lookup.add_argument("term")
     language_options(lookup)
     models_commands.register(commands)
+    site_commands.register(commands)
     return parser
 
 
@@ -302,7 +304,8 @@ def _show_lookup(args: argparse.Namespace, pipeline: Pipeline) -> int:
 
 
 # The commands by name: the launcher tells a command from a document path by them.
-COMMANDS = {"code": _code, "eval": _eval, "lookup": _lookup, "models": models_commands.run}
+COMMANDS = {"code": _code, "eval": _eval, "lookup": _lookup, "models": models_commands.run,
+            "site": site_commands.run}
 
 
 if __name__ == "__main__":  # python -m engine.cli ...

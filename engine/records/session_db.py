@@ -24,10 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty, SimpleQueue
 
-from engine.core.errors import SessionError
+from engine.core.errors import SessionError, SiteDictionaryError
 from engine.records.session import ReviewSession, SessionChanges, default_session_path
 from engine.records.session_rows import FORMAT, Damaged, SessionRows, checked, connect, read_documents
-from engine.records.site_store import SiteDictionaries, load_site
+from engine.records.site_store import (
+    ImportReport,
+    SiteDictionaries,
+    imported_before,
+    load_site,
+    read_site_file,
+)
 
 __all__ = ["FORMAT", "OpenedSession", "SessionDatabase", "open_session", "read_session_json"]
 
@@ -203,6 +209,20 @@ class SessionDatabase:
             raise SessionError(f"saving the session took more than {timeout_s:.0f} s")
         if self._error is not None:
             raise self._error
+
+    def import_site_file(self, path: Path) -> ImportReport:
+        """Merge a site dictionary file shared by another workstation into this one, and wait for it.
+
+        The file is checked entirely first: a damaged or foreign one, or one imported before,
+        raises SiteDictionaryError and changes nothing.
+        """
+        report = read_site_file(path, self.site)
+        if imported_before(self.path, report.origin):
+            raise SiteDictionaryError(f"{path} was imported into this workstation's site dictionary before; "
+                                      "importing it again would count its decisions twice", hint="Nothing was changed.")
+        self.submit(SessionChanges(lessons=report.lessons))
+        self.flush()
+        return report
 
     def close(self) -> None:
         """Write what is queued and stop the writer."""
