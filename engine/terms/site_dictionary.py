@@ -13,6 +13,7 @@ thread): every change replaces an immutable entry under a lock, and readers only
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -21,6 +22,7 @@ from enum import StrEnum
 from functools import cache
 
 import snowballstemmer
+from rapidfuzz import fuzz
 
 from engine.core.codes import Edition
 from engine.terms.dictionary import Match
@@ -44,6 +46,8 @@ _SNOWBALL = {"es": "spanish", "en": "english", "de": "german", "fr": "french", "
 _WHOLE_UP_TO = 3  # letters: abbreviations are not stemmed
 _STEMS_KEPT = 200_000  # distinct words whose stem is remembered per dictionary
 _MAX_TERM_WORDS = 12  # longer "terms" are selections gone wrong; they are not learned
+_SHORTLIST = 60  # terms sharing the most informative words, re-scored on the whole words
+_COMMON = 0.1  # a word in more than this share of the terms (de, la) finds none: it only weighs
 
 
 @cache
@@ -167,6 +171,7 @@ class SiteDictionary:
         self._stem_use: Counter[str] = Counter()  # stems of those keys, with how many keys hold each
         self._lengths: Counter[int] = Counter()  # their lengths in words
         self._stems: dict[str, str] = {}
+        self._holding: dict[str, set[str]] = {}  # stem → the detecting keys that hold it (for ``similar``)
         for entry in entries:
             self._put(entry.key, entry)
 
@@ -186,6 +191,39 @@ class SiteDictionary:
         """What the coders' decisions say about a mention's words, if they decided that term."""
         entry = self.lookup(text)
         return (entry, self.rule.decide(entry)) if entry is not None else None
+
+    def similar(self, text: str, limit: int = 10) -> list[tuple[SiteEntry, float]]:
+        """The learned (not rejected) terms most like an unlearned one, scored 0–1, best first.
+
+        Scored like the bundled dictionary's fuzzy candidates (``engine.linking.candidates``): the
+        Dice overlap of informative words (stems weighted by rarity among the learned terms),
+        averaged with rapidfuzz's similarity of the whole keys.  "cáncer de lengua" finds the
+        learned "cáncer de lengua izquierda" before any catalog title does.
+        """
+        query = site_key(text, self.language, self.key_rule)
+        words = set(query.split())
+        with self._lock:  # the writer may be teaching meanwhile
+            known = len(self._detecting)
+            if not known:
+                return []
+            idf = {w: math.log(1 + known / n) for w in words if (n := self._stem_use.get(w))}
+            common = max(64, known * _COMMON)
+            shared: Counter[str] = Counter()
+            for word, weight in idf.items():
+                holding = self._holding[word]
+                if len(holding) <= common:
+                    for key in holding:
+                        shared[key] += weight
+            entries = {key: self._entries[key] for key, _ in shared.most_common(4 * _SHORTLIST)}
+            use = self._stem_use
+            weights = {key: sum(math.log(1 + known / use[w]) for w in set(key.split())) for key in entries}
+        query_weight = sum(idf.values())
+        if not query_weight:
+            return []
+        overlap = {key: 2 * shared[key] / (query_weight + weights[key]) for key in entries}
+        shortlist = sorted(overlap, key=overlap.__getitem__, reverse=True)[:_SHORTLIST]
+        scored = [(entries[key], (overlap[key] + fuzz.token_sort_ratio(query, key) / 100) / 2) for key in shortlist]
+        return sorted(scored, key=lambda item: (-item[1], item[0].key))[:limit]
 
     def learn(self, lessons: Iterable[Lesson]) -> None:
         """Apply lessons of this language and edition (the session writer calls this after a commit)."""
@@ -249,6 +287,13 @@ class SiteDictionary:
         _count(self._lengths, len(words), change)
         for word in set(words):
             _count(self._stem_use, word, change)
+            holding = self._holding.setdefault(word, set())
+            if detects:
+                holding.add(key)
+            else:
+                holding.discard(key)
+                if not holding:
+                    del self._holding[word]
 
 
 def _count(counter: Counter[str] | Counter[int], item: str | int, change: int) -> None:
