@@ -194,7 +194,7 @@ def learning_curve(
     started = time.perf_counter()
     total = len(teach_first) + len(corpus)
     with tempfile.TemporaryDirectory(prefix="icdlinker-learning-") as folder:
-        reviewer = GoldReviewer(Path(folder) / "session.sqlite3", pipeline.catalog, key_rule)
+        reviewer, site = GoldReviewer(Path(folder) / "session.sqlite3", pipeline.catalog, key_rule), pipeline.site
         try:
             reviewer.teach(pipeline)
             teaching = _Offset(progress, 0, total) if progress else None
@@ -213,6 +213,7 @@ def learning_curve(
             terms = len(reviewer.database.site)
         finally:
             reviewer.close()
+            pipeline.site = site  # what was learned leaves with the temporary folder
     learning = {
         "curve": [block.point() for block in blocks], "block": BLOCK, "score_from": score_from,
         "taught_first": len(teach_first), "terms_learned": terms, "actions": dict(sorted(reviewer.actions.items())),
