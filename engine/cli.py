@@ -112,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
              "site dictionary (in a temporary folder) that codes the documents after it",
     )
     ev.add_argument("--score-from", type=_count, default=0, metavar="N",
-                    help="with --learn: score only documents from index N on (0-based; those before only teach)")
+                    help="with --learn: score documents from index N on (0-based; those before only teach)")
     ev.add_argument("--learn-from", type=Path, metavar="SPLIT2",
                     help="with --learn: review SPLIT2 first (not scored), then code SPLIT, learning on")
     ev.add_argument("--json", type=Path, help="also write the scores as JSON here")
@@ -254,7 +254,8 @@ def _eval(args: argparse.Namespace) -> int:
     if args.json:
         check_writable(args.json)  # now, not after the whole evaluation
     if (args.score_from or args.learn_from) and not args.learn:
-        print("icdlinker: --score-from and --learn-from measure a learning curve: add --learn", file=sys.stderr)
+        print("icdlinker: --score-from and --learn-from are for a learning curve: add --learn",
+              file=sys.stderr)
         return EXIT_ERROR
     exclude = frozenset(s if s.startswith("codiesp-") else f"codiesp-{s}" for s in args.dictionary_exclude)
     corpus = load_gold(args.split, args.lang)[: args.limit]

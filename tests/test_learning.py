@@ -62,10 +62,12 @@ def taught_before(corpus: list[GoldDocument], pipeline: Pipeline) -> list[tuple[
     repeated = []
     for d, gold in enumerate(corpus):
         keys = [site_key(m.mention.text, "es") for m in gold.mentions]
-        repeated += [(d, i, next(iter(taught[key]))) for i, key in enumerate(keys) if len(taught.get(key, ())) == 1]
+        repeated += [(d, i, next(iter(taught[key])))
+                     for i, key in enumerate(keys) if len(taught.get(key, ())) == 1]
         for key, mention in zip(keys, gold.mentions):
-            if pipeline.catalog.is_valid(mention.code):  # a code the coder can enter
-                taught.setdefault(key, set()).add(pipeline.catalog.node(mention.code).code)  # type: ignore[union-attr]
+            node = pipeline.catalog.node(mention.code)
+            if node is not None and pipeline.catalog.is_valid(mention.code):  # a code the coder can enter
+                taught.setdefault(key, set()).add(node.code)
     return repeated
 
 
@@ -116,8 +118,8 @@ def write_brat(folder: Path) -> Path:
     for doc_id, text in TEXTS.items():
         (folder / f"{doc_id}.txt").write_text(text, encoding="utf-8")
         start, end = gold_fa(text)
-        (folder / f"{doc_id}.ann").write_text(f"T1\tDIAGNOSTICO {start} {end}\tFA\n#1\tAnnotatorNotes T1\ti48.91\n",
-                                              encoding="utf-8")
+        ann = f"T1\tDIAGNOSTICO {start} {end}\tFA\n#1\tAnnotatorNotes T1\ti48.91\n"
+        (folder / f"{doc_id}.ann").write_text(ann, encoding="utf-8")
     return folder
 
 

@@ -51,7 +51,7 @@ Change = Callable[[DocumentResult], DocumentResult]
 
 
 class GoldReviewer:
-    """Reviews coded documents to their gold annotations, as a coder in the window would, in its own session database."""
+    """Reviews coded documents to their gold annotations as a coder in the window would, in its own database."""
 
     def __init__(self, path: Path, catalog: Catalog, key_rule: KeyRule = KeyRule()) -> None:
         opened = open_session(path)
@@ -89,11 +89,13 @@ class GoldReviewer:
         except ReviewError:  # a gold code this catalog does not hold: the coder could not enter it either
             self.actions["skipped"] += 1
             return
-        self.session.set_result(key, after, ReviewStep(key, action, Step.DO, before, after, CODER, datetime.now(UTC)))
+        step = ReviewStep(key, action, Step.DO, before, after, CODER, datetime.now(UTC))
+        self.session.set_result(key, after, step)
         self.actions[action.value] += 1
 
 
-def _review_plan(gold: GoldDocument, result: DocumentResult, mode: str, catalog: Catalog) -> list[tuple[Action, Change]]:
+def _review_plan(gold: GoldDocument, result: DocumentResult, mode: str,
+                 catalog: Catalog) -> list[tuple[Action, Change]]:
     """The review actions, in an order where each one's index still points at its mention."""
     if mode == "gold":  # given mentions come back in the order given, one assignment each
         return [(Action.ACCEPT, _at(accept, i)) if a.code == g.code else
@@ -194,7 +196,8 @@ def learning_curve(
     started = time.perf_counter()
     total = len(teach_first) + len(corpus)
     with tempfile.TemporaryDirectory(prefix="icdlinker-learning-") as folder:
-        reviewer, site = GoldReviewer(Path(folder) / "session.sqlite3", pipeline.catalog, key_rule), pipeline.site
+        reviewer = GoldReviewer(Path(folder) / "session.sqlite3", pipeline.catalog, key_rule)
+        site = pipeline.site
         try:
             reviewer.teach(pipeline)
             teaching = _Offset(progress, 0, total) if progress else None
@@ -216,14 +219,15 @@ def learning_curve(
             pipeline.site = site  # what was learned leaves with the temporary folder
     learning = {
         "curve": [block.point() for block in blocks], "block": BLOCK, "score_from": score_from,
-        "taught_first": len(teach_first), "terms_learned": terms, "actions": dict(sorted(reviewer.actions.items())),
+        "taught_first": len(teach_first), "terms_learned": terms,
+        "actions": dict(sorted(reviewer.actions.items())),
     }
     return {**scored.scores(), "seconds": round(time.perf_counter() - started, 2), "learning": learning}
 
 
 def _coded(pipeline: Pipeline, corpus: list[GoldDocument], mode: str,
            progress: Progress | None) -> Iterator[tuple[GoldDocument, DocumentResult]]:
-    """Each document with its result; ``Pipeline.run`` codes the next one only when asked, i.e. after the review."""
+    """Each document with its result; ``Pipeline.run`` codes the next one when asked: after the review."""
     return zip(corpus, pipeline.run(gold_tasks(corpus, mode), progress))
 
 

@@ -162,7 +162,7 @@ class ModelVersusFuzzy:
 
 
 class ScoreTally:
-    """The scores of coded gold documents, added one document at a time (the learning curve keeps one per block)."""
+    """Scores of coded gold documents, added a document at a time (the learning curve keeps one per block)."""
 
     def __init__(self, mode: str) -> None:
         if mode not in ("gold", "detect"):
@@ -182,7 +182,8 @@ class ScoreTally:
             # Given mentions come back in the order they were given.
             self._pairs += [(g.code, a.code) for g, a in zip(gold_document.mentions, result.assignments)]
         self._gold_keys += [(doc_id, g.mention.start, g.mention.end, g.code) for g in gold_document.mentions]
-        coded = [a for a in result.assignments if a.code is not None and a.status is not ReviewStatus.REJECTED]
+        coded = [a for a in result.assignments
+                 if a.code is not None and a.status is not ReviewStatus.REJECTED]
         self._predicted_keys += [(doc_id, a.mention.start, a.mention.end, a.code) for a in coded]
         self._gold_docs[doc_id] = set(gold_document.codes)
         self._predicted_docs[doc_id] = {a.code for a in coded}
@@ -209,7 +210,8 @@ class ScoreTally:
 
 def gold_tasks(corpus: list[GoldDocument], mode: str) -> list[LinkTask]:
     """What the pipeline codes: each document, with its gold mentions given in gold mode."""
-    return [LinkTask(g.document, tuple(m.mention for m in g.mentions) if mode == "gold" else None) for g in corpus]
+    return [LinkTask(g.document, tuple(m.mention for m in g.mentions) if mode == "gold" else None)
+            for g in corpus]
 
 
 def evaluate(

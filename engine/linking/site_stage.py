@@ -53,17 +53,18 @@ class SiteLinker:
         )
 
     def _like(self, mention: Mention, base: Assignment) -> Assignment:
-        """An unlearned term: codes of the learned terms like it join the fuzzy candidates, ranked by score."""
-        exact = base.stage is Stage.DICTIONARY or any(c.source.startswith("dictionary") for c in base.candidates[:1])
-        if exact:
+        """An unlearned term: codes of the learned terms like it join the fuzzy candidates, by score."""
+        exact = base.candidates[0].source.startswith("dictionary") if base.candidates else False
+        if base.stage is Stage.DICTIONARY or exact:
             return base  # the bundled dictionary knows the term itself
         ours: dict[str, tuple[Candidate, SiteEntry]] = {}
         for entry, score in self.site.similar(mention.text, self.fallback.settings.candidates):
             top = entry.codes[0][1]
             for code, count in entry.codes:
                 if code not in ours and self.catalog.is_valid(code):
-                    ours[code] = (Candidate(code, self.catalog.edition, self.catalog.title(code, self.site.language),
-                                            round(score * count / top, 4), f"site-like:{entry.display}"), entry)
+                    title = self.catalog.title(code, self.site.language)
+                    ours[code] = (Candidate(code, self.catalog.edition, title, round(score * count / top, 4),
+                                            f"site-like:{entry.display}"), entry)
         if not ours:
             return base
         ranked = sorted([c for c, _ in ours.values()] + [c for c in base.candidates if c.code not in ours],
@@ -72,9 +73,10 @@ class SiteLinker:
         if best.code not in ours or best.score < self.fallback.settings.fuzzy_threshold:
             return replace(base, candidates=tuple(ranked))
         entry = ours[best.code][1]
+        times = _times(dict(entry.codes)[best.code])
         return Assignment(
             mention, best.code, self.catalog.edition, best.title, Stage.FUZZY, best.score,
-            f"like “{entry.display}”, coded {best.code} by this site's coders {_times(dict(entry.codes)[best.code])}",
+            f"like “{entry.display}”, coded {best.code} by this site's coders {times}",
             ReviewStatus.NEEDS_REVIEW, tuple(ranked),
         )
 

@@ -222,7 +222,8 @@ class SiteDictionary:
             return []
         overlap = {key: 2 * shared[key] / (query_weight + weights[key]) for key in entries}
         shortlist = sorted(overlap, key=overlap.__getitem__, reverse=True)[:_SHORTLIST]
-        scored = [(entries[key], (overlap[key] + fuzz.token_sort_ratio(query, key) / 100) / 2) for key in shortlist]
+        scored = [(entries[key], (overlap[key] + fuzz.token_sort_ratio(query, key) / 100) / 2)
+                  for key in shortlist]
         return sorted(scored, key=lambda item: (-item[1], item[0].key))[:limit]
 
     def learn(self, lessons: Iterable[Lesson]) -> None:
