@@ -47,7 +47,8 @@ _WHOLE_UP_TO = 3  # letters: abbreviations are not stemmed
 _STEMS_KEPT = 200_000  # distinct words whose stem is remembered per dictionary
 _MAX_TERM_WORDS = 12  # longer "terms" are selections gone wrong; they are not learned
 _SHORTLIST = 60  # terms sharing the most informative words, re-scored on the whole words
-_COMMON = 0.1  # a word in more than this share of the terms (de, la) finds none: it only weighs
+_REMEMBERED = 8192  # ``similar`` answers kept while nothing is taught
+_COMMON = 0.02  # a word in more than this share of the terms (de, la) finds none (unless rarest): it only weighs
 
 
 @cache
@@ -172,6 +173,7 @@ class SiteDictionary:
         self._lengths: Counter[int] = Counter()  # their lengths in words
         self._stems: dict[str, str] = {}
         self._holding: dict[str, set[str]] = {}  # stem → the detecting keys that hold it (for ``similar``)
+        self._similar: dict[tuple[str, int], list[tuple[SiteEntry, float]]] = {}  # until the next change
         for entry in entries:
             self._put(entry.key, entry)
 
@@ -185,7 +187,7 @@ class SiteDictionary:
         return self._entries.get(key)
 
     def lookup(self, text: str) -> SiteEntry | None:
-        return self._entries.get(site_key(text, self.language, self.key_rule))
+        return self._entries.get(self._key(text))
 
     def decide(self, text: str) -> tuple[SiteEntry, SiteDecision] | None:
         """What the coders' decisions say about a mention's words, if they decided that term."""
@@ -200,23 +202,28 @@ class SiteDictionary:
         averaged with rapidfuzz's similarity of the whole keys.  "cáncer de lengua" finds the
         learned "cáncer de lengua izquierda" before any catalog title does.
         """
-        query = site_key(text, self.language, self.key_rule)
+        query = self._key(text)
+        remembered = self._similar.get((query, limit))
+        if remembered is not None:  # a batch repeats its terms while nobody teaches
+            return remembered
         words = set(query.split())
         with self._lock:  # the writer may be teaching meanwhile
             known = len(self._detecting)
+            similar_before = self._similar
             if not known:
                 return []
             idf = {w: math.log(1 + known / n) for w in words if (n := self._stem_use.get(w))}
             common = max(64, known * _COMMON)
             shared: Counter[str] = Counter()
+            rarest = max(idf, key=idf.__getitem__, default=None)
             for word, weight in idf.items():
                 holding = self._holding[word]
-                if len(holding) <= common:
+                if len(holding) <= common or word == rarest:
                     for key in holding:
                         shared[key] += weight
-            entries = {key: self._entries[key] for key, _ in shared.most_common(4 * _SHORTLIST)}
-            use = self._stem_use
-            weights = {key: sum(math.log(1 + known / use[w]) for w in set(key.split())) for key in entries}
+            entries = {key: self._entries[key] for key, _ in shared.most_common(2 * _SHORTLIST)}
+            rarity = _Rarity(known, self._stem_use)
+            weights = {key: sum(map(rarity.__getitem__, set(key.split()))) for key in entries}
         query_weight = sum(idf.values())
         if not query_weight:
             return []
@@ -224,13 +231,19 @@ class SiteDictionary:
         shortlist = sorted(overlap, key=overlap.__getitem__, reverse=True)[:_SHORTLIST]
         scored = [(entries[key], (overlap[key] + fuzz.token_sort_ratio(query, key) / 100) / 2)
                   for key in shortlist]
-        return sorted(scored, key=lambda item: (-item[1], item[0].key))[:limit]
+        found = sorted(scored, key=lambda item: (-item[1], item[0].key))[:limit]
+        with self._lock:
+            if self._similar is similar_before:  # nothing was taught meanwhile
+                if len(self._similar) >= _REMEMBERED:
+                    self._similar.clear()
+                self._similar[(query, limit)] = found
+        return found
 
     def learn(self, lessons: Iterable[Lesson]) -> None:
         """Apply lessons of this language and edition (the session writer calls this after a commit)."""
         with self._lock:
             for lesson in lessons:
-                key = site_key(lesson.term, self.language, self.key_rule)
+                key = self._key(lesson.term)
                 if not key or key.count(" ") >= _MAX_TERM_WORDS:
                     continue
                 known = self._entries.get(key)
@@ -265,6 +278,10 @@ class SiteDictionary:
                     matches.append(Match(first, last, key))
         return matches
 
+    def _key(self, text: str) -> str:
+        """``site_key`` with the stems remembered: coding asks for every mention's key, twice."""
+        return self.key_rule.join([self._stem_of(word) for word in term_key(text).split()])
+
     def _stem_of(self, word: str) -> str:
         stem = self._stems.get(word)
         if stem is None:
@@ -274,6 +291,7 @@ class SiteDictionary:
         return stem
 
     def _put(self, key: str, entry: SiteEntry | None) -> None:
+        self._similar = {}  # a new object: a ``similar`` running meanwhile does not keep its answer
         was = key in self._detecting
         if entry is None:
             self._entries.pop(key, None)
@@ -295,6 +313,18 @@ class SiteDictionary:
                 holding.discard(key)
                 if not holding:
                     del self._holding[word]
+
+
+class _Rarity(dict[str, float]):
+    """Each stem's idf among the learned terms, worked out once per query."""
+
+    def __init__(self, known: int, use: Counter[str]) -> None:
+        super().__init__()
+        self._known, self._use = known, use
+
+    def __missing__(self, stem: str) -> float:
+        value = self[stem] = math.log(1 + self._known / self._use[stem])
+        return value
 
 
 def _count(counter: Counter[str] | Counter[int], item: str | int, change: int) -> None:
