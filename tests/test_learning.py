@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from engine.core.codes import Level, at_level
-from engine.core.model import DocumentResult, Stage
+from engine.core.model import Document, DocumentResult, Mention, Span, Stage
 from engine.evaluation.learning import learning_curve
 from engine.evaluation.metrics import evaluate
 from engine.linking.pipeline import Pipeline
-from engine.terms.site_dictionary import site_key
+from engine.terms.site_dictionary import Lesson, SiteDictionary, site_key
 from engine.text.annotations import GoldDocument, load_gold
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,3 +181,29 @@ def test_eval_learn_from_another_split_and_misuse(tmp_path: Path) -> None:
     assert "mentions  full         P 1.000  R 1.000  F1 1.000" in done.stdout  # both FA, learned beforehand
     misuse = run_cli("eval", str(corpus), "--score-from", "1")
     assert misuse.returncode == 2 and "add --learn" in misuse.stderr and "Traceback" not in misuse.stderr
+
+
+# -- what the site stage does with a term it has not learned, but one like it ---------------------
+
+
+def test_an_unlearned_term_takes_the_code_of_a_learned_one_like_it(cold: Pipeline) -> None:
+    site = SiteDictionary("es", cold.catalog.edition)
+    at = "2026-12-01T10:00:00+00:00"
+    site.learn([Lesson("es", site.edition, "carcinoma epidermoide de lengua izquierda", "C02.1", 3, at)])
+    [(entry, score)] = site.similar("carcinoma epidermoide lengua", limit=1)
+    assert entry.display == "carcinoma epidermoide de lengua izquierda" and 0.7 < score < 1
+    text = "Biopsia: carcinoma epidermoide lengua."
+    start = text.index("carcinoma")
+    mention = (Mention((Span(start, len(text) - 1),), text[start:-1]),)
+    before = cold.code(Document("d", text, "es"), mention).assignments[0]
+    cold.site = site
+    try:
+        [after] = cold.code(Document("d", text, "es"), mention).assignments
+    finally:
+        cold.site = None
+    assert before.code != "C02.1"
+    assert (after.code, after.stage) == ("C02.1", Stage.FUZZY)  # a guess from a similar term: for review
+    assert after.evidence.startswith("like “carcinoma epidermoide de lengua izquierda”, coded C02.1")
+    # what similar() remembers goes the moment something is taught
+    site.learn([Lesson("es", site.edition, "carcinoma epidermoide lengua", "C02.9", 1, at)])
+    assert site.similar("carcinoma epidermoide lengua", limit=1)[0][0].display == "carcinoma epidermoide lengua"
