@@ -22,6 +22,7 @@ from tqdm import tqdm
 from engine.core.codes import Edition
 from engine.core.errors import EngineError
 from engine.core.model import DocumentResult, Mention, Span
+from engine.evaluation.learning import format_curve, learning_curve
 from engine.evaluation.metrics import CandidateRecall, ModelVersusFuzzy, evaluate
 from engine.linking.llm.session import open_llm_stage
 from engine.linking.pipeline import LinkTask, Pipeline
@@ -106,6 +107,15 @@ def _parser() -> argparse.ArgumentParser:
         help="leave a CodiEsp split out of the dictionary (e.g. dev) for an honest evaluation",
     )
     ev.add_argument("--limit", type=int, help="only the first N documents")
+    ev.add_argument(
+        "--learn", action="store_true",
+        help="learning curve: review each document to its gold annotations after coding it, teaching a fresh "
+             "site dictionary (in a temporary folder) that codes the documents after it",
+    )
+    ev.add_argument("--score-from", type=_count, default=0, metavar="N",
+                    help="with --learn: score documents from index N on (0-based; those before only teach)")
+    ev.add_argument("--learn-from", type=Path, metavar="SPLIT2",
+                    help="with --learn: review SPLIT2 first (not scored), then code SPLIT, learning on")
     ev.add_argument("--json", type=Path, help="also write the scores as JSON here")
 
     lookup = commands.add_parser("lookup", help="show what the dictionary and candidates say about a term")
@@ -245,8 +255,13 @@ def _print_table(rows: list[list[str]], out: TextIO) -> None:
 def _eval(args: argparse.Namespace) -> int:
     if args.json:
         check_writable(args.json)  # now, not after the whole evaluation
+    if (args.score_from or args.learn_from) and not args.learn:
+        print("icdlinker: --score-from and --learn-from are for a learning curve: add --learn",
+              file=sys.stderr)
+        return EXIT_ERROR
     exclude = frozenset(s if s.startswith("codiesp-") else f"codiesp-{s}" for s in args.dictionary_exclude)
     corpus = load_gold(args.split, args.lang)[: args.limit]
+    teach_first = load_gold(args.learn_from, args.lang) if args.learn_from else []
     recall, versus = CandidateRecall(), ModelVersusFuzzy()
 
     def observe(gold: GoldDocument, result: DocumentResult) -> None:
@@ -254,13 +269,20 @@ def _eval(args: argparse.Namespace) -> int:
         versus.add(gold, result)
 
     with _pipeline(args, exclude) as pipeline:
-        bar = _BarProgress(len(corpus), "doc")
+        bar = _BarProgress(len(teach_first) + len(corpus), "doc")
+        observer = observe if args.mentions == "gold" else None
         try:
-            scores = evaluate(pipeline, corpus, args.mentions, bar, observe if args.mentions == "gold" else None)
+            if args.learn:
+                scores = learning_curve(pipeline, corpus, args.mentions, score_from=args.score_from,
+                                        teach_first=teach_first, progress=bar, on_result=observer)
+            else:
+                scores = evaluate(pipeline, corpus, args.mentions, bar, observer)
         finally:
             bar.close()
-        summary = _llm_summary(pipeline, len(corpus))
+        summary = _llm_summary(pipeline, len(teach_first) + len(corpus))
     print(_format_scores(scores, args.mentions))
+    if args.learn:
+        print(format_curve(scores["learning"]))
     if args.mentions == "gold":
         print(recall.report())
         if versus.asked:
@@ -270,6 +292,14 @@ def _eval(args: argparse.Namespace) -> int:
     if args.json:
         write_text(args.json, json.dumps(scores, indent=2) + "\n")
     return EXIT_OK
+
+
+def _count(text: str) -> int:
+    """A whole number of documents, 0 or more (argparse reports anything else)."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not 0 or more")
+    return value
 
 
 def _format_scores(scores: dict, mode: str) -> str:

@@ -24,9 +24,11 @@ from engine.text.annotations import GoldDocument
 __all__ = [
     "CandidateRecall",
     "ModelVersusFuzzy",
+    "ScoreTally",
     "Scores",
     "document_scores",
     "evaluate",
+    "gold_tasks",
     "mention_scores_detect",
     "mention_scores_gold",
 ]
@@ -108,7 +110,7 @@ class CandidateRecall:
 
     def add(self, gold_document: GoldDocument, result: DocumentResult) -> None:
         for gold, assignment in zip(gold_document.mentions, result.assignments):
-            if assignment.stage is not Stage.DICTIONARY:
+            if not assignment.settled:  # a dictionary's, or the site's without a conflict
                 self._cases.append((gold.code, tuple(c.code for c in assignment.candidates)))
 
     def recall(self, k: int, level: Level) -> float:
@@ -159,6 +161,59 @@ class ModelVersusFuzzy:
         )
 
 
+class ScoreTally:
+    """Scores of coded gold documents, added a document at a time (the learning curve keeps one per block)."""
+
+    def __init__(self, mode: str) -> None:
+        if mode not in ("gold", "detect"):
+            raise ValueError(f"mode must be 'gold' or 'detect', not {mode!r}")
+        self.mode = mode
+        self.documents = 0
+        self._pairs: list[tuple[str, str | None]] = []
+        self._gold_keys: list[_Key] = []
+        self._predicted_keys: list[_Key] = []
+        self._gold_docs: dict[str, set[str]] = {}
+        self._predicted_docs: dict[str, set[str]] = {}
+
+    def add(self, gold_document: GoldDocument, result: DocumentResult) -> None:
+        doc_id = gold_document.document.id
+        self.documents += 1
+        if self.mode == "gold":
+            # Given mentions come back in the order they were given.
+            self._pairs += [(g.code, a.code) for g, a in zip(gold_document.mentions, result.assignments)]
+        self._gold_keys += [(doc_id, g.mention.start, g.mention.end, g.code) for g in gold_document.mentions]
+        coded = [a for a in result.assignments
+                 if a.code is not None and a.status is not ReviewStatus.REJECTED]
+        self._predicted_keys += [(doc_id, a.mention.start, a.mention.end, a.code) for a in coded]
+        self._gold_docs[doc_id] = set(gold_document.codes)
+        self._predicted_docs[doc_id] = {a.code for a in coded}
+
+    def scores(self) -> dict[str, Any]:
+        """``mentions`` and ``documents`` scores per level, ``n_documents``, ``n_mentions``."""
+        if self.mode == "gold":
+            mentions = {lv.value: mention_scores_gold(self._pairs, lv).as_dict() for lv in MENTION_LEVELS}
+        else:
+            mentions = {
+                lv.value: mention_scores_detect(self._gold_keys, self._predicted_keys, lv).as_dict()
+                for lv in MENTION_LEVELS
+            }
+        return {
+            "mentions": mentions,
+            "documents": {
+                lv.value: document_scores(self._gold_docs, self._predicted_docs, lv).as_dict()
+                for lv in DOCUMENT_LEVELS
+            },
+            "n_documents": self.documents,
+            "n_mentions": len(self._gold_keys),
+        }
+
+
+def gold_tasks(corpus: list[GoldDocument], mode: str) -> list[LinkTask]:
+    """What the pipeline codes: each document, with its gold mentions given in gold mode."""
+    return [LinkTask(g.document, tuple(m.mention for m in g.mentions) if mode == "gold" else None)
+            for g in corpus]
+
+
 def evaluate(
     pipeline: Pipeline,
     corpus: list[GoldDocument],
@@ -170,41 +225,10 @@ def evaluate(
 
     The returned dict has exactly the keys the README documents.
     """
-    if mode not in ("gold", "detect"):
-        raise ValueError(f"mode must be 'gold' or 'detect', not {mode!r}")
+    tally = ScoreTally(mode)
     started = time.perf_counter()
-    tasks = [
-        LinkTask(g.document, tuple(m.mention for m in g.mentions) if mode == "gold" else None) for g in corpus
-    ]
-    pairs: list[tuple[str, str | None]] = []
-    gold_keys: list[_Key] = []
-    predicted_keys: list[_Key] = []
-    gold_docs: dict[str, set[str]] = {}
-    predicted_docs: dict[str, set[str]] = {}
-    for gold_document, result in zip(corpus, pipeline.run(tasks, progress)):
-        doc_id = gold_document.document.id
+    for gold_document, result in zip(corpus, pipeline.run(gold_tasks(corpus, mode), progress)):
         if on_result is not None:
             on_result(gold_document, result)
-        if mode == "gold":
-            # Given mentions come back in the order they were given.
-            pairs += [(g.code, a.code) for g, a in zip(gold_document.mentions, result.assignments)]
-        gold_keys += [(doc_id, g.mention.start, g.mention.end, g.code) for g in gold_document.mentions]
-        coded = [a for a in result.assignments if a.code is not None and a.status is not ReviewStatus.REJECTED]
-        predicted_keys += [(doc_id, a.mention.start, a.mention.end, a.code) for a in coded]
-        gold_docs[doc_id] = set(gold_document.codes)
-        predicted_docs[doc_id] = {a.code for a in coded}
-    if mode == "gold":
-        mentions = {lv.value: mention_scores_gold(pairs, lv).as_dict() for lv in MENTION_LEVELS}
-    else:
-        mentions = {
-            lv.value: mention_scores_detect(gold_keys, predicted_keys, lv).as_dict() for lv in MENTION_LEVELS
-        }
-    return {
-        "mentions": mentions,
-        "documents": {
-            lv.value: document_scores(gold_docs, predicted_docs, lv).as_dict() for lv in DOCUMENT_LEVELS
-        },
-        "n_documents": len(corpus),
-        "n_mentions": len(gold_keys),
-        "seconds": round(time.perf_counter() - started, 2),
-    }
+        tally.add(gold_document, result)
+    return {**tally.scores(), "seconds": round(time.perf_counter() - started, 2)}

@@ -3,11 +3,14 @@
 A term the coders settled is assigned at once (stage ``site``); a term they disagree on keeps
 its most frequent code for review with every code they gave as candidates, and the LLM stage
 may decide it; a term they rejected is no longer detected (``detection``).  Everything else goes
-to the dictionary stage unchanged.
+to the dictionary stage, and where that stage has no exact answer, the learned terms most like the
+mention compete with its fuzzy candidates (a fuzzy assignment, for review): learning a site's
+"cáncer de lengua izquierda" helps with its "cáncer de lengua" too.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from engine.core.model import Assignment, Candidate, Mention, ReviewStatus, Stage
@@ -29,7 +32,9 @@ class SiteLinker:
     def link(self, mention: Mention) -> Assignment:
         base = self.fallback.link(mention)
         decided = self.site.decide(mention.text)
-        if decided is None or decided[1].verdict is Verdict.REJECTED:
+        if decided is None:
+            return self._like(mention, base)
+        if decided[1].verdict is Verdict.REJECTED:
             return base  # a rejected term given from outside (gold mentions) is linked as usual
         entry, decision = decided
         ours = [Candidate(code, self.catalog.edition, self.catalog.title(code, self.site.language),
@@ -45,6 +50,34 @@ class SiteLinker:
             mention, code, self.catalog.edition, self.catalog.title(code, self.site.language), Stage.SITE,
             decision.share, site_evidence(entry, decision), ReviewStatus.PENDING if settled else ReviewStatus.NEEDS_REVIEW,
             tuple(candidates), provenance,
+        )
+
+    def _like(self, mention: Mention, base: Assignment) -> Assignment:
+        """An unlearned term: codes of the learned terms like it join the fuzzy candidates, by score."""
+        exact = base.candidates[0].source.startswith("dictionary") if base.candidates else False
+        if base.stage is Stage.DICTIONARY or exact:
+            return base  # the bundled dictionary knows the term itself
+        ours: dict[str, tuple[Candidate, SiteEntry]] = {}
+        for entry, score in self.site.similar(mention.text, self.fallback.settings.candidates):
+            top = entry.codes[0][1]
+            for code, count in entry.codes:
+                if code not in ours and self.catalog.is_valid(code):
+                    title = self.catalog.title(code, self.site.language)
+                    ours[code] = (Candidate(code, self.catalog.edition, title, round(score * count / top, 4),
+                                            f"site-like:{entry.display}"), entry)
+        if not ours:
+            return base
+        ranked = sorted([c for c, _ in ours.values()] + [c for c in base.candidates if c.code not in ours],
+                        key=lambda c: -c.score)[: self.fallback.settings.candidates]
+        best = ranked[0]
+        if best.code not in ours or best.score < self.fallback.settings.fuzzy_threshold:
+            return replace(base, candidates=tuple(ranked))
+        entry = ours[best.code][1]
+        times = _times(dict(entry.codes)[best.code])
+        return Assignment(
+            mention, best.code, self.catalog.edition, best.title, Stage.FUZZY, best.score,
+            f"like “{entry.display}”, coded {best.code} by this site's coders {times}",
+            ReviewStatus.NEEDS_REVIEW, tuple(ranked),
         )
 
 

@@ -13,6 +13,7 @@ thread): every change replaces an immutable entry under a lock, and readers only
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -21,6 +22,7 @@ from enum import StrEnum
 from functools import cache
 
 import snowballstemmer
+from rapidfuzz import fuzz
 
 from engine.core.codes import Edition
 from engine.terms.dictionary import Match
@@ -44,6 +46,9 @@ _SNOWBALL = {"es": "spanish", "en": "english", "de": "german", "fr": "french", "
 _WHOLE_UP_TO = 3  # letters: abbreviations are not stemmed
 _STEMS_KEPT = 200_000  # distinct words whose stem is remembered per dictionary
 _MAX_TERM_WORDS = 12  # longer "terms" are selections gone wrong; they are not learned
+_SHORTLIST = 60  # terms sharing the most informative words, re-scored on the whole words
+_REMEMBERED = 8192  # ``similar`` answers kept while nothing is taught
+_COMMON = 0.02  # a word in more than this share of the terms (de, la) finds none (unless rarest): it only weighs
 
 
 @cache
@@ -167,6 +172,8 @@ class SiteDictionary:
         self._stem_use: Counter[str] = Counter()  # stems of those keys, with how many keys hold each
         self._lengths: Counter[int] = Counter()  # their lengths in words
         self._stems: dict[str, str] = {}
+        self._holding: dict[str, set[str]] = {}  # stem → the detecting keys that hold it (for ``similar``)
+        self._similar: dict[tuple[str, int], list[tuple[SiteEntry, float]]] = {}  # until the next change
         for entry in entries:
             self._put(entry.key, entry)
 
@@ -180,18 +187,63 @@ class SiteDictionary:
         return self._entries.get(key)
 
     def lookup(self, text: str) -> SiteEntry | None:
-        return self._entries.get(site_key(text, self.language, self.key_rule))
+        return self._entries.get(self._key(text))
 
     def decide(self, text: str) -> tuple[SiteEntry, SiteDecision] | None:
         """What the coders' decisions say about a mention's words, if they decided that term."""
         entry = self.lookup(text)
         return (entry, self.rule.decide(entry)) if entry is not None else None
 
+    def similar(self, text: str, limit: int = 10) -> list[tuple[SiteEntry, float]]:
+        """The learned (not rejected) terms most like an unlearned one, scored 0–1, best first.
+
+        Scored like the bundled dictionary's fuzzy candidates (``engine.linking.candidates``): the
+        Dice overlap of informative words (stems weighted by rarity among the learned terms),
+        averaged with rapidfuzz's similarity of the whole keys.  "cáncer de lengua" finds the
+        learned "cáncer de lengua izquierda" before any catalog title does.
+        """
+        query = self._key(text)
+        remembered = self._similar.get((query, limit))
+        if remembered is not None:  # a batch repeats its terms while nobody teaches
+            return remembered
+        words = set(query.split())
+        with self._lock:  # the writer may be teaching meanwhile
+            known = len(self._detecting)
+            similar_before = self._similar
+            if not known:
+                return []
+            idf = {w: math.log(1 + known / n) for w in words if (n := self._stem_use.get(w))}
+            common = max(64, known * _COMMON)
+            shared: Counter[str] = Counter()
+            rarest = max(idf, key=idf.__getitem__, default=None)
+            for word, weight in idf.items():
+                holding = self._holding[word]
+                if len(holding) <= common or word == rarest:
+                    for key in holding:
+                        shared[key] += weight
+            entries = {key: self._entries[key] for key, _ in shared.most_common(2 * _SHORTLIST)}
+            rarity = _Rarity(known, self._stem_use)
+            weights = {key: sum(map(rarity.__getitem__, set(key.split()))) for key in entries}
+        query_weight = sum(idf.values())
+        if not query_weight:
+            return []
+        overlap = {key: 2 * shared[key] / (query_weight + weights[key]) for key in entries}
+        shortlist = sorted(overlap, key=overlap.__getitem__, reverse=True)[:_SHORTLIST]
+        scored = [(entries[key], (overlap[key] + fuzz.token_sort_ratio(query, key) / 100) / 2)
+                  for key in shortlist]
+        found = sorted(scored, key=lambda item: (-item[1], item[0].key))[:limit]
+        with self._lock:
+            if self._similar is similar_before:  # nothing was taught meanwhile
+                if len(self._similar) >= _REMEMBERED:
+                    self._similar.clear()
+                self._similar[(query, limit)] = found
+        return found
+
     def learn(self, lessons: Iterable[Lesson]) -> None:
         """Apply lessons of this language and edition (the session writer calls this after a commit)."""
         with self._lock:
             for lesson in lessons:
-                key = site_key(lesson.term, self.language, self.key_rule)
+                key = self._key(lesson.term)
                 if not key or key.count(" ") >= _MAX_TERM_WORDS:
                     continue
                 known = self._entries.get(key)
@@ -226,6 +278,10 @@ class SiteDictionary:
                     matches.append(Match(first, last, key))
         return matches
 
+    def _key(self, text: str) -> str:
+        """``site_key`` with the stems remembered: coding asks for every mention's key, twice."""
+        return self.key_rule.join([self._stem_of(word) for word in term_key(text).split()])
+
     def _stem_of(self, word: str) -> str:
         stem = self._stems.get(word)
         if stem is None:
@@ -235,6 +291,7 @@ class SiteDictionary:
         return stem
 
     def _put(self, key: str, entry: SiteEntry | None) -> None:
+        self._similar = {}  # a new object: a ``similar`` running meanwhile does not keep its answer
         was = key in self._detecting
         if entry is None:
             self._entries.pop(key, None)
@@ -249,6 +306,25 @@ class SiteDictionary:
         _count(self._lengths, len(words), change)
         for word in set(words):
             _count(self._stem_use, word, change)
+            holding = self._holding.setdefault(word, set())
+            if detects:
+                holding.add(key)
+            else:
+                holding.discard(key)
+                if not holding:
+                    del self._holding[word]
+
+
+class _Rarity(dict[str, float]):
+    """Each stem's idf among the learned terms, worked out once per query."""
+
+    def __init__(self, known: int, use: Counter[str]) -> None:
+        super().__init__()
+        self._known, self._use = known, use
+
+    def __missing__(self, stem: str) -> float:
+        value = self[stem] = math.log(1 + self._known / self._use[stem])
+        return value
 
 
 def _count(counter: Counter[str] | Counter[int], item: str | int, change: int) -> None:
