@@ -11,7 +11,7 @@ and scroll position stay put.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import compress
 from operator import attrgetter, is_not
 
@@ -19,6 +19,7 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QItemSelectionModel,
     QModelIndex,
+    QModelRoleDataSpan,
     QPersistentModelIndex,
     Qt,
     Signal,
@@ -46,7 +47,48 @@ def changed_indices(old: Sequence[Assignment], new: Sequence[Assignment]) -> lis
     return [i for i in compress(range(len(new)), map(is_not, old, new)) if old[i] != new[i]]
 
 
-class MentionModel(QAbstractTableModel):
+class _PythonTableModel(QAbstractTableModel):
+    """A table model written in Python that paints a cell with one call into Python.
+
+    A view paints a cell by asking for seven roles at once (``multiData``); Qt's default
+    asks ``data()`` once per role, and each call from C++ into Python must take the GIL.
+    During a coding run the worker holds it and hands it over only every switch interval,
+    so those waits made one repaint of the mention table take over 100 ms.  Here a row's
+    cells are worked out once (``_cells``) and kept until the row changes (``_forget``).
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._rows: dict[int, tuple[dict[int, object], ...]] = {}
+
+    def _cells(self, row: int) -> tuple[dict[int, object], ...]:
+        """Role → value for each cell of ``row``: what the view paints."""
+        raise NotImplementedError
+
+    def _cell(self, index: AnyIndex) -> dict[int, object]:
+        row = index.row()
+        cells = self._rows.get(row)
+        if cells is None:
+            cells = self._rows[row] = self._cells(row)
+        return cells[index.column()]
+
+    def _forget(self, rows: Iterable[int] | None = None) -> None:
+        """These rows (all without ``rows``) changed: work their cells out again when next asked."""
+        if rows is None:
+            self._rows.clear()
+        for row in rows or ():
+            self._rows.pop(row, None)
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        return self._cell(index).get(role)
+
+    def multiData(self, index: AnyIndex, roleDataSpan: QModelRoleDataSpan) -> None:  # noqa: N802, N803 — Qt's names
+        cell = self._cell(index)
+        for role_data in roleDataSpan:
+            role_data.setData(cell.get(role_data.role()))
+
+
+class MentionModel(_PythonTableModel):
     """One row per assignment, in the index's grouped or text order."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -66,12 +108,14 @@ class MentionModel(QAbstractTableModel):
             self.assignments = assignments
             if changed:
                 rows = [index.row(i, grouped) for i in changed]
+                self._forget(rows)
                 last = len(MENTION_COLUMNS) - 1
                 self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), last))
             return False
         self.beginResetModel()
         self.assignments, self.mention_index, self.grouped = assignments, index, grouped
         self._order, self._outer = index.order(grouped), index.outer(grouped)
+        self._forget()
         self.endResetModel()
         return True
 
@@ -88,33 +132,23 @@ class MentionModel(QAbstractTableModel):
         return None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        row, column = index.row(), index.column()
-        a = self.assignments[self._order[row]]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(a, column, self._outer[row] is not None)
-        if role == _INDEX:
-            return self._order[row]
-        if role == _OUTER:
-            return self._outer[row]
-        if role == Qt.ItemDataRole.ToolTipRole and column == 0:
-            return describe(a)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column == 5:
-            return _RIGHT
-        if role == Qt.ItemDataRole.BackgroundRole and column == 4:
-            return QBrush(stage_color(a.stage))
-        if role == Qt.ItemDataRole.ForegroundRole and column == 6:
-            return QBrush(status_color(a.status))
-        if role == Qt.ItemDataRole.FontRole and a.status is ReviewStatus.REJECTED:
-            return self._struck
-        return None
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 0:  # on hover only: not kept
+            return describe(self.assignments[self._order[index.row()]])
+        return super().data(index, role)
 
-    @staticmethod
-    def _text(a: Assignment, column: int, inner: bool) -> str:
-        if column == 0:
-            return _INDENT + a.mention.text if inner else a.mention.text
-        values = (a.code or "—", a.title, a.edition.value.upper(), stage_label(a.stage), f"{a.score:.2f}",
-                  STATUS_LABELS[a.status])
-        return values[column - 1]
+    def _cells(self, row: int) -> tuple[dict[int, object], ...]:
+        a = self.assignments[self._order[row]]
+        mention = _INDENT + a.mention.text if self._outer[row] is not None else a.mention.text
+        texts = (mention, a.code or "—", a.title, a.edition.value.upper(), stage_label(a.stage),
+                 f"{a.score:.2f}", STATUS_LABELS[a.status])
+        common: dict[int, object] = {_INDEX: self._order[row], _OUTER: self._outer[row]}
+        if a.status is ReviewStatus.REJECTED:
+            common[Qt.ItemDataRole.FontRole] = self._struck
+        cells = tuple({Qt.ItemDataRole.DisplayRole: text, **common} for text in texts)
+        cells[4][Qt.ItemDataRole.BackgroundRole] = QBrush(stage_color(a.stage))
+        cells[5][Qt.ItemDataRole.TextAlignmentRole] = _RIGHT
+        cells[6][Qt.ItemDataRole.ForegroundRole] = QBrush(status_color(a.status))
+        return cells
 
 
 class MentionTable(QTableView):
@@ -187,7 +221,7 @@ class MentionTable(QTableView):
             self.mention_selected.emit(cell.data(_INDEX))
 
 
-class SummaryModel(QAbstractTableModel):
+class SummaryModel(_PythonTableModel):
     """Distinct codes in order of first mention; a review action moves one mention's count."""
 
     COLUMNS = ("Code", "Title", "Mentions", "Status")
@@ -205,6 +239,7 @@ class SummaryModel(QAbstractTableModel):
             self.beginResetModel()
             self.assignments, self.mentions = assignments, mentions
             self._count_all()
+            self._forget()
             self.endResetModel()
             return
         changed = changed_indices(self.assignments, assignments)
@@ -215,10 +250,12 @@ class SummaryModel(QAbstractTableModel):
         if codes != self._codes:
             self.beginResetModel()
             self._codes = codes
+            self._forget()
             self.endResetModel()
             return
         rows = {codes.index(a.code) for i in changed for a in (old[i], assignments[i])
                 if a.code in self._first}
+        self._forget(rows)
         for row in sorted(rows):
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.COLUMNS) - 1))
 
@@ -237,18 +274,14 @@ class SummaryModel(QAbstractTableModel):
             return self.COLUMNS[section]
         return None
 
-    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        code = self._codes[index.row()]
+    def _cells(self, row: int) -> tuple[dict[int, object], ...]:
+        code = self._codes[row]
         statuses = self._statuses[code]
-        if role == Qt.ItemDataRole.DisplayRole:
-            cells = (code, self.assignments[self._first[code]].title, str(statuses.total()),
-                     _status_summary(statuses))
-            return cells[index.column()]
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == 2:
-            return _RIGHT
-        if role == Qt.ItemDataRole.ForegroundRole and index.column() == 3:
-            return QBrush(_summary_color(statuses))
-        return None
+        texts = (code, self.assignments[self._first[code]].title, str(statuses.total()), _status_summary(statuses))
+        cells = tuple({Qt.ItemDataRole.DisplayRole: text} for text in texts)
+        cells[2][Qt.ItemDataRole.TextAlignmentRole] = _RIGHT
+        cells[3][Qt.ItemDataRole.ForegroundRole] = QBrush(_summary_color(statuses))
+        return cells
 
     def _count_all(self) -> None:
         """Count (code, status) pairs and find each code's first mention, all in C: no step per mention."""

@@ -31,10 +31,10 @@ from gui.worker import BackgroundOp, TaskState
 __all__ = ["CodingRun"]
 
 # Python passes the GIL to a waiting thread only every switch interval (5 ms by default),
-# and a repaint needs it once per call into Python: the tables are Python models, so painting
-# them asks data() for every role of every visible cell, each call waiting for a busy worker
-# to let go (350 ms paints at 1 ms).  50 µs keeps repaints under the 100 ms bound; the worker
-# pays only while the window is painting, since the interval matters only when a thread waits.
+# and a repaint needs it once per call into Python: the tables are Python models, asked once
+# per visible cell (gui/code_table.py), each call waiting for a busy worker to let go.  50 µs
+# keeps repaints well under the 100 ms bound; the worker pays only while the window is
+# painting, since the interval matters only when a thread waits.
 _SWITCH_INTERVAL_S = 0.00005
 # More new objects than this after a run: it loaded dictionaries and a catalog (about a million
 # objects that live as long as the window) rather than just coding.

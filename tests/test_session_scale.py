@@ -33,8 +33,6 @@ from gui.main_window import MainWindow
 from tests.big_session import BACKGROUND, coded_session, session_database
 from tests.heartbeat import ASSERTED_GAP_S, Heartbeat
 
-CODING_GAP_NOT_YET_S = 0.250
-
 pytestmark = [
     pytest.mark.usefixtures("messages"),
     pytest.mark.skipif(not BACKGROUND.is_dir(), reason="the CodiEsp background documents are not here"),
@@ -73,7 +71,8 @@ def test_a_2751_document_session_never_stalls_the_ui_while_reviewing_and_coding(
 ) -> None:
     """Dozens of review actions by key on documents across the list (switching with the arrow keys,
     undo included), each followed by a short pause in which its save happens, then a coding run of
-    20 new documents: no gap of the heartbeat over 100 ms while reviewing (250 ms while coding, see below)."""
+    20 new documents: no gap of the heartbeat over 100 ms while reviewing or while coding (with
+    ``ASSERTED_GAP_S``'s margin for a shared machine)."""
     window = big_window
     assert len(window.session) == 2751
     heartbeat = Heartbeat(window)
@@ -113,10 +112,9 @@ def test_a_2751_document_session_never_stalls_the_ui_while_reviewing_and_coding(
     assert len(window.session) == 2771 and all(d.result is not None for d in window.session)
     assert actions >= 36
     assert reviewing[1] <= ASSERTED_GAP_S
-    # Issue 10 asks for the same 100 ms while coding; measured 122-160 ms in this session (with 2,751
-    # documents the first coded document's repaint still waits on the worker), so the issue stays
-    # open and this guards against regressions until it is met.
-    assert coding[1] <= CODING_GAP_NOT_YET_S
+    # While coding, the tables paint with one call into Python per cell (gui/code_table.py), which
+    # the worker must let through: 122-160 ms here when every role of every cell was a call.
+    assert coding[1] <= ASSERTED_GAP_S
 
 
 KILL_LOOP_S = 75

@@ -94,13 +94,18 @@ class CandidateIndex:
                 if key and key not in choices:
                     choices[key] = _Choice(key, ((node.code, 1),), f"title-{language}")
         ordered = list(choices.values())
+        # Each choice's stems are dropped as soon as they are posted: a list of 100k sets freed at
+        # once held the GIL for 70 ms at the end of the build, freezing the window meanwhile.
         postings: dict[str, list[int]] = defaultdict(list)
-        stems_of = [_stems(choice.key) for choice in ordered]
-        for index, stems in enumerate(stems_of):
-            for stem in stems:
+        for index, choice in enumerate(ordered):
+            for stem in _stems(choice.key):
                 postings[stem].append(index)
         idf = {stem: math.log(1 + len(ordered) / len(ids)) for stem, ids in postings.items()}
-        return _Built(ordered, idf, dict(postings), [sum(idf[s] for s in stems) for stems in stems_of])
+        weights = [0.0] * len(ordered)
+        for stem, ids in postings.items():
+            for index in ids:
+                weights[index] += idf[stem]
+        return _Built(ordered, idf, dict(postings), weights)
 
     def __len__(self) -> int:
         return len(self._built.choices)
