@@ -11,7 +11,6 @@ review is never replaced by an error.
 
 from __future__ import annotations
 
-import gc
 import sys
 from pathlib import Path
 
@@ -24,9 +23,10 @@ from engine.core.errors import EngineError
 from engine.core.model import DocumentResult
 from engine.records.session import ReviewSession, SessionDocument
 from engine.records.settings import AppSettings
+from engine.records.site_store import SiteDictionaries
 from engine.terms.code_search import CodeSearch
 from gui.errors import show_error
-from gui.worker import BackgroundOp, TaskState
+from gui.worker import BackgroundOp, TaskState, collector_paused
 
 __all__ = ["CodingRun"]
 
@@ -36,9 +36,6 @@ __all__ = ["CodingRun"]
 # to let go (350 ms paints at 1 ms).  50 µs keeps repaints under the 100 ms bound; the worker
 # pays only while the window is painting, since the interval matters only when a thread waits.
 _SWITCH_INTERVAL_S = 0.00005
-# More new objects than this after a run: it loaded dictionaries and a catalog (about a million
-# objects that live as long as the window) rather than just coding.
-_LOADED = 100_000
 
 
 class CodingRun(QObject):
@@ -47,11 +44,13 @@ class CodingRun(QObject):
     document_changed = Signal(str)
     running_changed = Signal(bool)
 
-    def __init__(self, parent: QWidget, session: ReviewSession, settings: AppSettings) -> None:
+    def __init__(self, parent: QWidget, session: ReviewSession, settings: AppSettings,
+                 site: SiteDictionaries | None = None) -> None:
+        """``site``: the session database's site dictionaries, so coding uses what the coders taught."""
         super().__init__(parent)
         self._parent = parent
         self.session = session
-        self.coder = Coder(settings)
+        self.coder = Coder(settings, site=site)
         self._next_settings: AppSettings | None = None
         self._op: BackgroundOp[None] | None = None
         self._before: dict[str, tuple[DocumentResult | None, str | None]] = {}
@@ -124,16 +123,11 @@ class CodingRun(QObject):
             if event.final and event.result.assignments:
                 indexes.add((event.result.assignments[0].edition, event.result.document.language))
 
-        gc.disable()
-        try:
+        with collector_paused():
             self.coder.code(requests, state, on_event)
             for edition, language in indexes:  # so the code picker opens at once
                 state.update(len(requests), len(requests), "preparing the code picker")
                 CodeSearch.cached(edition, language)
-        finally:
-            if gc.get_count()[0] > _LOADED:  # keep what was loaded out of every later collection
-                gc.freeze()
-            gc.enable()
 
     def _event(self, value: object) -> None:
         assert isinstance(value, CodingEvent)

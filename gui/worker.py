@@ -8,9 +8,11 @@ polls for cancellation through it and must never touch a widget.
 from __future__ import annotations
 
 import functools
+import gc
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
 import shiboken6
@@ -20,14 +22,19 @@ from PySide6.QtWidgets import QWidget
 from engine.core.progress import Cancelled
 from gui.errors import show_error
 
-__all__ = ["BackgroundOp", "TaskState", "cancel_all"]
+__all__ = ["BackgroundOp", "TaskState", "cancel_all", "collector_paused"]
 
 T = TypeVar("T")
 
+# More new objects than this after an op: it built things that live as long as the window (a
+# million for the loaded dictionaries, 100,000 for a long list of rows) rather than just working.
+_LOADED = 100_000
 _POLL_MS = 50  # progress and partial results reach the UI at most 20 times a second
 
 _running: set[BackgroundOp[Any]] = set()  # keeps each op and its QThread alive until it has finished
 _quit_hooked: list[QCoreApplication] = []
+_pausing = threading.Lock()
+_paused = [0]  # ops running inside collector_paused()
 
 
 class TaskState:
@@ -166,6 +173,25 @@ class BackgroundOp(QObject, Generic[T]):
 
     def _show_failure(self, error: BaseException) -> None:
         show_error(self._parent.window() if isinstance(self._parent, QWidget) else None, error)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """For an op that builds many objects: Python's cyclic GC is paused meanwhile (a full collection
+    over them holds the interpreter, and so the window, for 100 ms or more), and what it built and
+    keeps is left out of later collections.  Ops may overlap: the last one to end resumes it."""
+    with _pausing:
+        _paused[0] += 1
+        gc.disable()
+    try:
+        yield
+    finally:
+        with _pausing:
+            _paused[0] -= 1
+            if not _paused[0]:
+                if gc.get_count()[0] > _LOADED:
+                    gc.freeze()
+                gc.enable()
 
 
 class _Thread(QThread):
