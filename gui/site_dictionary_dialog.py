@@ -9,7 +9,6 @@ only waits for them with its buttons disabled.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -51,8 +50,8 @@ from gui.code_picker import CodePickerDialog
 from gui.document_pane import LANGUAGE_NAMES
 from gui.errors import show_error, show_info
 from gui.presentation import fixed_widths
-from gui.site_terms import SiteTermModel, TermRow, term_rows, verdict_counts
-from gui.worker import BackgroundOp, TaskState, collector_paused
+from gui.site_terms import SiteTermModel, TermList, TermRow, term_rows
+from gui.worker import BackgroundOp, TaskState, heavy_op
 
 __all__ = ["SiteDictionaryDialog", "SiteHost"]
 
@@ -63,7 +62,6 @@ _VERDICTS: tuple[tuple[str, Verdict | None], ...] = (
     ("Rejected", Verdict.REJECTED),
 )
 _CONFLICTS_LISTED = 15
-_PAUSE_S = 0.0005
 
 
 class SiteHost(Protocol):
@@ -206,18 +204,18 @@ class SiteDictionaryDialog(QDialog):
         self.scope.setCurrentIndex(self._scopes.index(wanted) if wanted in self._scopes else 0)
         dictionary = self.dictionary()
         if dictionary is None:
-            self._rows_ready([])
+            self._rows_ready(TermList.empty())
             return
-        def read(state: TaskState) -> list[TermRow]:
-            with collector_paused():
-                return term_rows(dictionary, partial(_pause, state))
+        def read(state: TaskState) -> TermList:
+            with heavy_op():
+                return term_rows(dictionary, partial(_checkpoint, state))
 
         self._run(read, self._rows_ready, "Reading the learned terms…")
 
-    def _rows_ready(self, rows: list[TermRow]) -> None:
-        self.model.set_rows(rows)
-        counts = verdict_counts(rows)
-        self._summary = (f"{len(rows):,} terms: {counts[Verdict.SETTLED]:,} settled, "
+    def _rows_ready(self, terms: TermList) -> None:
+        self.model.set_terms(terms)
+        counts = terms.verdicts
+        self._summary = (f"{len(terms.rows):,} terms: {counts[Verdict.SETTLED]:,} settled, "
                          f"{counts[Verdict.CONFLICT]:,} conflicts, {counts[Verdict.REJECTED]:,} rejected. "
                          "Only mention words and codes are kept, never the text around them.")
         self.status.setText(self._summary)
@@ -317,7 +315,8 @@ class SiteDictionaryDialog(QDialog):
 
         def check(state: TaskState) -> ImportReport:
             self._database.flush()  # an import just made is on disk, so it is found below
-            report = read_site_file(path, self._database.site)
+            with heavy_op():
+                report = read_site_file(path, self._database.site)
             if imported_before(self._database.path, report.origin):
                 raise SiteDictionaryError(
                     f"{path.name} was imported into this workstation before; importing it again would count "
@@ -349,7 +348,10 @@ class SiteDictionaryDialog(QDialog):
 
     def _teach(self, lessons: list[Lesson], select: str | None, then: Callable[[], None] | None = None) -> None:
         """Hand lessons to the writer, wait for them off the UI thread, then show the rows as they are now."""
-        self._database.submit(SessionChanges(lessons=tuple(lessons)))
+        def save(state: TaskState) -> None:
+            with heavy_op():  # the writer builds an entry per new term meanwhile
+                self._database.submit(SessionChanges(lessons=tuple(lessons)))
+                self._database.flush()
 
         def saved(_: None) -> None:
             self._select_after = select
@@ -357,7 +359,7 @@ class SiteDictionaryDialog(QDialog):
             if then is not None:
                 then()
 
-        self._run(lambda state: self._database.flush(), saved, "Saving…")
+        self._run(save, saved, "Saving…")
 
     def _run(self, op: Callable[[TaskState], Any], success: Callable[[Any], None], message: str) -> None:
         self._ops += 1
@@ -380,11 +382,9 @@ class SiteDictionaryDialog(QDialog):
         self._update_buttons()
 
 
-def _pause(state: TaskState) -> None:
-    """Between two bits of work on a worker: stop if asked to, and let the window have the GIL."""
-    if state.cancelled():
+def _checkpoint(state: TaskState) -> None:
+    if state.cancelled():  # the dialog was closed
         raise Cancelled()
-    time.sleep(_PAUSE_S)
 
 
 def _history_cells(record: LessonRecord) -> tuple[str, ...]:
