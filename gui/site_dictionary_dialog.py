@@ -151,7 +151,7 @@ class SiteDictionaryDialog(QDialog):
         self.search.textChanged.connect(lambda _: self._filter())
         self.verdict.activated.connect(lambda _: self._filter())
         self.table.selectionModel().currentRowChanged.connect(lambda current, _: self._show_history(current))
-        self.model.modelReset.connect(self._selection_lost)
+        self.model.modelReset.connect(self._update_buttons)  # the current row is gone
         self.edit_button.clicked.connect(self.change_code)
         self.delete_button.clicked.connect(self.delete_term)
         self.export_button.clicked.connect(self.export)
@@ -206,6 +206,7 @@ class SiteDictionaryDialog(QDialog):
         if dictionary is None:
             self._rows_ready(TermList.empty())
             return
+
         def read(state: TaskState) -> TermList:
             with heavy_op():
                 return term_rows(dictionary, partial(_checkpoint, state))
@@ -232,9 +233,6 @@ class SiteDictionaryDialog(QDialog):
         if key is None or not self.select_term(key):
             self._show_history(QModelIndex())
 
-    def _selection_lost(self) -> None:
-        self._update_buttons()
-
     def _show_history(self, index: QModelIndex) -> None:
         self._update_buttons()
         self.history.setRowCount(0)
@@ -247,7 +245,8 @@ class SiteDictionaryDialog(QDialog):
             self.history_label.setText("This session is not saved, so where terms were learned is not known.")
             return
         records = history(self._database.path, dictionary.language, dictionary.edition, entry.key)
-        self.history_label.setText(f"Where “{entry.display}” was learned ({len(records)} decisions, newest first):")
+        self.history_label.setText(
+            f"Where “{entry.display}” was learned ({len(records)} decisions, newest first):")
         self.history.setRowCount(len(records))
         for row, record in enumerate(records):
             for column, text in enumerate(_history_cells(record)):
@@ -300,7 +299,8 @@ class SiteDictionaryDialog(QDialog):
 
         def write(state: TaskState) -> int:
             self._database.flush()  # what the coders decided a moment ago is in the file too
-            return export_site(self._database.site, path)
+            with heavy_op():
+                return export_site(self._database.site, path)
 
         self._run(write, lambda count: show_info(self, (
             f"Exported {count:,} learned terms to {path}. The file holds only mention words and the codes "
@@ -330,9 +330,11 @@ class SiteDictionaryDialog(QDialog):
         conflicts = report.conflicts
         listed = "".join(f"\n  “{term}”: {here} here, {there} in the file"
                          for _, term, here, there in conflicts[:_CONFLICTS_LISTED])
-        more = f"\n  … and {len(conflicts) - _CONFLICTS_LISTED:,} more" if len(conflicts) > _CONFLICTS_LISTED else ""
-        disagree = (f"\n\n{len(conflicts):,} terms were coded differently there; their counts add up and they are "
-                    f"listed under Conflicts for you to settle:{listed}{more}") if conflicts else ""
+        left = len(conflicts) - _CONFLICTS_LISTED
+        more = f"\n  … and {left:,} more" if left > 0 else ""
+        disagree = "" if not conflicts else (
+            f"\n\nCoded differently there ({len(conflicts):,}):{listed}{more}\nTheir counts add up too; where the "
+            "coders now disagree, the term is listed under Conflicts for you to settle.")
         if not self._host.ask("Import the site dictionary?", (
             f"{path.name} holds {report.terms:,} terms, {report.new_terms:,} of them new to this workstation; "
             f"the others' counts are added to what was learned here.{disagree}\n\nImport it?")):

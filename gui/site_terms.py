@@ -64,7 +64,9 @@ _SORT_KEYS = (
 
 
 def term_rows(dictionary: SiteDictionary, checkpoint: Callable[[], None] | None = None) -> TermList:
-    """The terms of ``dictionary`` as rows (on a worker: about 30 µs a term); ``checkpoint`` may raise Cancelled."""
+    """The terms of ``dictionary`` as rows (on a worker: about 30 µs a term).
+
+    ``checkpoint`` is called every thousand terms and may raise Cancelled."""
     rows = []
     for number, entry in enumerate(dictionary.entries()):
         if checkpoint is not None and not number % _CHECK_EVERY:
@@ -144,6 +146,7 @@ class SiteTermModel(QAbstractTableModel):
         if order is Qt.SortOrder.DescendingOrder:
             rows = rows[::-1]
         if query or verdict:
-            rows = [row for row in rows if query in row.search and (verdict is None or row.decision.verdict is verdict)]
+            rows = [row for row in rows
+                    if query in row.search and (verdict is None or row.decision.verdict is verdict)]
         self._shown = rows
         self.endResetModel()
