@@ -11,8 +11,6 @@ review is never replaced by an error.
 
 from __future__ import annotations
 
-import gc
-import sys
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -24,22 +22,12 @@ from engine.core.errors import EngineError
 from engine.core.model import DocumentResult
 from engine.records.session import ReviewSession, SessionDocument
 from engine.records.settings import AppSettings
+from engine.records.site_store import SiteDictionaries
 from engine.terms.code_search import CodeSearch
 from gui.errors import show_error
-from gui.worker import BackgroundOp, TaskState
+from gui.worker import BackgroundOp, TaskState, heavy_op
 
 __all__ = ["CodingRun"]
-
-# Python passes the GIL to a waiting thread only every switch interval (5 ms by default),
-# and a repaint needs it once per call into Python: the tables are Python models, asked once
-# per visible cell (gui/code_table.py), each call waiting for a busy worker to let go.  50 µs
-# keeps repaints well under the 100 ms bound; the worker pays only while the window is
-# painting, since the interval matters only when a thread waits.
-_SWITCH_INTERVAL_S = 0.00005
-# More new objects than this after a run: it loaded dictionaries and a catalog (about a million
-# objects that live as long as the window) rather than just coding.
-_LOADED = 100_000
-
 
 class CodingRun(QObject):
     """Owns the Coder; ``widgets`` (message, progress bar, Cancel) belong in the status bar."""
@@ -47,16 +35,17 @@ class CodingRun(QObject):
     document_changed = Signal(str)
     running_changed = Signal(bool)
 
-    def __init__(self, parent: QWidget, session: ReviewSession, settings: AppSettings) -> None:
+    def __init__(self, parent: QWidget, session: ReviewSession, settings: AppSettings,
+                 site: SiteDictionaries | None = None) -> None:
+        """``site``: the session database's site dictionaries, so coding uses what the coders taught."""
         super().__init__(parent)
         self._parent = parent
         self.session = session
-        self.coder = Coder(settings)
+        self.coder = Coder(settings, site=site)
         self._next_settings: AppSettings | None = None
         self._op: BackgroundOp[None] | None = None
         self._before: dict[str, tuple[DocumentResult | None, str | None]] = {}
         self._kept: list[str] = []  # re-coding failures whose previous results were kept
-        self._switch_interval = sys.getswitchinterval()
         self.message = QLabel()
         self.bar = QProgressBar()
         self.bar.setMaximumWidth(220)
@@ -88,8 +77,6 @@ class CodingRun(QObject):
         )
         self._show_widgets(True)
         self.running_changed.emit(True)
-        self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(_SWITCH_INTERVAL_S)
         self._op.run()
 
     def cancel(self) -> None:
@@ -115,8 +102,8 @@ class CodingRun(QObject):
             self.coder.close()
 
     def _code(self, requests: list[CodingRequest], state: TaskState) -> None:
-        """On the worker.  The cyclic GC is paused: a full collection over the freshly loaded
-        dictionaries holds the interpreter for up to half a second and would freeze the window."""
+        """On the worker, as a ``heavy_op``: the first run loads dictionaries and a catalog (about a
+        million objects), and the window must keep painting meanwhile."""
         indexes: set[tuple[Edition, str]] = set()
 
         def on_event(event: CodingEvent) -> None:
@@ -124,16 +111,11 @@ class CodingRun(QObject):
             if event.final and event.result.assignments:
                 indexes.add((event.result.assignments[0].edition, event.result.document.language))
 
-        gc.disable()
-        try:
+        with heavy_op():
             self.coder.code(requests, state, on_event)
             for edition, language in indexes:  # so the code picker opens at once
                 state.update(len(requests), len(requests), "preparing the code picker")
                 CodeSearch.cached(edition, language)
-        finally:
-            if gc.get_count()[0] > _LOADED:  # keep what was loaded out of every later collection
-                gc.freeze()
-            gc.enable()
 
     def _event(self, value: object) -> None:
         assert isinstance(value, CodingEvent)
@@ -170,7 +152,6 @@ class CodingRun(QObject):
             self.session.touch(key)
             self.document_changed.emit(key)
         self._before = {}
-        sys.setswitchinterval(self._switch_interval)
         self._show_widgets(False)
         if self._next_settings is not None and not self.is_running():  # not while closing mid-run
             self.coder.configure(self._next_settings)

@@ -49,6 +49,7 @@ from gui.menus import Menus, install_menus, make_action
 from gui.model_manager import ModelManagerDialog
 from gui.review_actions import ReviewActions
 from gui.settings_dialog import SettingsDialog
+from gui.site_dictionary_dialog import SiteDictionaryDialog
 
 __all__ = ["MainWindow"]
 
@@ -80,7 +81,7 @@ class MainWindow(QMainWindow):
         self.database = database
         self.destroyed.connect(database.close)
         self.autosave = Autosave(self, session, database)
-        self.coding = CodingRun(self, session, settings)
+        self.coding = CodingRun(self, session, settings, database.site)
         self.undo_stack = QUndoStack(self)
         self._dirty: set[str] = set()
         self._shown = False
@@ -331,6 +332,10 @@ class MainWindow(QMainWindow):
         )
         self.open_dialog(dialog)
 
+    def show_site_dictionary(self) -> None:
+        """What this workstation's coders taught: search, check, correct, export and import it."""
+        self.open_dialog(SiteDictionaryDialog(self, self))
+
     def show_help(self) -> None:
         self.open_dialog(HelpDialog(self, self.actions_by_menu))
 
@@ -389,6 +394,7 @@ class MainWindow(QMainWindow):
             action("&Open documents…", self.choose_files, QKeySequence.StandardKey.Open),
             action("Open &folder…", self.choose_folder, "Ctrl+Shift+O"),
             action("&Export…", self.export, "Ctrl+E"),
+            action("Site &dictionary…", self.show_site_dictionary, "Ctrl+D"),
         ]
         self.remove_action = action("&Remove document", self.remove_current, "Ctrl+Delete")
         file_actions += [self.remove_action, action("&Quit", self.close, QKeySequence.StandardKey.Quit)]

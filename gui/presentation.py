@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 STAGE_LABELS = {
+    Stage.SITE: "Site",
     Stage.DICTIONARY: "Dictionary",
     Stage.FUZZY: "Fuzzy",
     Stage.LLM: "LLM",
@@ -38,6 +39,7 @@ STAGE_LABELS = {
 }
 _NO_CODE = "#e0e0e0"  # a mention nothing could be proposed for
 STAGE_COLORS = {
+    Stage.SITE: "#b8ece4",  # teal: what this workstation's coders decided
     Stage.DICTIONARY: "#cfe2ff",
     Stage.FUZZY: "#ffe0b3",
     Stage.LLM: "#e8d7ff",
@@ -117,6 +119,9 @@ def describe(assignment: Assignment) -> str:
     if a.evidence:
         lines.append(f"Evidence: {escape(a.evidence)}")
     provenance = a.provenance
+    if "site_conflict" in provenance:
+        given = ", ".join(f"{escape(str(code))} ×{n}" for code, n in dict(provenance["site_conflict"]).items())
+        lines.append(f"This site's coders disagree on this term: {given}; choose the code for this mention.")
     if "negated_by" in provenance:
         lines.append(f"Possibly negated by “{escape(str(provenance['negated_by']))}”")
     if "llm_answer" in provenance:
@@ -161,7 +166,8 @@ def legend_html() -> str:
         for stage, color in STAGE_COLORS.items()
     )
     return (
-        f"Background colour: the stage that proposed the code: {stages}.<br>"
+        f"Background colour: the stage that proposed the code: {stages} (<i>Site</i>: what this "
+        "workstation's coders decided for the term before).<br>"
         "Underline: the review status: dotted grey = pending, wavy red = needs review (the model's "
         "or a fuzzy choice, or a possibly negated finding), solid green = accepted or corrected; "
         "<span style='text-decoration:line-through;color:#757575'>struck through</span> = rejected."

@@ -8,9 +8,12 @@ polls for cancellation through it and must never touch a widget.
 from __future__ import annotations
 
 import functools
+import gc
+import sys
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
 import shiboken6
@@ -20,10 +23,19 @@ from PySide6.QtWidgets import QWidget
 from engine.core.progress import Cancelled
 from gui.errors import show_error
 
-__all__ = ["BackgroundOp", "TaskState", "cancel_all"]
+__all__ = ["BackgroundOp", "TaskState", "cancel_all", "heavy_op"]
 
 T = TypeVar("T")
 
+# More new objects than this after an op: it built things that live as long as the window (a
+# million for the loaded dictionaries, 100,000 for a long list of rows) rather than just working.
+_LOADED = 100_000
+# Python passes the GIL to a waiting thread only every switch interval (5 ms by default),
+# and a repaint needs it once per call into Python: the tables are Python models, asked once
+# per visible cell (gui/code_table.py), each call waiting for a busy worker to let go.  50 µs
+# keeps repaints well under the 100 ms bound; the worker pays only while the window is
+# painting, since the interval matters only when a thread waits.
+_SWITCH_INTERVAL_S = 0.00005
 _POLL_MS = 50  # progress and partial results reach the UI at most 20 times a second
 
 _running: set[BackgroundOp[Any]] = set()  # keeps each op and its QThread alive until it has finished
@@ -166,6 +178,45 @@ class BackgroundOp(QObject, Generic[T]):
 
     def _show_failure(self, error: BaseException) -> None:
         show_error(self._parent.window() if isinstance(self._parent, QWidget) else None, error)
+
+
+@contextmanager
+def heavy_op() -> Iterator[None]:
+    """Around an op that runs Python for seconds and builds many objects (a coding run, 50,000 rows).
+
+    The GIL passes to the UI thread every 50 µs instead of every 5 ms: a repaint needs it once
+    per call into Python (the tables are Python models), and each call would otherwise wait for
+    the busy worker to let go (350 ms paints at 1 ms); the worker pays only while the window
+    paints.  Python's cyclic GC is paused: a full collection over what the op builds holds the
+    interpreter, and so the window, for 100 ms or more; what it built and keeps is then left
+    out of later collections.  Ops may overlap: the last one to end puts both back.
+    """
+    with _heavy.lock:
+        _heavy.running += 1
+        if _heavy.running == 1:
+            _heavy.switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(_SWITCH_INTERVAL_S)
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _heavy.lock:
+            _heavy.running -= 1
+            if not _heavy.running:
+                if gc.get_count()[0] > _LOADED:
+                    gc.freeze()
+                gc.enable()
+                sys.setswitchinterval(_heavy.switch_interval)
+
+
+class _HeavyOps:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.switch_interval = sys.getswitchinterval()
+
+
+_heavy = _HeavyOps()
 
 
 class _Thread(QThread):
