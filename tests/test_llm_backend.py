@@ -22,9 +22,9 @@ from engine.linking.llm.backend import (
     BackendSettings,
     Generation,
     LlamaBackend,
-    LLMWorker,
     fit_context,
 )
+from engine.linking.llm.worker import LLMWorker
 
 # One thread: on a 2-core machine shared with other work, two spinning llama.cpp
 # threads can stall each other for seconds per token.

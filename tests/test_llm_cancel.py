@@ -19,7 +19,8 @@ import pytest
 from engine.coding import Coder, CodingRequest
 from engine.core.model import Document
 from engine.core.progress import Cancelled, CancelToken
-from engine.linking.llm.backend import BackendSettings, Generation, LLMWorker
+from engine.linking.llm.backend import BackendSettings, Generation
+from engine.linking.llm.worker import LLMWorker
 from engine.records.settings import AppSettings
 
 CANCEL_BOUND_S = 1.0

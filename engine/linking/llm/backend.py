@@ -27,12 +27,10 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -47,7 +45,6 @@ if TYPE_CHECKING:
 __all__ = [
     "BackendSettings",
     "Generation",
-    "LLMWorker",
     "LlamaBackend",
     "fit_context",
     "physical_cores",
@@ -56,8 +53,6 @@ __all__ = [
 _GGUF_MAGIC = b"GGUF"
 _CONTEXT_STEP = 256
 
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 def physical_cores() -> int:
@@ -315,60 +310,6 @@ class LlamaBackend:
         rendered = self._formatter(messages=messages)
         prompt = rendered.prompt.encode("utf-8")
         return llm.tokenize(prompt, add_bos=not rendered.added_special, special=True), rendered
-
-
-class LLMWorker:
-    """Runs every model call on one dedicated thread that owns the backend.
-
-    A llama context is not re-entrant and inference must never block the GUI
-    thread; cancel a running call through the Progress passed to it.
-    """
-
-    def __init__(self, backend: LlamaBackend | None = None) -> None:
-        self._backend = backend if backend is not None else LlamaBackend()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="icdlinker-llm")
-
-    @property
-    def backend(self) -> LlamaBackend:
-        """For functions passed to ``submit``; calling it from another thread races the worker."""
-        return self._backend
-
-    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        """Queue ``fn(*args)`` behind every earlier call; it runs on the worker thread."""
-        return self._executor.submit(fn, *args, **kwargs)
-
-    def load(self, path: str | Path, settings: BackendSettings | None = None) -> Future[None]:
-        return self.submit(self._backend.load, path, settings)
-
-    def unload(self) -> Future[None]:
-        return self.submit(self._backend.unload)
-
-    def generate_json(
-        self,
-        messages: list[dict[str, str]],
-        schema: dict[str, Any],
-        max_tokens: int,
-        cancel: Progress | None = None,
-        temperature: float = 0.0,
-        on_text: Callable[[str], None] | None = None,
-    ) -> Future[Generation]:
-        return self.submit(self._backend.generate_json, messages, schema, max_tokens, cancel, temperature, on_text)
-
-    def shutdown(self, wait: bool = True) -> None:
-        """Let queued calls finish, free the model on the worker thread, and stop it; idempotent."""
-        try:
-            self._executor.submit(self._backend.unload)
-        except RuntimeError:  # already shut down
-            return
-        self._executor.shutdown(wait=wait)
-
-    def __enter__(self) -> LLMWorker:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.shutdown()
 
 
 def _check_gguf(path: Path) -> None:

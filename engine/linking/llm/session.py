@@ -8,8 +8,9 @@ from pathlib import Path
 
 from engine.core.errors import ModelFileError
 from engine.core.progress import Progress
-from engine.linking.llm.backend import BackendSettings, Generation, LLMWorker
+from engine.linking.llm.backend import BackendSettings, Generation
 from engine.linking.llm.linker import LLMLinker, ModelIdentity
+from engine.linking.llm.worker import LLMWorker
 from engine.models.files import stream_file
 from engine.models.gguf import read_gguf_info
 from engine.models.memory import check_fits, estimate_memory

@@ -1,0 +1,71 @@
+"""The model's own thread: every llama.cpp call runs on one worker that owns the backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ParamSpec, TypeVar
+
+from engine.core.progress import Progress
+from engine.linking.llm.backend import BackendSettings, Generation, LlamaBackend
+
+__all__ = ["LLMWorker"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class LLMWorker:
+    """Runs every model call on one dedicated thread that owns the backend.
+
+    A llama context is not re-entrant and inference must never block the GUI
+    thread; cancel a running call through the Progress passed to it.
+    """
+
+    def __init__(self, backend: LlamaBackend | None = None) -> None:
+        self._backend = backend if backend is not None else LlamaBackend()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="icdlinker-llm")
+
+    @property
+    def backend(self) -> LlamaBackend:
+        """For functions passed to ``submit``; calling it from another thread races the worker."""
+        return self._backend
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        """Queue ``fn(*args)`` behind every earlier call; it runs on the worker thread."""
+        return self._executor.submit(fn, *args, **kwargs)
+
+    def load(self, path: str | Path, settings: BackendSettings | None = None) -> Future[None]:
+        return self.submit(self._backend.load, path, settings)
+
+    def unload(self) -> Future[None]:
+        return self.submit(self._backend.unload)
+
+    def generate_json(
+        self,
+        messages: list[dict[str, str]],
+        schema: dict[str, Any],
+        max_tokens: int,
+        cancel: Progress | None = None,
+        temperature: float = 0.0,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Future[Generation]:
+        return self.submit(self._backend.generate_json, messages, schema, max_tokens, cancel, temperature, on_text)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Let queued calls finish, free the model on the worker thread, and stop it; idempotent."""
+        try:
+            self._executor.submit(self._backend.unload)
+        except RuntimeError:  # already shut down
+            return
+        self._executor.shutdown(wait=wait)
+
+    def __enter__(self) -> LLMWorker:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.shutdown()
