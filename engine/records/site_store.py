@@ -263,7 +263,8 @@ def read_site_file(path: Path, site: SiteDictionaries) -> ImportReport:
     data = _read_json(path)
     origin = "import:" + hashlib.sha256(data).hexdigest()
     try:
-        payload = json.loads(data.decode("utf-8-sig"))
+        # A Python hook per term lets the window's thread run while a large file parses.
+        payload = json.loads(data.decode("utf-8-sig"), object_hook=_switch_point)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise _bad(path, f"not JSON ({str(error)[:120]})") from None
     if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
@@ -299,6 +300,10 @@ def imported_before(path: Path, origin: str) -> bool:
         return False
     finally:
         connection.close()
+
+
+def _switch_point(value: dict[str, Any]) -> dict[str, Any]:
+    return value
 
 
 def _read_json(path: Path) -> bytes:
