@@ -278,7 +278,7 @@ def read_site_file(path: Path, site: SiteDictionaries) -> ImportReport:
     for number, term in enumerate(terms, start=1):
         language, edition, words, codes, rejected, last = _checked_term(path, number, term)
         here = site.get(language, edition)
-        known = here.entry(site_key(words, language))
+        known = here.lookup(words)  # through its stem cache: a file repeats its words
         if known is None:
             new_terms += 1
         elif codes and known.codes and known.codes[0][0] != max(codes.items(), key=lambda i: (i[1], i[0]))[0]:
