@@ -95,7 +95,7 @@ class ReviewActions:
         add = action("Add &mention from selection…", self.add_mention, "M")
         remove = action("&Delete mention", self.delete, QKeySequence.StandardKey.Delete)
         self.mention_actions.append(remove)
-        accept_all = action("Accept all &dictionary results", self.accept_dictionary, "Shift+A")
+        accept_all = action("Accept all &dictionary and site results", self.accept_dictionary, "Shift+A")
         self.document_actions = [*navigation, add, accept_all]
         return [*navigation, *self.mention_actions[:3], add, remove, accept_all]
 
@@ -120,11 +120,13 @@ class ReviewActions:
             self._on_current("Delete mention", Action.DELETE, delete, after)
 
     def accept_dictionary(self) -> None:
+        """Accept every open result a dictionary settled: the bundled one's and the site's (conflicts stay open)."""
         reviewable = self._reviewable()
         if reviewable is not None:
             key, result = reviewable
-            self._push(key, result, accept_stage(result, Stage.DICTIONARY), "Accept dictionary results",
-                       Action.ACCEPT_ALL, self.host.current_index)
+            accepted = accept_stage(accept_stage(result, Stage.DICTIONARY), Stage.SITE)
+            self._push(key, result, accepted, "Accept dictionary and site results", Action.ACCEPT_ALL,
+                       self.host.current_index)
 
     def change_code(self) -> None:
         reviewable, index = self._reviewable(), self.host.current_index

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QFileDialog
 from pytestqt.qtbot import QtBot
 
 from engine.core.codes import Edition
-from engine.core.model import Stage
+from engine.core.model import ReviewStatus, Stage
 from engine.records.session import ReviewSession, SessionChanges, default_session_path
 from engine.records.settings import AppSettings
 from engine.records.site_store import insert_lessons, load_site
@@ -144,6 +145,16 @@ def test_review_teaches_and_a_reopened_window_settles_the_taught_terms(
     assert dialog.select_term(site.lookup("neumonía").key)  # type: ignore[union-attr]
     cells = [dialog.history.item(0, column).text() for column in range(dialog.history.columnCount())]
     assert cells[1:] == ["urgencias.txt", AppSettings().coder, "J13", "+1", "review"]
+    dialog.close()
+
+    with qtbot.waitActive(window):  # Shift+A accepts what the site settled too, in one undoable step
+        window.show()
+        window.activateWindow()
+    window.pane.mentions.setFocus()
+    QTest.keyClick(window.focusWidget(), Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)
+    accepted = {a.mention.text.lower(): a for a in window.current_document().result.assignments}  # type: ignore[union-attr]
+    assert accepted["neumonías"].status is ReviewStatus.ACCEPTED
+    assert accepted["inespecíficas molestias"].status is ReviewStatus.ACCEPTED
 
 
 def test_undo_takes_the_lesson_back(qtbot: QtBot, letters: dict[str, Path], opened: list[MainWindow]) -> None:
