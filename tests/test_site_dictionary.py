@@ -79,6 +79,15 @@ def test_consistent_decisions_settle_conflicting_ones_do_not_rejections_stop_det
                                                 for m in site.find(scanned)] == ["πόνος"]
 
 
+def test_a_german_compound_finds_its_learned_head_as_a_candidate_only() -> None:
+    site = SiteDictionary("de", Edition.GM)
+    site.learn([Lesson("de", Edition.GM, "Herzinsuffizienz", "I50.9", 1, NOW)])
+    assert [(e.display, round(score, 2)) for e, score in site.similar("Linksherzinsuffizienz")] == [
+        ("Herzinsuffizienz", 0.93)]
+    assert site.similar("Niereninsuffizienz") == []  # another organ's failure is not this head
+    assert site.lookup("Linksherzinsuffizienz") is None  # never settled by the head alone
+
+
 def test_a_document_of_a_million_distinct_words_keeps_the_stem_cache_bounded() -> None:
     site = SiteDictionary("es", Edition.CM)
     site.learn([_lesson("fiebre", "R50.9", language="es")])

@@ -46,6 +46,8 @@ _SNOWBALL = {"es": "spanish", "en": "english", "de": "german", "fr": "french", "
 _WHOLE_UP_TO = 3  # letters: abbreviations are not stemmed
 _STEMS_KEPT = 200_000  # distinct words whose stem is remembered per dictionary
 _MAX_TERM_WORDS = 12  # longer "terms" are selections gone wrong; they are not learned
+_COMPOUNDING = frozenset({"de"})  # languages that write compounds as one word
+_COMPOUND_LETTERS, _HEAD_FROM = 8, 3  # a compound is this long; a head leaves this much before it
 _SHORTLIST = 60  # terms sharing the most informative words, re-scored on the whole words
 _REMEMBERED = 8192  # ``similar`` answers kept while nothing is taught
 _COMMON = 0.02  # a word in more than this share of the terms (de, la) finds none (unless rarest): it only weighs
@@ -207,6 +209,8 @@ class SiteDictionary:
         if remembered is not None:  # a batch repeats its terms while nobody teaches
             return remembered
         words = set(query.split())
+        if self.language in _COMPOUNDING:
+            words |= self._heads(text)
         with self._lock:  # the writer may be teaching meanwhile
             known = len(self._detecting)
             similar_before = self._similar
@@ -238,6 +242,20 @@ class SiteDictionary:
                     self._similar.clear()
                 self._similar[(query, limit)] = found
         return found
+
+    def _heads(self, text: str) -> set[str]:
+        """Learned heads of compounds the site has not learned: "Linksherzinsuffizienz" brings in the
+        learned "Herzinsuffizienz", so its codes become candidates (never a settled code)."""
+        heads = set()
+        for word in term_key(text).split():
+            if len(word) < _COMPOUND_LETTERS or self._stem_of(word) in self._stem_use:
+                continue
+            for start in range(_HEAD_FROM, len(word) - _HEAD_FROM):
+                stem = self._stem_of(word[start:])
+                if stem in self._stem_use:  # the longest learned head
+                    heads.add(stem)
+                    break
+        return heads
 
     def learn(self, lessons: Iterable[Lesson]) -> None:
         """Apply lessons of this language and edition (the session writer calls this after a commit)."""
