@@ -81,6 +81,11 @@ class DictionaryLinker:
             mention, code, self.catalog.edition, title, stage, score, evidence, status, tuple(candidates)
         )
 
+    def exact_candidates(self, text: str) -> list[Candidate]:
+        """The bundled dictionary's own codes for these words, without any fuzzy ranking."""
+        entry = self.dictionary.lookup(text)
+        return self._exact_candidates(entry) if entry else []
+
     def _exact_candidates(self, entry: TermEntry) -> list[Candidate]:
         """The term's own codes, scored by their share of its counts."""
         total = entry.total

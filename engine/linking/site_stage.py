@@ -30,21 +30,21 @@ class SiteLinker:
         self.fallback = fallback
 
     def link(self, mention: Mention) -> Assignment:
-        base = self.fallback.link(mention)
         decided = self.site.decide(mention.text)
         if decided is None:
-            return self._like(mention, base)
-        if decided[1].verdict is Verdict.REJECTED:
-            return base  # a rejected term given from outside (gold mentions) is linked as usual
+            return self._like(mention, self.fallback.link(mention))
         entry, decision = decided
         ours = [Candidate(code, self.catalog.edition, self.catalog.title(code, self.site.language),
                           count / entry.total, "site") for code, count in entry.codes if self.catalog.is_valid(code)]
-        if not ours:
-            return base
-        seen = {c.code for c in ours}
-        candidates = (ours + [c for c in base.candidates if c.code not in seen])[: max(len(ours), self.fallback.settings.candidates)]
-        code = decision.code if decision.code in seen else ours[0].code
+        if decision.verdict is Verdict.REJECTED or not ours:
+            return self.fallback.link(mention)  # a rejected term given from outside (gold mentions) is linked as usual
         settled = decision.verdict is Verdict.SETTLED
+        # A settled term needs no fuzzy ranking (most of the dictionary stage's time): the bundled
+        # dictionary's own codes for it are alternatives enough; a conflict gets every candidate.
+        others = self.fallback.exact_candidates(mention.text) if settled else list(self.fallback.link(mention).candidates)
+        seen = {c.code for c in ours}
+        candidates = (ours + [c for c in others if c.code not in seen])[: max(len(ours), self.fallback.settings.candidates)]
+        code = decision.code if decision.code in seen else ours[0].code
         provenance = {} if settled else {"site_conflict": dict(entry.codes)}
         return Assignment(
             mention, code, self.catalog.edition, self.catalog.title(code, self.site.language), Stage.SITE,
