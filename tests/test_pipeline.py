@@ -120,6 +120,33 @@ def test_cancel_takes_effect_inside_one_big_document(spanish: Pipeline) -> None:
     assert latency <= 0.5, f"cancel took {latency:.2f} s"
 
 
+def test_cancel_takes_effect_while_the_fuzzy_index_is_first_built() -> None:
+    """The first mention the dictionary cannot settle builds the candidate index (about a second)."""
+    pipeline = Pipeline.bundled("es")
+    document = Document("rare", "Paciente con enfermedad xiloide recidivante.", "es")
+    mention = Mention.from_spans(document.text, [(13, 43)])
+    token = CancelToken()
+    outcome: list[object] = []
+
+    def code() -> None:
+        try:
+            outcome.append(pipeline.code(document, [mention], token))
+        except Cancelled as cancelled:
+            outcome.append(cancelled)
+
+    worker = threading.Thread(target=code)
+    worker.start()
+    time.sleep(0.15)
+    assert worker.is_alive(), "the index was built before the cancel"
+    cancelled_at = time.perf_counter()
+    token.cancel()
+    worker.join(timeout=10)
+    assert isinstance(outcome[0], Cancelled)
+    assert time.perf_counter() - cancelled_at <= 0.2
+    result = pipeline.code(document, [mention])  # built again in full when next needed
+    assert result.assignments[0].candidates
+
+
 def _code_or_raise(pipeline: Pipeline, document: Document, token: CancelToken) -> object:
     try:
         return pipeline.code(document, progress=token)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -31,6 +32,7 @@ from engine.text.normalize import term_key
 __all__ = ["CandidateIndex"]
 
 _STEM = 5
+_CHECK_EVERY = 4096  # choices between two cancel checks while the index is built
 # Words that carry no meaning for retrieval, folded like everything else.
 _STOPWORDS = frozenset(
     ["a", "al", "con", "de", "del", "e", "el", "en", "la", "las", "lo", "los", "o", "para", "por", "sin", "su", "sus", "un", "una", "y", "no", "otro", "otra", "otros", "otras", "the", "of", "and", "or", "in", "on", "with", "without", "to", "by", "for", "other", "due", "unspecified", "an", "as", "at", "der", "die", "das", "des", "dem", "den", "und", "oder", "mit", "ohne", "bei", "durch", "fur", "im", "in", "nicht", "sonstige", "le", "la", "les", "de", "des", "du", "et", "ou", "avec", "sans", "dans", "par", "pour", "autre", "autres", "και", "με", "του", "της", "των", "το", "η", "ο", "σε", "απο", "χωρις", "αλλα", "αλλο"]
@@ -79,15 +81,24 @@ class CandidateIndex:
             if catalog.edition is Edition.CM and self.language != "en":
                 title_languages += ("en",)
         self.title_languages = title_languages
+        # Called every few thousand choices while the index is built (about a second): a cancel
+        # raises there, and the half-built index is dropped, to be built again when next needed.
+        self.checkpoint: Callable[[], None] | None = None
+
+    def _check(self, done: int) -> None:
+        if self.checkpoint is not None and not done % _CHECK_EVERY:
+            self.checkpoint()
 
     @cached_property
     def _built(self) -> _Built:
         choices: dict[str, _Choice] = {}
-        for key in self.dictionary.keys():
+        for done, key in enumerate(self.dictionary.keys()):
+            self._check(done)
             entry = self.dictionary.entry(key)
             if entry is not None:
                 choices[key] = _Choice(key, entry.codes, "term")
-        for node in self.catalog.codes():
+        for done, node in enumerate(self.catalog.codes()):
+            self._check(done)
             for language in self.title_languages:
                 title = node.titles.get(language)
                 key = term_key(title) if title else ""
@@ -98,6 +109,7 @@ class CandidateIndex:
         # once held the GIL for 70 ms at the end of the build, freezing the window meanwhile.
         postings: dict[str, list[int]] = defaultdict(list)
         for index, choice in enumerate(ordered):
+            self._check(index)
             for stem in _stems(choice.key):
                 postings[stem].append(index)
         idf = {stem: math.log(1 + len(ordered) / len(ids)) for stem, ids in postings.items()}

@@ -120,6 +120,19 @@ class Pipeline:
         Raises Cancelled within milliseconds of ``progress`` saying so, even
         in the middle of a long document (scanning, matching, linking).
         """
+        self.linker.index.checkpoint = checkpoint(progress)  # also while the fuzzy index is first built
+        try:
+            return self._code(document, mentions, progress, on_partial)
+        finally:
+            self.linker.index.checkpoint = None
+
+    def _code(
+        self,
+        document: Document,
+        mentions: Sequence[Mention] | None,
+        progress: Progress | None,
+        on_partial: OnPartial | None,
+    ) -> DocumentResult:
         check = checkpoint(progress)  # a cancel takes effect inside a long document, not after it
         link = SiteLinker(self.site, self.catalog, self.linker).link if self.site is not None else self.linker.link
         if mentions is not None:
