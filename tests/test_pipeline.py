@@ -1,7 +1,10 @@
 """The pipeline on the bundled dictionaries: what the CLI and the GUI rely on."""
 
+import gc
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -109,13 +112,14 @@ def test_cancel_takes_effect_inside_one_big_document(spanish: Pipeline) -> None:
     token = CancelToken()
     outcome: list[BaseException | object] = []
     worker = threading.Thread(target=lambda: outcome.append(_code_or_raise(spanish, document, token)))
-    worker.start()
-    time.sleep(0.5)  # well inside the document: coding it takes seconds
-    assert worker.is_alive(), "the document was coded before the cancel: make it bigger"
-    cancelled_at = time.perf_counter()
-    token.cancel()
-    worker.join(timeout=10)
-    latency = time.perf_counter() - cancelled_at
+    with collector_paused():
+        worker.start()
+        time.sleep(0.5)  # well inside the document: coding it takes seconds
+        assert worker.is_alive(), "the document was coded before the cancel: make it bigger"
+        cancelled_at = time.perf_counter()
+        token.cancel()
+        worker.join(timeout=10)
+        latency = time.perf_counter() - cancelled_at
     assert isinstance(outcome[0], Cancelled)
     assert latency <= 0.5, f"cancel took {latency:.2f} s"
 
@@ -135,16 +139,33 @@ def test_cancel_takes_effect_while_the_fuzzy_index_is_first_built() -> None:
             outcome.append(cancelled)
 
     worker = threading.Thread(target=code)
-    worker.start()
-    time.sleep(0.15)
-    assert worker.is_alive(), "the index was built before the cancel"
-    cancelled_at = time.perf_counter()
-    token.cancel()
-    worker.join(timeout=10)
+    with collector_paused():
+        worker.start()
+        time.sleep(0.15)
+        assert worker.is_alive(), "the index was built before the cancel"
+        cancelled_at = time.perf_counter()
+        token.cancel()
+        worker.join(timeout=10)
+        latency = time.perf_counter() - cancelled_at
     assert isinstance(outcome[0], Cancelled)
-    assert time.perf_counter() - cancelled_at <= 0.2
+    assert latency <= 0.2
     result = pipeline.code(document, [mention])  # built again in full when next needed
     assert result.assignments[0].candidates
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """As the window runs a coding run (``gui.worker.heavy_op``): with the cyclic collector off.
+
+    In a test process holding ~800,000 objects a full collection takes 0.4–0.5 s on this
+    machine, and one landing between the cancel and the check is the interpreter's pause, not
+    a missing check in the pipeline, which is what these tests measure.
+    """
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _code_or_raise(pipeline: Pipeline, document: Document, token: CancelToken) -> object:
