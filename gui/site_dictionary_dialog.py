@@ -32,9 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.core.errors import SiteDictionaryError
 from engine.core.progress import Cancelled
-from engine.records.session import SessionChanges
 from engine.records.session_db import SessionDatabase
 from engine.records.site_store import (
     ImportReport,
@@ -42,8 +40,6 @@ from engine.records.site_store import (
     edit_lessons,
     export_site,
     history,
-    imported_before,
-    read_site_file,
 )
 from engine.terms.site_dictionary import Lesson, SiteDictionary, Verdict
 from gui.code_picker import CodePickerDialog
@@ -314,15 +310,8 @@ class SiteDictionaryDialog(QDialog):
         path = Path(name)
 
         def check(state: TaskState) -> ImportReport:
-            self._database.flush()  # an import just made is on disk, so it is found below
             with heavy_op():
-                report = read_site_file(path, self._database.site)
-            if imported_before(self._database.path, report.origin):
-                raise SiteDictionaryError(
-                    f"{path.name} was imported into this workstation before; importing it again would count "
-                    "its decisions twice, so nothing was changed",
-                    hint="Ask the other workstation for a new export to share what it learned since.")
-            return report
+                return self._database.check_site_file(path)
 
         self._run(check, lambda report: self._confirm_import(path, report), "Checking the file…")
 
@@ -352,8 +341,7 @@ class SiteDictionaryDialog(QDialog):
         """Hand lessons to the writer, wait for them off the UI thread, then show the rows as they are now."""
         def save(state: TaskState) -> None:
             with heavy_op():  # the writer builds an entry per new term meanwhile
-                self._database.submit(SessionChanges(lessons=tuple(lessons)))
-                self._database.flush()
+                self._database.teach(lessons)
 
         def saved(_: None) -> None:
             self._select_after = select

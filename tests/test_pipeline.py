@@ -3,7 +3,7 @@
 import gc
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -109,18 +109,9 @@ def test_cancel_takes_effect_inside_one_big_document(spanish: Pipeline) -> None:
     """A cancel stops a multi-MB document mid-way (scan, matching or linking), within 0.5 s."""
     sample = (SAMPLES / "es" / "alta-neumologia.txt").read_text(encoding="utf-8")
     document = Document("big", (sample + "\n") * (3_000_000 // len(sample)), "es")
-    token = CancelToken()
-    outcome: list[BaseException | object] = []
-    worker = threading.Thread(target=lambda: outcome.append(_code_or_raise(spanish, document, token)))
-    with collector_paused():
-        worker.start()
-        time.sleep(0.5)  # well inside the document: coding it takes seconds
-        assert worker.is_alive(), "the document was coded before the cancel: make it bigger"
-        cancelled_at = time.perf_counter()
-        token.cancel()
-        worker.join(timeout=10)
-        latency = time.perf_counter() - cancelled_at
-    assert isinstance(outcome[0], Cancelled)
+    # well inside the document: coding it takes seconds
+    outcome, latency = _cancel_after(0.5, lambda token: spanish.code(document, progress=token))
+    assert isinstance(outcome, Cancelled)
     assert latency <= 0.5, f"cancel took {latency:.2f} s"
 
 
@@ -129,28 +120,35 @@ def test_cancel_takes_effect_while_the_fuzzy_index_is_first_built() -> None:
     pipeline = Pipeline.bundled("es")
     document = Document("rare", "Paciente con enfermedad xiloide recidivante.", "es")
     mention = Mention.from_spans(document.text, [(13, 43)])
+    outcome, latency = _cancel_after(0.15, lambda token: pipeline.code(document, [mention], token))
+    assert isinstance(outcome, Cancelled)
+    assert latency <= 0.2
+    result = pipeline.code(document, [mention])  # built again in full when next needed
+    assert result.assignments[0].candidates
+
+
+def _cancel_after(wait_s: float, code: Callable[[CancelToken], object]) -> tuple[object, float]:
+    """Run ``code`` on a thread, cancel it after ``wait_s``: what it returned or raised, and how long
+    the cancel took to end it."""
     token = CancelToken()
     outcome: list[object] = []
 
-    def code() -> None:
+    def run() -> None:
         try:
-            outcome.append(pipeline.code(document, [mention], token))
+            outcome.append(code(token))
         except Cancelled as cancelled:
             outcome.append(cancelled)
 
-    worker = threading.Thread(target=code)
+    worker = threading.Thread(target=run)
     with collector_paused():
         worker.start()
-        time.sleep(0.15)
-        assert worker.is_alive(), "the index was built before the cancel"
+        time.sleep(wait_s)
+        assert worker.is_alive(), "the work was done before the cancel: make it bigger"
         cancelled_at = time.perf_counter()
         token.cancel()
         worker.join(timeout=10)
         latency = time.perf_counter() - cancelled_at
-    assert isinstance(outcome[0], Cancelled)
-    assert latency <= 0.2
-    result = pipeline.code(document, [mention])  # built again in full when next needed
-    assert result.assignments[0].candidates
+    return outcome[0], latency
 
 
 @contextmanager
@@ -166,10 +164,3 @@ def collector_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-def _code_or_raise(pipeline: Pipeline, document: Document, token: CancelToken) -> object:
-    try:
-        return pipeline.code(document, progress=token)
-    except Cancelled as cancelled:
-        return cancelled

@@ -19,7 +19,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty, SimpleQueue
@@ -34,6 +34,7 @@ from engine.records.site_store import (
     load_site,
     read_site_file,
 )
+from engine.terms.site_dictionary import Lesson
 
 __all__ = ["FORMAT", "OpenedSession", "SessionDatabase", "open_session", "read_session_json"]
 
@@ -210,18 +211,30 @@ class SessionDatabase:
         if self._error is not None:
             raise self._error
 
-    def import_site_file(self, path: Path) -> ImportReport:
-        """Merge a site dictionary file shared by another workstation into this one, and wait for it.
+    def check_site_file(self, path: Path) -> ImportReport:
+        """What merging a site dictionary file shared by another workstation would add; changes nothing.
 
-        The file is checked entirely first: a damaged or foreign one, or one imported before,
-        raises SiteDictionaryError and changes nothing.
+        The file is checked entirely: a damaged or foreign one, or one imported here before,
+        raises SiteDictionaryError.
         """
+        self.flush()  # an import just made is on disk, so it is found below
         report = read_site_file(path, self.site)
         if imported_before(self.path, report.origin):
-            raise SiteDictionaryError(f"{path} was imported into this workstation's site dictionary before; "
-                                      "importing it again would count its decisions twice", hint="Nothing was changed.")
-        self.submit(SessionChanges(lessons=report.lessons))
+            raise SiteDictionaryError(
+                f"{path.name} was imported into this workstation before; importing it again would count its "
+                "decisions twice, so nothing was changed",
+                hint="Ask the other workstation for a new export to share what it learned since.")
+        return report
+
+    def teach(self, lessons: Iterable[Lesson]) -> None:
+        """Write lessons that come from no review step (edits, imports) and wait until they are learned."""
+        self.submit(SessionChanges(lessons=tuple(lessons)))
         self.flush()
+
+    def import_site_file(self, path: Path) -> ImportReport:
+        """Check a shared site dictionary file, then merge it: its counts add to what was learned here."""
+        report = self.check_site_file(path)
+        self.teach(report.lessons)
         return report
 
     def close(self) -> None:

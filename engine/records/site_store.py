@@ -103,15 +103,15 @@ class SiteDictionaries:
         with self._lock:
             return [d for _, d in sorted(self._by_scope.items(), key=lambda item: (item[0][0], item[0][1].value))]
 
+    def __len__(self) -> int:
+        return sum(len(d) for d in self.all())
+
     def learn(self, lessons: Iterable[Lesson]) -> None:
         by_scope: dict[tuple[str, Edition], list[Lesson]] = {}
         for lesson in lessons:
             by_scope.setdefault((lesson.language, lesson.edition), []).append(lesson)
         for (language, edition), scoped in by_scope.items():
             self.get(language, edition).learn(scoped)
-
-    def __len__(self) -> int:
-        return sum(len(d) for d in self.all())
 
 
 def _decision(code: str | None, status: str | None) -> tuple[bool, str | None] | None:
@@ -218,16 +218,16 @@ def _path_text(value: bytes | str | None) -> str | None:
     return value
 
 
-def edit_lessons(dictionary: SiteDictionary, entry: SiteEntry, code: str | None = None,
-                 origin: str = "edit") -> list[Lesson]:
+def edit_lessons(dictionary: SiteDictionary, entry: SiteEntry, code: str | None = None) -> list[Lesson]:
     """Lessons that take back everything ``entry`` holds and, given ``code``, settle it on that code."""
     at = _now()
-    lessons = [Lesson(dictionary.language, dictionary.edition, entry.display, c, -n, at, origin) for c, n in entry.codes]
+    lessons = [Lesson(dictionary.language, dictionary.edition, entry.display, c, -n, at, "edit")
+               for c, n in entry.codes]
     if entry.rejected:
         lessons.append(Lesson(dictionary.language, dictionary.edition, entry.display, None, -entry.rejected, at,
-                              origin))
+                              "edit"))
     if code is not None:
-        lessons.append(Lesson(dictionary.language, dictionary.edition, entry.display, code, 1, at, origin))
+        lessons.append(Lesson(dictionary.language, dictionary.edition, entry.display, code, 1, at, "edit"))
     return lessons
 
 
@@ -281,8 +281,10 @@ def read_site_file(path: Path, site: SiteDictionaries) -> ImportReport:
         known = here.lookup(words)  # through its stem cache: a file repeats its words
         if known is None:
             new_terms += 1
-        elif codes and known.codes and known.codes[0][0] != max(codes.items(), key=lambda i: (i[1], i[0]))[0]:
-            conflicts.append((language, words, known.codes[0][0], max(codes.items(), key=lambda i: (i[1], i[0]))[0]))
+        elif codes and known.codes:
+            theirs = max(codes.items(), key=lambda item: (item[1], item[0]))[0]
+            if known.codes[0][0] != theirs:
+                conflicts.append((language, words, known.codes[0][0], theirs))
         lessons += [Lesson(language, edition, words, code, n, last, origin) for code, n in codes.items()]
         if rejected:
             lessons.append(Lesson(language, edition, words, None, rejected, last, origin))
