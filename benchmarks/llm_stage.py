@@ -42,10 +42,10 @@ def main() -> None:
     backend.load(args.model, BackendSettings(n_threads=args.threads, n_ctx=8192))
     print(f"{args.model.name}, {len(corpus)} CodiEsp documents, {args.threads} threads")
     for label, reset in (("prefix cache", False), ("no cache", True)):
-        def generate(messages, schema, max_tokens, cancel, on_text):
+        def generate(messages, schema, max_tokens, cancel, on_text, on_prompt=None):
             if reset:
                 backend.reset()
-            return backend.generate_json(messages, schema, max_tokens, cancel, on_text=on_text)
+            return backend.generate_json(messages, schema, max_tokens, cancel, on_text=on_text, on_prompt=on_prompt)
 
         linker = LLMLinker(generate, pipeline.catalog, "es", ModelIdentity(args.model.name, ""))
         started = time.perf_counter()

@@ -78,7 +78,7 @@ class Coder:
     ) -> None:
         """Code every request in turn; a failing document gets an error result, the batch goes on.
 
-        Raises Cancelled (between documents, or between two model tokens).
+        Raises Cancelled (between documents, and within moments while the model loads, reads or writes).
         """
         total = len(requests)
         for done, request in enumerate(requests):
@@ -115,6 +115,10 @@ class Coder:
         pipeline.llm = self._linker(pipeline, progress, done, total) if self.settings.model else None
 
         def partial(result: DocumentResult, link: LinkProgress | None) -> None:
+            if link is not None and link.reading:  # nothing new to show but how far the model has read
+                percent = 100 * link.prompt_read // link.prompt_total
+                progress.update(done, total, f"{name} · model reading the document, {percent} %")
+                return
             if link is not None:
                 progress.update(
                     done, total, f"{name} · model {link.decided}/{link.open} mentions · {link.completion_tokens} tokens"
@@ -156,13 +160,20 @@ class Coder:
     def _linker(self, pipeline: Pipeline, progress: Progress, done: int, total: int) -> LLMLinker:
         key = (pipeline.language, pipeline.catalog.edition)
         if self._stage is None:
-            progress.update(done, total, f"loading model {self.settings.model}")
             backend = BackendSettings(
                 n_gpu_layers=self.settings.gpu_layers_value(),  # type: ignore[arg-type]
                 n_threads=self.settings.threads,
                 n_ctx=self.settings.context_size,
             )
-            self._stage = open_llm_stage(self.settings.model, pipeline.language, pipeline.catalog, backend)
+            loading = f"loading model {self.settings.model}"
+            progress.update(done, total, loading)
+
+            def on_load(fraction: float) -> None:
+                progress.update(done, total, f"{loading}, {fraction:.0%}")
+
+            self._stage = open_llm_stage(
+                self.settings.model, pipeline.language, pipeline.catalog, backend, cancel=progress, on_load=on_load
+            )
             self._linkers[(self._stage.linker.language, self._stage.linker.catalog.edition)] = self._stage.linker
         if key not in self._linkers:
             first = self._stage.linker

@@ -1,4 +1,4 @@
-"""Cancel stops the real model within 1 s in every phase, and the next call works.
+"""Cancel stops the real model within 1 s in every phase (loading it too), and the next call works.
 
 A prompt of thousands of tokens takes seconds to evaluate on one thread, so a
 cancel checked only between generated tokens would wait for all of it (113 s
@@ -48,6 +48,8 @@ class _Timed:
         self.polls = 0
         self.decoding = threading.Event()
         self.fired_at = 0.0
+        self.messages: list[str] = []
+        self.reading = threading.Event()  # the coder said the model has read part of the document
 
     def cancelled(self) -> bool:
         if threading.current_thread().name.startswith("icdlinker-llm"):  # the model's polls only
@@ -57,7 +59,9 @@ class _Timed:
         return self.token.cancelled()
 
     def update(self, done: int, total: int, message: str) -> None:
-        """Nothing to show."""
+        self.messages.append(message)
+        if "reading the document" in message:
+            self.reading.set()
 
     def fire(self) -> None:
         self.fired_at = time.perf_counter()
@@ -155,7 +159,7 @@ def test_the_coder_stops_a_document_within_a_second_while_the_model_reads_it(
     thread = threading.Thread(target=run)
     thread.start()
     try:
-        assert timed.decoding.wait(timeout=120)
+        assert timed.reading.wait(timeout=120)  # a batch of the prompt is read: the status line says so
         timed.fire_from_another_thread()
         thread.join(timeout=60)
         waited = time.perf_counter() - timed.fired_at
@@ -163,4 +167,60 @@ def test_the_coder_stops_a_document_within_a_second_while_the_model_reads_it(
         assert waited <= CANCEL_BOUND_S, f"cancel took {waited:.2f} s"
     finally:
         thread.join(timeout=120)
+        coder.close()
+    loading = [m for m in timed.messages if m.startswith("loading model")]
+    reading = [m for m in timed.messages if "reading the document" in m]
+    assert loading[-1].endswith("100%") and reading  # both phases showed their progress
+    assert reading[0] != reading[-1] or len(reading) == 1
+
+
+def test_cancel_stops_loading_the_model_within_a_second(gemma_gguf: Path) -> None:
+    """llama.cpp's load-progress callback aborts the load itself (the model thread is free at
+    once, nothing stays loaded), and the next load, without a cancel, works."""
+    timed = _Timed()
+    fractions: list[float] = []
+
+    def on_load(fraction: float) -> None:
+        fractions.append(fraction)
+        if fraction > 0 and not timed.fired_at:
+            timed.fire_from_another_thread()
+
+    with LLMWorker() as worker:
+        waited = cancelled_within_bound(timed, worker.load(gemma_gguf, SETTINGS, timed, on_load))
+        assert not worker.backend.loaded and fractions[-1] < 1.0
+        worker.load(gemma_gguf, SETTINGS).result(timeout=120)
+        assert worker.backend.loaded
+    print(f"\ncancel → Cancelled while loading the model: {waited * 1000:.0f} ms, "
+          f"stopped at {fractions[-1]:.0%} of its tensors")
+
+
+@pytest.mark.parametrize("phase", ["at the start of the load", "while llama.cpp loads"])
+def test_the_coder_stops_within_a_second_while_the_model_loads(
+    gemma_gguf: Path, user_dirs: Path, phase: str
+) -> None:
+    """Whatever the load is doing (hashing the file, checking its template, reading tensors),
+    ``Coder.code`` raises Cancelled within the bound, and the next run loads the model."""
+    settings = AppSettings().with_changes(model=str(gemma_gguf), threads=1, context_size=2048)
+    coder = Coder(settings)
+    document = Document("corto", CLINICAL, "es")
+    fired = threading.Event()
+
+    class FireAtLoad(_Timed):
+        def update(self, done: int, total: int, message: str) -> None:
+            super().update(done, total, message)
+            started = message.startswith("loading model")
+            if started and (phase.startswith("at the start") or message.endswith("%")) and not fired.is_set():
+                fired.set()
+                self.fire_from_another_thread()
+
+    timed = FireAtLoad()
+    try:
+        with pytest.raises(Cancelled):
+            coder.code([CodingRequest("corto", document, "es")], timed, lambda event: None)
+        waited = time.perf_counter() - timed.fired_at
+        assert fired.is_set() and waited <= CANCEL_BOUND_S, f"cancel took {waited:.2f} s"
+        events = []
+        coder.code([CodingRequest("corto", document, "es")], CancelToken(), events.append)
+        assert events[-1].final and coder.model_loaded
+    finally:
         coder.close()

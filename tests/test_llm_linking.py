@@ -45,7 +45,7 @@ class Script:
         self.answer = answer
         self.calls: list[tuple[list[dict], dict, int]] = []
 
-    def __call__(self, messages, schema, max_tokens, cancel, on_text=None):
+    def __call__(self, messages, schema, max_tokens, cancel, on_text=None, on_prompt=None):
         self.calls.append((messages, schema, max_tokens))
         text = self.answer(schema) if callable(self.answer) else self.answer
         if on_text is not None:  # stream it as the backend does, a few characters a token

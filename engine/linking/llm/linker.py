@@ -39,9 +39,18 @@ class GenerationLike(Protocol):
     llama_seconds: float
 
 
-Generate = Callable[
-    [list[dict[str, str]], dict[str, Any], int, Progress | None, Callable[[str], None] | None], GenerationLike
-]
+class Generate(Protocol):
+    """A model call as ``open_llm_stage`` makes it: messages, schema, max tokens, cancel, streaming."""
+
+    def __call__(
+        self,
+        messages: list[dict[str, str]],
+        schema: dict[str, Any],
+        max_tokens: int,
+        cancel: Progress | None,
+        on_text: Callable[[str], None] | None,
+        on_prompt: Callable[[int, int], None] | None = None,
+    ) -> GenerationLike: ...
 
 # One finished "mN": "CODE" pair of the streamed answer (codes and "none" never hold quotes).
 _PAIR = re.compile(r'"(m\d+)"\s*:\s*"([^"\\]*)"')
@@ -54,6 +63,12 @@ class LinkProgress:
     decided: int
     open: int
     completion_tokens: int
+    prompt_read: int = 0  # while the model reads a prompt: tokens read so far, of prompt_total
+    prompt_total: int = 0
+
+    @property
+    def reading(self) -> bool:
+        return self.prompt_read < self.prompt_total
 
 
 OnUpdate = Callable[[tuple[Assignment, ...], LinkProgress], None]
@@ -148,9 +163,14 @@ class LLMLinker:
                     if key in by_key and key not in decided:
                         decide(key, answer, text)
 
+            def on_prompt(read: int, total: int) -> None:
+                if on_update is not None:
+                    on_update(tuple(result), LinkProgress(decided_total, len(open_items), 0, read, total))
+
             messages = build_messages(template, self.catalog, document, items)
             generation = self.generate(
-                messages, build_schema(items), 16 * len(items) + 32, progress, on_text if on_update else None
+                messages, build_schema(items), 16 * len(items) + 32, progress,
+                on_text if on_update else None, on_prompt=on_prompt if on_update else None,
             )
             self.stats.add(generation)
             answers = generation.parsed if isinstance(generation.parsed, dict) else {}

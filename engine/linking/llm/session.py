@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as WaitTimeout
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from engine.core.errors import ModelFileError
-from engine.core.progress import Progress
-from engine.linking.llm.backend import BackendSettings, Generation
+from engine.core.progress import Cancelled, Progress
+from engine.linking.llm.backend import BackendSettings, Generation, OnLoad, OnPrompt
 from engine.linking.llm.linker import LLMLinker, ModelIdentity
 from engine.linking.llm.worker import LLMWorker
 from engine.models.files import stream_file
@@ -20,6 +22,7 @@ from engine.terms.catalog import Catalog
 __all__ = ["LLMStage", "open_llm_stage"]
 
 DEFAULT_CONTEXT = 8192  # a long discharge summary, its candidates and the example fit
+_CANCEL_POLL_S = 0.05
 
 
 @dataclass
@@ -39,10 +42,13 @@ def open_llm_stage(
     catalog: Catalog,
     settings: BackendSettings | None = None,
     store: ModelStore | None = None,
+    cancel: Progress | None = None,
+    on_load: OnLoad | None = None,
 ) -> LLMStage:
     """Load ``model`` (an installed model's id, or a .gguf path) for linking in ``language``.
 
     The file is validated and its memory need checked before llama.cpp sees it.
+    ``cancel`` raises ``Cancelled`` within ``_CANCEL_POLL_S`` in every phase of the load.
     """
     installed = (store or ModelStore()).get(model)
     if installed is not None:
@@ -59,10 +65,13 @@ def open_llm_stage(
     settings = settings or BackendSettings(n_ctx=DEFAULT_CONTEXT)
     settings = replace(settings, n_ctx=min(settings.n_ctx, info.context_length))
     check_fits(estimate_memory(info, settings.n_ctx, settings.gpu_layers()))
-    sha256 = sha256 or stream_file(path, None, "hashing")  # provenance names the exact file
+    sha256 = sha256 or stream_file(path, _Watch(cancel), "hashing")  # provenance names the exact file
     worker = LLMWorker()
     try:
-        worker.load(path, settings).result()
+        _wait(worker.load(path, settings, cancel, on_load), cancel)
+    except Cancelled:
+        worker.shutdown(wait=False)
+        raise
     except BaseException:
         worker.shutdown()
         raise
@@ -73,7 +82,36 @@ def open_llm_stage(
         max_tokens: int,
         cancel: Progress | None,
         on_text: Callable[[str], None] | None,
+        on_prompt: OnPrompt | None = None,
     ) -> Generation:
-        return worker.generate_json(messages, schema, max_tokens, cancel, on_text=on_text).result()
+        return worker.generate_json(messages, schema, max_tokens, cancel, on_text=on_text, on_prompt=on_prompt).result()
 
     return LLMStage(worker, LLMLinker(generate, catalog, language, ModelIdentity(name, sha256)))
+
+
+def _wait(load: Future[None], cancel: Progress | None) -> None:
+    """The load's outcome, or ``Cancelled`` as soon as ``cancel`` says so.
+
+    llama.cpp's progress callback aborts a load only once it reads tensors; a
+    cancelled load still in the header, vocabulary or template check is left to
+    finish on the model thread, which then frees it (``shutdown(wait=False)``).
+    """
+    while True:
+        try:
+            return load.result(timeout=_CANCEL_POLL_S)
+        except WaitTimeout:
+            if cancel is not None and cancel.cancelled():
+                raise Cancelled() from None
+
+
+class _Watch:
+    """Cancel for the hashing of a model file, without reporting it as the batch's progress."""
+
+    def __init__(self, cancel: Progress | None) -> None:
+        self._cancel = cancel
+
+    def update(self, done: int, total: int, message: str) -> None:
+        """The batch's progress line keeps saying the model is loading."""
+
+    def cancelled(self) -> bool:
+        return self._cancel is not None and self._cancel.cancelled()

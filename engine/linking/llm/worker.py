@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
 from engine.core.progress import Progress
-from engine.linking.llm.backend import BackendSettings, Generation, LlamaBackend
+from engine.linking.llm.backend import BackendSettings, Generation, LlamaBackend, OnLoad, OnPrompt
 
 __all__ = ["LLMWorker"]
 
@@ -37,8 +37,14 @@ class LLMWorker:
         """Queue ``fn(*args)`` behind every earlier call; it runs on the worker thread."""
         return self._executor.submit(fn, *args, **kwargs)
 
-    def load(self, path: str | Path, settings: BackendSettings | None = None) -> Future[None]:
-        return self.submit(self._backend.load, path, settings)
+    def load(
+        self,
+        path: str | Path,
+        settings: BackendSettings | None = None,
+        cancel: Progress | None = None,
+        on_load: OnLoad | None = None,
+    ) -> Future[None]:
+        return self.submit(self._backend.load, path, settings, cancel, on_load)
 
     def unload(self) -> Future[None]:
         return self.submit(self._backend.unload)
@@ -51,8 +57,11 @@ class LLMWorker:
         cancel: Progress | None = None,
         temperature: float = 0.0,
         on_text: Callable[[str], None] | None = None,
+        on_prompt: OnPrompt | None = None,
     ) -> Future[Generation]:
-        return self.submit(self._backend.generate_json, messages, schema, max_tokens, cancel, temperature, on_text)
+        return self.submit(
+            self._backend.generate_json, messages, schema, max_tokens, cancel, temperature, on_text, on_prompt
+        )
 
     def shutdown(self, wait: bool = True) -> None:
         """Let queued calls finish, free the model on the worker thread, and stop it; idempotent."""
