@@ -90,8 +90,11 @@ class Report:
 
 
 def write_json_gz(path: Path, document: object) -> int:
-    """Write compact, key-sorted JSON, gzipped with mtime 0; return the file size."""
-    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    """Write compact, key-sorted, ASCII-only JSON, gzipped with mtime 0; return the file size.
+
+    ASCII text is decoded at copying speed when loaded (``engine.core.resources.load_compiled``).
+    """
+    text = json.dumps(document, separators=(",", ":"), sort_keys=True)
     data = gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
     path.write_bytes(data)
     return len(data)

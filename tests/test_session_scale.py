@@ -99,11 +99,11 @@ def test_a_2751_document_session_never_stalls_the_ui_while_reviewing_and_coding(
         decided = connection.execute("SELECT count(*) FROM decisions").fetchone()[0]
     assert decided >= actions - 12  # an accept that changes nothing writes no row
 
-    heartbeat = Heartbeat(window)
     folder = tmp_path / "new"
     folder.mkdir()
     for source in sorted(BACKGROUND.glob("*.txt"))[:20]:
         (folder / f"nuevo-{source.name}").write_bytes(source.read_bytes())
+    heartbeat = Heartbeat(window)  # from the coder's drop of a folder: copying it in is not the window's work
     window.open_paths([folder])
     with qtbot.waitSignal(window.coding.running_changed, timeout=120_000,
                           check_params_cb=lambda running: not running):

@@ -11,6 +11,8 @@ from typing import Any
 
 __all__ = ["bundled_models_dir", "compiled_dir", "load_compiled", "resources_dir"]
 
+_PIECE_BYTES = 64 * 1024  # well under a millisecond to decompress
+
 
 def _root() -> Path:
     frozen_root = getattr(sys, "_MEIPASS", None)  # PyInstaller one-folder bundle
@@ -42,14 +44,19 @@ def bundled_models_dir() -> Path:
 
 
 def load_compiled(path: Path) -> Any:
-    """Read a gzipped JSON data file, letting other threads run while it parses.
+    """Read a gzipped JSON data file, letting other threads run while it is read.
 
-    ``json.loads`` holds the GIL for a whole parse (about 150 ms for a catalog), which
-    would freeze the window while its worker loads one.  A Python hook per object and
-    integer gives the interpreter a point to switch threads; the result and the speed
-    are the same.
+    Each C call holds the GIL from start to end, and the window's thread needs the
+    GIL for every Python callback of a paint: a whole-file ``gzip.decompress`` or
+    a decode of non-ASCII text (10-20 ms each for a catalog) would hold it off for
+    each of them.  The file is decompressed in small pieces; its text is ASCII
+    (``dictionaries/build.py`` escapes the rest), which ``json.loads`` decodes at
+    copying speed; and a Python hook per object and integer gives the parse points
+    to switch threads.  The result and the speed are the same.
     """
-    return json.loads(gzip.decompress(path.read_bytes()), object_hook=_switch_point, parse_int=_parse_int)
+    with gzip.open(path, "rb") as reader:
+        data = b"".join(iter(lambda: reader.read(_PIECE_BYTES), b""))
+    return json.loads(data, object_hook=_switch_point, parse_int=_parse_int)
 
 
 def _switch_point(value: dict[str, Any]) -> dict[str, Any]:
