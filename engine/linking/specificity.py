@@ -15,8 +15,6 @@ tipo 2" → E11, from a WHO title), so every stage's result passes through here:
 from __future__ import annotations
 
 import re
-from functools import cached_property
-
 from engine.core.model import Assignment, Candidate, ReviewStatus
 from engine.terms.catalog import Catalog
 
@@ -38,16 +36,7 @@ class SpecificityRule:
         self.catalog = catalog
         self.version = catalog.version(version)
         self.language = language
-
-    @cached_property
-    def _present(self) -> frozenset[str]:
-        """Codes the version has: its terminal codes and every ancestor of one."""
-        present: set[str] = set()
-        for code in self.version.terminal:
-            while code and code not in present:
-                present.add(code)
-                code = self.catalog.parent(code) or ""
-        return frozenset(present)
+        catalog.children(catalog.roots()[0])  # the hierarchy map, built now rather than inside a cancellable run
 
     def apply(self, assignment: Assignment) -> Assignment:
         """``assignment`` with a code that is terminal in the version (or none, if nothing fits)."""
@@ -55,7 +44,7 @@ class SpecificityRule:
         if code is None or self.catalog.is_terminal(code, self.version.id):
             return assignment
         known = code
-        while known and known not in self._present:
+        while known and not self.catalog.in_version(known, self.version.id):
             known = self.catalog.parent(known) or ""
         if not known or self.catalog.node(known).kind not in ("category", "subcategory", "code"):
             return self._not_in_version(assignment, code)
@@ -89,7 +78,7 @@ class SpecificityRule:
         """Down the tree, the child titled "unspecified" (else the one ending in 9, else the first)."""
         code = general
         while not self.catalog.is_terminal(code, self.version.id):
-            children = [c for c in self.catalog.children(code) if c in self._present]
+            children = [c for c in self.catalog.children(code) if self.catalog.in_version(c, self.version.id)]
             code = min(children, key=lambda c: (not _UNSPECIFIED_RE.search(self._english(c)), not c.endswith("9"), c))
         return code
 

@@ -142,6 +142,21 @@ class Catalog:
         node = self.node(code)
         return node is not None and node.code in self.version(version).terminal
 
+    def in_version(self, code: str, version: str | None = None) -> bool:
+        """Whether ``version`` has ``code``: it is terminal there or has terminal codes under it
+        (R51.9 is not in CIE-10-ES 2018, whose R51 had no children)."""
+        node = self.node(code)
+        if node is None:
+            return False
+        terminal = self.version(version).terminal
+        stack = [node.code]
+        while stack:  # depth first, stopping at the first terminal code: a few steps
+            current = stack.pop()
+            if current in terminal:
+                return True
+            stack.extend(self.children(current))
+        return False
+
     def terminal_descendants(self, code: str, version: str | None = None) -> list[str]:
         """The codes under ``code`` that are terminal in ``version``, in tree order."""
         terminal = self.version(version).terminal
