@@ -263,10 +263,23 @@ def build_cm(who: Catalog) -> Catalog:
         who_node = who.nodes.get(node.code)
         _set_missing(node, "es", who_node.titles.get("es") if who_node else None)
         _set_missing(node, "es", cie.get(node.code))
+        if node.kind == CHAPTER:
+            _set_missing(node, "es", _overlapping_chapter_title(who, node.code, "es"))
     for diag in cm_diags():
         if diag.is_leaf and diag.seventh:
             _add_seventh_characters(catalog, diag)
     return catalog
+
+
+def _overlapping_chapter_title(who: Catalog, chapter: str, lang: str) -> str | None:
+    """The WHO chapter a CM chapter with another range covers (Q00-QA0 ~ Q00-Q99, V00-Y99 ~ V01-Y98),
+    so every block under it has a title in the language to start with."""
+    first, _, last = chapter.partition("-")
+    for node in who.nodes.values():
+        start, _, end = node.code.partition("-")
+        if node.kind == CHAPTER and start <= last and first <= end and node.titles.get(lang):
+            return node.titles[lang]
+    return None
 
 
 def _add_seventh_characters(catalog: Catalog, diag: CmDiag) -> None:
