@@ -36,34 +36,34 @@ class SpecificityRule:
         self.catalog = catalog
         self.version = catalog.version(version)
         self.language = language
-        catalog.children(catalog.roots()[0])  # the hierarchy map, built now rather than inside a cancellable run
+        catalog.children(catalog.roots()[0])  # the hierarchy map: built now, not inside a cancellable run
 
     def apply(self, assignment: Assignment) -> Assignment:
         """``assignment`` with a code that is terminal in the version (or none, if nothing fits)."""
-        code = assignment.code
-        if code is None or self.catalog.is_terminal(code, self.version.id):
+        code, version = assignment.code, self.version.id
+        if code is None or self.catalog.is_terminal(code, version):
             return assignment
         known = code
-        while known and not self.catalog.in_version(known, self.version.id):
+        while known and not self.catalog.in_version(known, version):
             known = self.catalog.parent(known) or ""
-        if not known or self.catalog.node(known).kind not in ("category", "subcategory", "code"):
+        if not known or not self.catalog.is_valid(known):
             return self._not_in_version(assignment, code)
         if known != code:
-            mapped = self._retitled(assignment, known, {VERSION_MAPPED: code})
-            if self.catalog.is_terminal(known, self.version.id):
-                return mapped.with_changes(
-                    provenance={**mapped.provenance, REASON: f"{self.version.name} has no {code}; its code is {known}"}
-                )
-            assignment = mapped
+            if self.catalog.is_terminal(known, version):
+                reason = f"{self.version.name} has no {code}; its code is {known}"
+                return self._retitled(assignment, known, {VERSION_MAPPED: code, REASON: reason})
+            assignment = self._retitled(assignment, known, {VERSION_MAPPED: code})
         return self._more_specific(assignment, known)
 
     def _more_specific(self, assignment: Assignment, general: str) -> Assignment:
         children = self.catalog.terminal_descendants(general, self.version.id)
         under = set(children)
-        chosen = next((c.code for c in assignment.candidates if c.code in under), None) or self._unspecified(general)
+        candidate = next((c.code for c in assignment.candidates if c.code in under), None)
+        chosen = candidate or self._unspecified(general)
         shown = [chosen, *(c for c in children if c != chosen)][:_CHILD_CANDIDATES]
         child_candidates = [
-            Candidate(c, self.catalog.edition, self.catalog.title(c, self.language), assignment.score, f"specific:{general}")
+            Candidate(c, self.catalog.edition, self.catalog.title(c, self.language), assignment.score,
+                      f"specific:{general}")
             for c in shown
         ]
         others = [c for c in assignment.candidates if c.code not in set(shown)]
@@ -72,24 +72,29 @@ class SpecificityRule:
             f"needs a more specific code ({len(children)} under {general})"
         )
         changed = self._retitled(assignment, chosen, {NEEDS_SPECIFIC_CODE: general, REASON: reason})
-        return changed.with_changes(status=ReviewStatus.NEEDS_REVIEW, candidates=tuple(child_candidates + others))
+        return changed.with_changes(
+            status=ReviewStatus.NEEDS_REVIEW, candidates=tuple(child_candidates + others)
+        )
 
     def _unspecified(self, general: str) -> str:
         """Down the tree, the child titled "unspecified" (else the one ending in 9, else the first)."""
         code = general
         while not self.catalog.is_terminal(code, self.version.id):
             children = [c for c in self.catalog.children(code) if self.catalog.in_version(c, self.version.id)]
-            code = min(children, key=lambda c: (not _UNSPECIFIED_RE.search(self._english(c)), not c.endswith("9"), c))
+            code = min(children, key=self._generality)
         return code
+
+    def _generality(self, code: str) -> tuple[bool, bool, str]:
+        """Sort key: titled "unspecified" first, then ending in 9, then code order."""
+        return not _UNSPECIFIED_RE.search(self._english(code)), not code.endswith("9"), code
 
     def _english(self, code: str) -> str:
         node = self.catalog.node(code)
         return node.titles.get("en", "") if node else ""
 
     def _retitled(self, assignment: Assignment, code: str, provenance: dict[str, str]) -> Assignment:
-        return assignment.with_changes(
-            code=code, title=self.catalog.title(code, self.language), provenance={**assignment.provenance, **provenance}
-        )
+        title = self.catalog.title(code, self.language)
+        return assignment.with_changes(code=code, title=title, provenance={**assignment.provenance, **provenance})
 
     def _not_in_version(self, assignment: Assignment, code: str) -> Assignment:
         """No ancestor in the version either (U07.1 in 2018): no code, the proposal kept as a candidate."""
