@@ -23,7 +23,8 @@ from typing import Any
 
 from . import codiesp
 from .catalog_tree import Catalog
-from .catalogs import add_under_prefix, build_cm, build_gm, build_who, unsupported_cm_codes
+from .catalog_tree import Version
+from .catalogs import CmVersions, add_under_prefix, build_cm, build_gm, build_who, cm_versions, unsupported_cm_codes
 from .terms import LANGUAGES, SOURCE_INFO, SourceReport, TermBuilder
 from .vendored import SourceError, verify_all
 
@@ -41,6 +42,7 @@ class Report:
     catalogs: dict[str, tuple[Catalog, int]] = field(default_factory=dict)
     dictionaries: dict[str, tuple[dict[str, Any], dict[str, SourceReport], int]] = field(default_factory=dict)
     resolved: list[str] = field(default_factory=list)
+    cm_versions: CmVersions | None = None
 
     def markdown(self) -> str:
         """Counts as Markdown: catalogs, dictionaries per source, gold-code fixes."""
@@ -54,10 +56,27 @@ class Report:
             "",
             *([f"- {line}" for line in self.resolved] or ["- none"]),
             "",
+            *self._version_lines(),
+            "",
             f"ICD-10-CM codes left out because `engine.core.codes.normalize_code` rejects them: "
             f"{len(skipped)} ({', '.join(skipped)}).",
         ]
         return "\n".join(lines) + "\n"
+
+    def _version_lines(self) -> list[str]:
+        """Terminal codes per catalog version, and where CIE-10-ES 2018's come from."""
+        lines = ["Terminal codes (codes a coder may submit) per catalog version:", ""]
+        for edition, (catalog, _) in self.catalogs.items():
+            for version_id, version in catalog.versions.items():
+                lines.append(f"- {edition} {version_id} ({version.name}): {len(version.terminal)}")
+        if (cm := self.cm_versions) is not None:
+            lines += [
+                "",
+                f"CIE-10-ES 2018: {cm.billable_2018} FY2018 billable codes, {cm.billable_2018_missing} of them "
+                f"deleted since (not in the 2026 tree); {cm.cut_2018} forms without the 7th character; "
+                f"{len(cm.evidence_2018)} CodiEsp gold codes that FY2018 had split ({', '.join(cm.evidence_2018)}).",
+            ]
+        return lines
 
     def _catalog_table(self) -> list[str]:
         """One row per catalog: nodes per kind and titles per language."""
@@ -105,13 +124,19 @@ def build_catalogs(splits: tuple[str, ...], report: Report) -> dict[str, Catalog
     who = build_who()
     cm = build_cm(who)
     gold = set().union(*(codiesp.gold_codes(split) for split in splits))
-    for code in sorted(gold - set(cm.nodes)):
+    added = gold - set(cm.nodes)
+    for code in sorted(added):
         node = add_under_prefix(cm, code)
         report.resolved.append(
             f"{code}: not in CM 2026; added as kind {node.kind} under {node.parent}, "
             f"with {node.parent}'s titles"
         )
-    return {"who": who, "cm": cm, "gm": build_gm()}
+    report.cm_versions = cm_versions(cm, gold, added)
+    cm.versions = report.cm_versions.versions
+    gm = build_gm()
+    who.versions = {"2019": Version("WHO ICD-10 2019", who.leaves())}
+    gm.versions = {"2017": Version("ICD-10-GM 2017", gm.leaves())}
+    return {"who": who, "cm": cm, "gm": gm}
 
 
 def build(out: Path, languages: tuple[str, ...], excluded: frozenset[str]) -> Report:

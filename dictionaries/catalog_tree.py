@@ -34,15 +34,29 @@ class Node:
     titles: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Version:
+    """One release of an edition: the codes a coder may submit as final in it (its terminal codes)."""
+
+    name: str
+    terminal: frozenset[str]
+
+
 @dataclass
 class Catalog:
-    """An edition's nodes by code, with what the compiled file says about itself."""
+    """An edition's nodes by code, with what the compiled file says about itself.
+
+    ``versions`` maps a version id ("2018", "2026") to its terminal codes, all nodes
+    of this tree; the first one is the default (the version the edition's bundled dictionary
+    was coded in).
+    """
 
     edition: str
     name: str
     languages: tuple[str, ...]
     attribution: str
     nodes: dict[str, Node] = field(default_factory=dict)
+    versions: dict[str, Version] = field(default_factory=dict)
 
     def add(self, code: str, kind: str, parent: str | None, titles: dict[str, str]) -> Node:
         """Add a node; a repeated code means the source was misread, so it fails."""
@@ -63,6 +77,11 @@ class Catalog:
             if candidate != code and candidate in self.nodes:
                 return candidate
         return None
+
+    def leaves(self) -> frozenset[str]:
+        """Codable nodes without children: the terminal codes of the version the tree is."""
+        parents = {node.parent for node in self.nodes.values()}
+        return frozenset(code for code in self.codes() if code not in parents)
 
     def kind_counts(self) -> dict[str, int]:
         """Number of nodes per kind, for the build report."""
@@ -91,4 +110,9 @@ class Catalog:
             "attribution": self.attribution,
             "languages": list(self.languages),
             "nodes": ordered,
+            "versions": {
+                version_id: {"name": version.name, "terminal": sorted(version.terminal)}
+                for version_id, version in self.versions.items()
+            },
+            "default_version": next(iter(self.versions)),
         }

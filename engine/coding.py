@@ -63,8 +63,8 @@ class Coder:
             self.settings.model, self.settings.gpu_layers, self.settings.threads, self.settings.context_size
         ):
             self.close()
-        if (settings.fuzzy_threshold, settings.nested_mentions) != (
-            self.settings.fuzzy_threshold, self.settings.nested_mentions
+        if (settings.fuzzy_threshold, settings.nested_mentions, settings.cm_version) != (
+            self.settings.fuzzy_threshold, self.settings.nested_mentions, self.settings.cm_version
         ):
             self._pipelines.clear()
         self.settings = settings
@@ -152,6 +152,7 @@ class Coder:
                 language, edition,
                 policy=DetectionPolicy(nested=self.settings.nested_mentions),
                 settings=LinkerSettings(fuzzy_threshold=self.settings.fuzzy_threshold),
+                version=self.settings.cm_version,
             )
         pipeline = self._pipelines[key]
         pipeline.site = self.site.get(language, pipeline.catalog.edition) if self.site is not None else None

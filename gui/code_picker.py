@@ -4,11 +4,16 @@ Search runs on ``engine.terms.code_search.CodeSearch`` (a few milliseconds per
 keystroke, results capped); the index is built once per edition and language on
 a worker thread, so opening the picker never freezes the window.  The tree is
 filled lazily, chapter → block → category → subcategory.
+
+Only a code that is terminal in the chosen version can be chosen: a category
+with children (E11, J18) is shown greyed out, and choosing it expands it to
+its children instead (a hard stop before a code a registry refuses).
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QPalette
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -31,11 +36,16 @@ from gui.worker import BackgroundOp, TaskState
 __all__ = ["CodePickerDialog"]
 
 _CODE = Qt.ItemDataRole.UserRole
+_EXPANDED = Qt.ItemDataRole.UserRole + 1  # a search result whose children are listed under it
 _LIMIT = 100
+_CHILD_INDENT = "    "
 
 
 class CodePickerDialog(QDialog):
-    """Non-modal: ``open()`` it, then read ``chosen_code()`` once ``accepted`` is emitted."""
+    """Non-modal: ``open()`` it, then read ``chosen_code()`` once ``accepted`` is emitted.
+
+    ``version``: the edition's version whose terminal codes may be chosen (None: the catalog's default).
+    """
 
     def __init__(
         self,
@@ -45,11 +55,12 @@ class CodePickerDialog(QDialog):
         *,
         query: str = "",
         current: str | None = None,
+        version: str | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle(f"Choose a code — {edition.label}")
+        self.setWindowTitle(f"Choose a code — {edition.label_in(language)}")
         self.resize(720, 560)
-        self._edition, self._language, self._current = edition, language, current
+        self._edition, self._language, self._current, self._version = edition, language, current, version
         self._search: CodeSearch | None = None
         self._catalog: Catalog | None = None
         self._chosen: str | None = None
@@ -79,11 +90,11 @@ class CodePickerDialog(QDialog):
         layout.addWidget(self.buttons)
 
         self.query.textChanged.connect(self._update_results)
-        self.query.returnPressed.connect(self._accept_if_chosen)
+        self.query.returnPressed.connect(lambda: self._activate(self.results.currentItem()))
         self.results.currentItemChanged.connect(self._choose)
-        self.results.itemActivated.connect(self._accept_if_chosen)
+        self.results.itemActivated.connect(self._activate)
         self.tree.currentItemChanged.connect(self._choose)
-        self.tree.itemActivated.connect(self._accept_if_chosen)
+        self.tree.itemActivated.connect(self._activate)
         self.tree.itemExpanded.connect(self._fill_children)
         self.tabs.currentChanged.connect(
             lambda tab: self._choose(self.results.currentItem() if tab == 0 else self.tree.currentItem())
@@ -109,6 +120,8 @@ class CodePickerDialog(QDialog):
     def _ready(self, search: CodeSearch) -> None:
         self._search = search
         self._catalog = Catalog.bundled(self._edition)  # loaded by now: CodeSearch needed it
+        self.setWindowTitle(f"Choose a code — {self._edition.label_in(self._language)} "
+                            f"{self._catalog.version(self._version).id}".rstrip())
         self.query.setEnabled(True)
         self.query.setFocus()
         self._fill_tree()
@@ -120,13 +133,36 @@ class CodePickerDialog(QDialog):
         hits = self._search.search(self.query.text(), _LIMIT)
         self.results.clear()
         for hit in hits:
-            item = QListWidgetItem(f"{hit.code}   {hit.title}")
-            item.setData(_CODE, hit.code)
-            self.results.addItem(item)
+            self.results.addItem(self._result_item(hit.code, hit.title))
         if hits:
             self.results.setCurrentRow(0)
         more = " (the first ones: type more words to narrow)" if len(hits) == _LIMIT else ""
         self.status.setText(f"{len(hits)} codes{more}" if self.query.text().strip() else "")
+
+    def _result_item(self, code: str, title: str, indent: str = "") -> QListWidgetItem:
+        item = QListWidgetItem(f"{indent}{code}   {title}")
+        item.setData(_CODE, code)
+        self._grey_if_not_final(item, 0, code)
+        return item
+
+    def is_final(self, code: str | None) -> bool:
+        """Whether ``code`` may be chosen: a terminal code of the version."""
+        return code is not None and self._catalog is not None and self._catalog.is_terminal(code, self._version)
+
+    def _grey_if_not_final(self, item: QListWidgetItem | QTreeWidgetItem, column: int, code: str) -> None:
+        """A code with children is shown greyed out: it is for finding, not for coding."""
+        assert self._catalog is not None
+        if not self._catalog.is_valid(code) or self.is_final(code):
+            return
+        grey = QBrush(self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
+        tip = f"{code} has more specific codes: choose one of them (Enter shows them)"
+        if isinstance(item, QListWidgetItem):
+            item.setForeground(grey)
+            item.setToolTip(tip)
+            return
+        for col in (0, 1):
+            item.setForeground(col, grey)
+            item.setToolTip(col, tip)
 
     def _fill_tree(self) -> None:
         assert self._catalog is not None
@@ -139,6 +175,7 @@ class CodePickerDialog(QDialog):
         assert self._catalog is not None
         item = QTreeWidgetItem((code, self._catalog.title(code, self._language)))
         item.setData(0, _CODE, code)
+        self._grey_if_not_final(item, 0, code)
         if self._catalog.children(code):
             item.setChildIndicatorPolicy(QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
         if not self._catalog.is_valid(code):  # chapters and blocks are for finding, not for coding
@@ -175,13 +212,34 @@ class CodePickerDialog(QDialog):
             code = None
         else:
             code = item.data(_CODE) if isinstance(item, QListWidgetItem) else item.data(0, _CODE)
-        valid = code is not None and self._catalog is not None and self._catalog.is_valid(code)
-        self._set_chosen(code if valid else None)
+        self._set_chosen(code if self.is_final(code) else None)
 
     def _set_chosen(self, code: str | None) -> None:
         self._chosen = code
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(code is not None)
 
-    def _accept_if_chosen(self) -> None:
+    def _activate(self, item: QListWidgetItem | QTreeWidgetItem | None) -> None:
+        """Enter or a double click: a final code is chosen; a code with children expands to them."""
         if self._chosen is not None:
             self.accept()
+        elif isinstance(item, QTreeWidgetItem):
+            item.setExpanded(True)
+            if item.childCount():
+                self.tree.setCurrentItem(item.child(0))
+        elif item is not None and self._catalog is not None and self._catalog.is_valid(item.data(_CODE)):
+            self._expand_result(item)
+
+    def _expand_result(self, item: QListWidgetItem) -> None:
+        """List the children of a code with children under its row, and move to the first."""
+        assert self._catalog is not None
+        row = self.results.row(item)
+        if not item.data(_EXPANDED):
+            item.setData(_EXPANDED, True)
+            indent = _CHILD_INDENT * (1 + (len(item.text()) - len(item.text().lstrip())) // len(_CHILD_INDENT))
+            children = [c for c in self._catalog.children(item.data(_CODE))
+                        if self._catalog.in_version(c, self._version)]
+            for offset, code in enumerate(children, start=1):
+                child = self._result_item(code, self._catalog.title(code, self._language), indent)
+                self.results.insertItem(row + offset, child)
+        if row + 1 < self.results.count():
+            self.results.setCurrentRow(row + 1)

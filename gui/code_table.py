@@ -96,13 +96,18 @@ class MentionModel(_PythonTableModel):
         self.assignments: tuple[Assignment, ...] = ()
         self.mention_index = MentionIndex(())
         self.grouped = True
+        self.language = ""  # the document's: it names the edition (CIE-10-ES for CM codes in Spanish)
         self._order: list[int] = []
         self._outer: list[int | None] = []
         self._struck = QFont()
         self._struck.setStrikeOut(True)
 
-    def show(self, assignments: tuple[Assignment, ...], index: MentionIndex, grouped: bool) -> bool:
+    def show(self, assignments: tuple[Assignment, ...], index: MentionIndex, grouped: bool,
+             language: str | None = None) -> bool:
         """Show these results; True if the rows were laid out anew (the mentions or the grouping changed)."""
+        if language is not None and language != self.language:
+            self.language = language
+            self._forget()
         if index is self.mention_index and grouped == self.grouped:
             changed = changed_indices(self.assignments, assignments)
             self.assignments = assignments
@@ -133,13 +138,13 @@ class MentionModel(_PythonTableModel):
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if role == Qt.ItemDataRole.ToolTipRole and index.column() == 0:  # on hover only: not kept
-            return describe(self.assignments[self._order[index.row()]])
+            return describe(self.assignments[self._order[index.row()]], self.language)
         return super().data(index, role)
 
     def _cells(self, row: int) -> tuple[dict[int, object], ...]:
         a = self.assignments[self._order[row]]
         mention = _INDENT + a.mention.text if self._outer[row] is not None else a.mention.text
-        texts = (mention, a.code or "—", a.title, a.edition.value.upper(), stage_label(a.stage),
+        texts = (mention, a.code or "—", a.title, a.edition.label_in(self.language), stage_label(a.stage),
                  f"{a.score:.2f}", STATUS_LABELS[a.status])
         common: dict[int, object] = {_INDEX: self._order[row], _OUTER: self._outer[row]}
         if a.status is ReviewStatus.REJECTED:
@@ -164,7 +169,7 @@ class MentionTable(QTableView):
         self.setAlternatingRowColors(True)
         header = self.horizontalHeader()
         header.setStretchLastSection(False)
-        fixed_widths(header, {0: "enfermedad pulmonar", 1: "S31.40XA", 3: "Ed.", 4: "Dictionary", 5: "Score",
+        fixed_widths(header, {0: "enfermedad pulmonar", 1: "S31.40XA", 3: "CIE-10-ES", 4: "Dictionary", 5: "Score",
                               6: "needs review"})
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self._grouped = True
@@ -172,13 +177,13 @@ class MentionTable(QTableView):
         self.selectionModel().currentRowChanged.connect(self._current_changed)
 
     def show_assignments(self, assignments: tuple[Assignment, ...],
-                         index: MentionIndex | None = None) -> None:
-        """Show these results (``index``: their mentions' index, if the caller has it), announcing only
-        changed rows when the mentions are the same."""
+                         index: MentionIndex | None = None, language: str | None = None) -> None:
+        """Show these results (``index``: their mentions' index, if the caller has it; ``language``: the
+        document's), announcing only changed rows when the mentions are the same."""
         if index is None:
             index = MentionIndex.following(self.rows.mention_index, assignments)
         current = self.current_index()
-        laid_out = self.rows.show(assignments, index, self._grouped)
+        laid_out = self.rows.show(assignments, index, self._grouped, language)
         if laid_out and current is not None and current < len(assignments):
             self.select_mention(current)
 

@@ -143,7 +143,7 @@ class DocumentPane(QObject):
 
     def _show_results(self, assignments: tuple[Assignment, ...]) -> None:
         index = self._mention_index if assignments else MentionIndex()
-        self.mentions.show_assignments(assignments, index)
+        self.mentions.show_assignments(assignments, index, _language(self._current()))
         if self.current_index is None or self.current_index >= len(assignments):
             self.current_index = self.mentions.neighbour(None, 1)  # the first mention, ready for the keyboard
         self.text.set_assignments(assignments, self.current_index, index)
@@ -156,7 +156,7 @@ class DocumentPane(QObject):
         if document is None:
             self.details.clear()
         elif self.current_index is not None and document.result is not None:
-            self.details.setHtml(describe(document.result.assignments[self.current_index]))
+            self.details.setHtml(describe(document.result.assignments[self.current_index], _language(document)))
         elif document.error:
             self.details.setPlainText(document.error)
         elif document.unfinished and not document.coding:
@@ -206,3 +206,8 @@ def _placeholder(document: SessionDocument) -> str:
     if document.error:
         return f"This document could not be coded.\n\n{document.error}"
     return "Not coded yet: press F5 (Coding → Code new documents) to read and code it."
+
+
+def _language(document: SessionDocument | None) -> str:
+    """The language the document was coded in (it names the edition: CIE-10-ES for CM codes in Spanish)."""
+    return document.result.document.language if document is not None and document.result is not None else ""

@@ -103,13 +103,14 @@ def mention_format(stage: Stage | None, status: ReviewStatus, current: bool = Fa
     return fmt
 
 
-def describe(assignment: Assignment) -> str:
-    """Rich text: what was proposed, by which stage, with what score and evidence, and why."""
+def describe(assignment: Assignment, language: str = "") -> str:
+    """Rich text: what was proposed, by which stage, with what score and evidence, and why
+    (``language``: the document's, which names the edition: CIE-10-ES for CM codes in Spanish)."""
     a = assignment
     code = escape(a.code) if a.code else "<i>no code</i>"
     lines = [
         f"<b>{code}</b> {escape(a.title)}",
-        f"<i>“{escape(a.mention.text)}”</i> · {a.edition.label}",
+        f"<i>“{escape(a.mention.text)}”</i> · {a.edition.label_in(language)}",
         (
             f"Stage: <span style='background-color:{stage_color(a.stage).name()}'>"
             f"&nbsp;{stage_label(a.stage)}&nbsp;</span> · score {a.score:.2f} · "
@@ -122,6 +123,9 @@ def describe(assignment: Assignment) -> str:
     if "site_conflict" in provenance:
         given = ", ".join(f"{escape(str(code))} ×{n}" for code, n in dict(provenance["site_conflict"]).items())
         lines.append(f"This site's coders disagree on this term: {given}; choose the code for this mention.")
+    if "specificity" in provenance:  # engine.linking.specificity: why this code and not the one proposed
+        lines.append(f"<span style='color:{_STATUS_COLORS[ReviewStatus.NEEDS_REVIEW]}'>"
+                     f"{escape(str(provenance['specificity']))}</span>")
     if "negated_by" in provenance:
         lines.append(f"Possibly negated by “{escape(str(provenance['negated_by']))}”")
     if "llm_answer" in provenance:

@@ -135,7 +135,8 @@ class ReviewActions:
         key, result = reviewable
         assignment = result.assignments[index]
         picker = CodePickerDialog(self.parent, assignment.edition, result.document.language,
-                                  query=assignment.mention.text, current=assignment.code)
+                                  query=assignment.mention.text, current=assignment.code,
+                                  version=self.host.settings.cm_version)
 
         def chosen() -> None:
             code, now = picker.chosen_code(), self._result(key)
@@ -161,7 +162,8 @@ class ReviewActions:
                        "Add mention")
             return
         edition = _edition(self.host.session.get(key).edition, result)
-        picker = CodePickerDialog(self.parent, edition, result.document.language, query=text[slice(*span)])
+        picker = CodePickerDialog(self.parent, edition, result.document.language, query=text[slice(*span)],
+                                  version=self.host.settings.cm_version)
 
         def chosen() -> None:
             code, now = picker.chosen_code(), self._result(key)

@@ -30,12 +30,19 @@ def test_validity_knows_codiesp_forms_and_rejects_ranges(cm: Catalog) -> None:
     assert not cm.is_valid("Z99.999") and not cm.is_valid("garbage")
 
 
-def test_titles_fall_back_to_english_then_ancestors(cm: Catalog) -> None:
+def test_titles_in_the_language_first_then_the_specific_english_wording(cm: Catalog) -> None:
     assert cm.title("N28.1", "es") == "Quiste de riñón, adquirido"
-    assert cm.title("S31.40XA", "es") == "Unspecified open wound of vagina and vulva, initial encounter"  # CM only: English
+    # CM only has an English title: the nearest Spanish ancestor's (S31.4) first.
+    assert cm.title("S31.40XA", "es") == (
+        "Herida de la vagina y de la vulva — Unspecified open wound of vagina and vulva, initial encounter"
+    )
+    assert cm.title("R10.9", "es") == "Dolor abdominal y pélvico — Unspecified abdominal pain"
+    assert cm.title("S31.40XA", "en") == "Unspecified open wound of vagina and vulva, initial encounter"
+    assert cm.title("S31.40XA", "de") == "Unspecified open wound of vagina and vulva, initial encounter"  # no German
     who = Catalog.bundled(Edition.WHO)
     assert who.title("J18.9", "fr") == "Pneumopathie, sans précision"
-    assert who.title("J18.9", "el") == "Pneumonia, unspecified"  # no Greek title: English
+    # No Greek title for J18 or J18.9: the chapter's Greek title, then the English one.
+    assert who.title("J18.9", "el") == "Ασθένειες του αναπνευστικού συστήματος — Pneumonia, unspecified"
     assert all(title.lower() != "nan" for node in cm.codes() for title in node.titles.values())
 
 

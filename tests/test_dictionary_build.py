@@ -14,7 +14,7 @@ from dictionaries.vendored import MANIFEST_PATH, SOURCES_DIR
 from engine.text.normalize import term_key
 
 COMPILED = build.COMPILED_DIR
-CATALOG_KEYS = {"format", "edition", "name", "attribution", "languages", "nodes"}
+CATALOG_KEYS = {"format", "edition", "name", "attribution", "languages", "nodes", "versions", "default_version"}
 TERMS_KEYS = {"format", "language", "edition", "sources", "terms", "occurrences"}
 KINDS = {"chapter", "block", "category", "subcategory", "code"}
 

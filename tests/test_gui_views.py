@@ -303,8 +303,12 @@ def test_picker_browses_the_hierarchy_and_refuses_chapters(qtbot: QtBot) -> None
     block.setExpanded(True)
     category = block.child(0)
     picker.tree.setCurrentItem(category)
-    assert category.text(0) == "A00" and ok.isEnabled() and picker.chosen_code() == "A00"
-    assert Catalog.bundled(Edition.GM).is_valid(picker.chosen_code())
+    assert category.text(0) == "A00" and not ok.isEnabled()  # it has children: not a final code
+    category.setExpanded(True)
+    code = category.child(0)
+    picker.tree.setCurrentItem(code)
+    assert code.text(0) == "A00.0" and ok.isEnabled() and picker.chosen_code() == "A00.0"
+    assert Catalog.bundled(Edition.GM).is_terminal(picker.chosen_code())
 
 
 # --- help and autosave --------------------------------------------------------------------

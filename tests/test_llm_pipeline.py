@@ -10,6 +10,7 @@ from engine.core.model import Document, Mention, Stage
 from engine.linking.llm.prompt import PROMPT_VERSION
 from engine.linking.llm.session import open_llm_stage
 from engine.linking.pipeline import Pipeline
+from engine.linking.specificity import NEEDS_SPECIFIC_CODE
 from engine.models.files import stream_file
 
 TEXT = (
@@ -38,10 +39,13 @@ def test_open_mentions_get_exactly_one_valid_answer_each(llm_pipeline: Pipeline,
     sha256 = stream_file(gemma_gguf, None, "hashing")
     for assignment in result.assignments:
         assert assignment.code is not None and llm_pipeline.catalog.is_valid(assignment.code)
+        # The model's answer too is made terminal in the version (engine.linking.specificity).
+        assert llm_pipeline.catalog.is_terminal(assignment.code, llm_pipeline.specificity.version.id)
         if assignment.stage is Stage.DICTIONARY:
             continue
         assert assignment.stage in (Stage.LLM, Stage.FUZZY)
-        assert assignment.code in assignment.provenance["candidates_shown"]
+        answered = assignment.provenance.get(NEEDS_SPECIFIC_CODE, assignment.code)
+        assert answered in assignment.provenance["candidates_shown"]
         assert assignment.provenance["model_sha256"] == sha256
         assert assignment.provenance["prompt_version"] == PROMPT_VERSION
 

@@ -24,12 +24,19 @@ class Edition(StrEnum):
     def label(self) -> str:
         return _EDITION_LABELS[self]
 
+    def label_in(self, language: str) -> str:
+        """The name a coder knows the edition by in ``language``: CM codes in Spanish are CIE-10-ES."""
+        return _LOCAL_LABELS.get((self, language), self.label)
+
 
 _EDITION_LABELS = {
     Edition.WHO: "WHO ICD-10",
     Edition.CM: "ICD-10-CM / CIE-10-ES",
     Edition.GM: "ICD-10-GM",
 }
+
+
+_LOCAL_LABELS = {(Edition.CM, "es"): "CIE-10-ES", (Edition.CM, "en"): "ICD-10-CM"}
 
 
 class Level(StrEnum):

@@ -19,6 +19,7 @@ from engine.core.codes import Level, at_level
 from engine.core.model import DocumentResult, ReviewStatus, Stage
 from engine.core.progress import Progress
 from engine.linking.pipeline import LinkTask, Pipeline
+from engine.terms.catalog import Catalog
 from engine.text.annotations import GoldDocument
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "ModelVersusFuzzy",
     "ScoreTally",
     "Scores",
+    "TerminalCheck",
     "document_scores",
     "evaluate",
     "gold_tasks",
@@ -158,6 +160,33 @@ class ModelVersusFuzzy:
         return (
             f"model vs fuzzy top candidate over {self.asked} asked mentions (category right): "
             f"model {self.model}, fuzzy {self.fuzzy}, both {self.both}, either {self.either}"
+        )
+
+
+class TerminalCheck:
+    """Assigned codes that are not terminal in the chosen version: what a registry would refuse.
+
+    The specificity rule keeps this at 0; ``eval`` prints it on every run.
+    """
+
+    def __init__(self, catalog: Catalog, version: str | None) -> None:
+        self.catalog = catalog
+        self.version = catalog.version(version)
+        self.assigned = 0
+        self.offending: Counter[str] = Counter()
+
+    def add(self, result: DocumentResult) -> None:
+        for assignment in result.assignments:
+            if assignment.code is not None:
+                self.assigned += 1
+                if not self.catalog.is_terminal(assignment.code, self.version.id):
+                    self.offending[assignment.code] += 1
+
+    def report(self) -> str:
+        shown = ", ".join(f"{code} ×{n}" for code, n in self.offending.most_common(10))
+        return (
+            f"non-terminal codes assigned: {sum(self.offending.values())} of {self.assigned} "
+            f"({self.catalog.edition.value} {self.version.id}: {self.version.name})" + (f": {shown}" if shown else "")
         )
 
 

@@ -21,6 +21,7 @@ from engine.linking.detection import detect_mentions
 from engine.linking.dictionary_stage import DictionaryLinker, LinkerSettings
 from engine.linking.llm.linker import LinkProgress, LLMLinker
 from engine.linking.site_stage import SiteLinker
+from engine.linking.specificity import SpecificityRule
 from engine.terms.catalog import Catalog
 from engine.terms.dictionary import DetectionPolicy, TermDictionary
 from engine.terms.site_dictionary import SiteDictionary
@@ -74,12 +75,15 @@ class Pipeline:
         settings: LinkerSettings | None = None,
         llm: LLMLinker | None = None,
         site: SiteDictionary | None = None,
+        version: str | None = None,
     ) -> None:
         self.dictionary = dictionary
         self.catalog = catalog
         self.settings = settings or LinkerSettings()
         self.llm = llm
         self.site = site  # what this workstation's coders taught, for this language and edition
+        # Every stage's code is made terminal in this version of the edition (None: the catalog's default).
+        self.specificity = SpecificityRule(catalog, version, dictionary.language)
 
     @classmethod
     def bundled(
@@ -90,10 +94,11 @@ class Pipeline:
         exclude: frozenset[str] = frozenset(),
         policy: DetectionPolicy | None = None,
         settings: LinkerSettings | None = None,
+        version: str | None = None,
     ) -> Pipeline:
         """The pipeline on the dictionaries shipped with the app."""
         dictionary = TermDictionary.bundled(language, exclude, policy)
-        return cls(dictionary, Catalog.bundled(edition or dictionary.edition), settings)
+        return cls(dictionary, Catalog.bundled(edition or dictionary.edition), settings, version=version)
 
     @property
     def language(self) -> str:
@@ -134,7 +139,12 @@ class Pipeline:
         on_partial: OnPartial | None,
     ) -> DocumentResult:
         check = checkpoint(progress)  # a cancel takes effect inside a long document, not after it
-        link = SiteLinker(self.site, self.catalog, self.linker).link if self.site is not None else self.linker.link
+        stage = SiteLinker(self.site, self.catalog, self.linker).link if self.site is not None else self.linker.link
+        final = self.specificity.apply
+
+        def link(mention: Mention) -> Assignment:
+            return final(stage(mention))
+
         if mentions is not None:
             assignments = []
             for mention in mentions:
@@ -154,13 +164,13 @@ class Pipeline:
         if self.llm is None:
             return DocumentResult(document, tuple(assignments))
         if on_partial is None:  # nobody watching: the answer is not parsed as it streams
-            return DocumentResult(document, self.llm.link(document, assignments, progress))
+            return DocumentResult(document, tuple(map(final, self.llm.link(document, assignments, progress))))
         on_partial(DocumentResult(document, tuple(assignments)), None)
 
         def update(partial: tuple[Assignment, ...], link_progress: LinkProgress) -> None:
-            on_partial(DocumentResult(document, partial), link_progress)
+            on_partial(DocumentResult(document, tuple(map(final, partial))), link_progress)
 
-        return DocumentResult(document, self.llm.link(document, assignments, progress, update))
+        return DocumentResult(document, tuple(map(final, self.llm.link(document, assignments, progress, update))))
 
     def run(
         self, tasks: Iterable[LinkTask | Path | Document], progress: Progress | None = None

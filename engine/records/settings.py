@@ -56,6 +56,12 @@ class AppSettings:
         0.7, "Lowest similarity (0–1) for a fuzzy candidate to be proposed when the dictionary has no exact term.",
         minimum=0.0, maximum=1.0,
     )
+    # The versions of the bundled CM catalog (tests/test_specificity.py checks they match it).
+    cm_version: str = _setting(
+        "2018", "Version of ICD-10-CM / CIE-10-ES whose terminal codes may be submitted: 2018 = CIE-10-ES 2018 "
+        "(ICD-10-CM FY2018, the version CodiEsp was coded in), 2026 = ICD-10-CM April 2026.",
+        choices=("2018", "2026"),
+    )
     nested_mentions: bool = _setting(
         False, "Also show shorter dictionary terms found inside longer ones (CodiEsp codes both)."
     )
