@@ -37,6 +37,7 @@ from engine.records.export import (
     write_csv,
     write_text,
 )
+from engine.records.settings import AppSettings
 from engine.terms.dictionary import LANGUAGES
 from engine.text.annotations import GoldDocument, load_gold
 from engine.text.input_files import find_input_files
@@ -146,8 +147,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 @contextmanager
 def _pipeline(args: argparse.Namespace, exclude: frozenset[str] = frozenset()) -> Iterator[Pipeline]:
-    """The pipeline the options ask for; with ``--model`` the LLM stage is loaded and freed after."""
-    pipeline = Pipeline.bundled(args.lang, Edition(args.edition) if args.edition else None, exclude=exclude)
+    """The pipeline the options ask for; with ``--model`` the LLM stage is loaded and freed after.
+
+    Detection and the fuzzy threshold follow the coder's settings, as in the window, so a batch
+    CSV and the window find the same mentions in the same document.
+    """
+    settings = AppSettings.load()
+    pipeline = Pipeline.bundled(
+        args.lang, Edition(args.edition) if args.edition else None, exclude=exclude,
+        policy=settings.detection_policy(), settings=settings.linker_settings(),
+    )
     model = getattr(args, "model", None)
     if not model or getattr(args, "no_llm", False):
         yield pipeline
