@@ -146,13 +146,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 @contextmanager
-def _pipeline(args: argparse.Namespace, exclude: frozenset[str] = frozenset()) -> Iterator[Pipeline]:
+def _pipeline(
+    args: argparse.Namespace, exclude: frozenset[str] = frozenset(), settings: AppSettings | None = None
+) -> Iterator[Pipeline]:
     """The pipeline the options ask for; with ``--model`` the LLM stage is loaded and freed after.
 
-    Detection and the fuzzy threshold follow the coder's settings, as in the window, so a batch
-    CSV and the window find the same mentions in the same document.
+    Detection and the fuzzy threshold follow the coder's saved settings (unless ``settings`` are
+    given), as in the window, so a batch CSV and the window find the same mentions in a document.
     """
-    settings = AppSettings.load()
+    settings = settings or AppSettings.load()
     pipeline = Pipeline.bundled(
         args.lang, Edition(args.edition) if args.edition else None, exclude=exclude,
         policy=settings.detection_policy(), settings=settings.linker_settings(),
@@ -277,7 +279,8 @@ def _eval(args: argparse.Namespace) -> int:
         recall.add(gold, result)
         versus.add(gold, result)
 
-    with _pipeline(args, exclude) as pipeline:
+    # Scores measure the shipped defaults, not whatever this workstation's coder saved.
+    with _pipeline(args, exclude, AppSettings()) as pipeline:
         bar = _BarProgress(len(teach_first) + len(corpus), "doc")
         observer = observe if args.mentions == "gold" else None
         try:

@@ -20,6 +20,7 @@ from engine.linking.candidates import CandidateIndex
 from engine.linking.detection import detect_mentions
 from engine.linking.dictionary_stage import DictionaryLinker, LinkerSettings
 from engine.linking.llm.linker import LinkProgress, LLMLinker
+from engine.linking.mention_checks import NOT_A_DIAGNOSIS
 from engine.linking.site_stage import SiteLinker
 from engine.terms.catalog import Catalog
 from engine.terms.dictionary import DetectionPolicy, TermDictionary
@@ -145,6 +146,8 @@ class Pipeline:
             for mention in detect_mentions(document, self.dictionary, check, self.site):
                 check()
                 assignment = link(mention)
+                if NOT_A_DIAGNOSIS in assignment.provenance:
+                    continue  # a body site or a generic word alone: not a mention to review
                 cue = negation_cue(document.text, mention.start, document.language)
                 if cue:
                     assignment = assignment.with_changes(
