@@ -33,9 +33,9 @@ NOT_A_DIAGNOSIS = "not_a_diagnosis"
 # Title words dropped to compare siblings that differ only by side ("Pain in right leg",
 # "Pain in leg, unspecified"), folded.
 _SIDE_NOISE = frozenset({"unspecified", "side", "sides"})
-# Languages of the titles a code's side is read from, by edition language: CIE-10-ES codes
-# have English titles only below the category.
-_TITLE_LANGUAGES = ("en",)
+# A code's side is read from its English title: CIE-10-ES codes below the category have no
+# other, and codes with a side are ICD-10-CM's (ICD-10-GM and WHO codes name none).
+_TITLE_LANGUAGE = "en"
 
 
 class MentionChecks:
@@ -50,8 +50,6 @@ class MentionChecks:
     def review(self, assignment: Assignment) -> Assignment:
         """``assignment`` as the checks leave it (the same object when none applies)."""
         key = term_key(assignment.mention.text)
-        if self.vocabulary.is_site_only(key):
-            return _no_code(assignment, "a body site without a disorder is not a diagnosis")
         if self.vocabulary.is_generic(key):
             entry = self.dictionary.entry(key)
             if entry is None or not entry.annotated or assignment.code is None:
@@ -59,6 +57,8 @@ class MentionChecks:
             assignment = _for_review(
                 assignment, "generic", "a generic word: coded as the annotated corpus codes it alone"
             )
+        elif self.vocabulary.is_site_only(key):
+            return _no_code(assignment, "a body site without a disorder is not a diagnosis")
         return self._lateral(assignment) if assignment.code else assignment
 
     def _lateral(self, assignment: Assignment) -> Assignment:
@@ -93,7 +93,7 @@ class MentionChecks:
         for sibling in self.catalog.children(parent):
             words = self._title_words(sibling)
             if [w for w in words if not _is_side(w)] == [w for w in mine if not _is_side(w)]:
-                group[sibling] = side_of_words(words, "en")
+                group[sibling] = side_of_words(words, _TITLE_LANGUAGE)
         if len(group) < 2 or not group[code]:
             return {}
         # Each sibling's own side is the first place where the sides their titles name differ
@@ -106,12 +106,12 @@ class MentionChecks:
 
     def _title_words(self, code: str) -> list[str]:
         node = self.catalog.node(code)
-        title = next((node.titles[lang] for lang in _TITLE_LANGUAGES if node and lang in node.titles), "")
+        title = node.titles.get(_TITLE_LANGUAGE, "") if node else ""
         return [w for w in term_key(title).split() if w not in _SIDE_NOISE]
 
 
 def _is_side(word: str) -> bool:
-    return bool(side_of_words([word], "en"))
+    return bool(side_of_words([word], _TITLE_LANGUAGE))
 
 
 def _for_review(assignment: Assignment, check: str, reason: str) -> Assignment:

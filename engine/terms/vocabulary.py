@@ -8,9 +8,10 @@ Three kinds, each derived from data where data exists:
   dictionary spread over many unrelated categories ("enfermedad de Crohn", "enfermedad
   coronaria", ...).  Alone they name no particular disease.
 * **Site words** ("arteria", "mesentérica", "superior"): the words of the body sites the
-  catalog's neoplasm and injury titles name ("Tumor maligno de *la arteria ...*"), less every
-  word that starts a title (a disorder: "tumor", "fractura", "quiste").  A mention made only
-  of site words is a body part, not a diagnosis.
+  catalog's injury titles and terms name ("Traumatismo de *la arteria ...*"), less words that
+  mostly start titles and terms (disorders: "fractura", "quiste") and words that are terms for
+  something else themselves ("hemorrhage").  A mention made only of site words (and side
+  words) is a body part, not a diagnosis.
 """
 
 from __future__ import annotations
@@ -71,8 +72,9 @@ _SIDE_WORDS: dict[str, dict[Side, tuple[frozenset[str], tuple[str, ...]]]] = {
 GENERIC_SPREAD_BITS = 6.0
 _MIN_LONGER_TERMS = 20  # fewer longer terms than this say nothing about a word's spread
 
-# Codes whose titles name body sites: neoplasms by site and injuries by site.
-_SITE_TITLE_CODES = ("C", "S")
+# Codes whose titles name body sites: injuries by site ("Injury of superior mesenteric artery").
+# Neoplasm titles name sites too, but also morphologies ("sarcoma", "metastasis").
+_INJURY_CODES = ("S",)
 # A site word starts at most this share of the titles and terms it is in ("arteria" starts
 # "arteria mesentérica superior" but sits later in "aneurisma de arteria ..."; "metástasis"
 # starts most of its terms).
@@ -81,7 +83,7 @@ _CHECK_EVERY = 4096  # terms or titles between two cancel checks while an index 
 # Words that join site words ("arteria de la pierna"), folded.
 _STOPWORDS = frozenset({
     "a", "al", "con", "de", "del", "e", "el", "en", "la", "las", "los", "o", "y", "of", "the", "and", "or",
-    "der", "die", "das", "des", "dem", "den", "und", "oder", "le", "les", "du", "des", "et", "ou",
+    "der", "die", "das", "des", "dem", "den", "und", "oder", "le", "les", "du", "et", "ou",
     "του", "της", "των", "και",
 })
 
@@ -130,7 +132,9 @@ class Vocabulary:
         return bool(informative) and all(map(self._is_site, informative))
 
     def _is_site(self, word: str) -> bool:
-        """Rarely a title's or term's first word, and later in a neoplasm or injury title or term.
+        """Rarely a title's or term's first word, later in an injury title or term, and
+        not itself a term for anything but an injury ("hemorrhage", "metastasis" sit late in
+        English titles but are disorders).
 
         Terms count too because a catalog's titles in the language may stop at the category
         (CIE-10-ES has Spanish titles for 12 % of its codes).
@@ -141,9 +145,13 @@ class Vocabulary:
             later = [key for key in keys if not key.startswith(word + " ")]
             first = len(keys) - len(later) + (self.dictionary.entry(word) is not None) + title_first[word]
             in_site = word in site_titles or any(
-                (self._top_code(key) or "").startswith(_SITE_TITLE_CODES) for key in later
+                (self._top_code(key) or "").startswith(_INJURY_CODES) for key in later
             )
-            self._site[word] = in_site and first <= _SITE_FIRST_SHARE * (first + len(later) + title_later[word])
+            alone = self._top_code(word)  # a word that is itself a term for something else names a disorder
+            self._site[word] = (
+                in_site and (alone is None or alone.startswith(_INJURY_CODES))
+                and first <= _SITE_FIRST_SHARE * (first + len(later) + title_later[word])
+            )
         return self._site[word]
 
     def _top_code(self, key: str) -> str | None:
@@ -165,7 +173,7 @@ class Vocabulary:
     @cached_property
     def _titles(self) -> tuple[Counter[str], Counter[str], frozenset[str]]:
         """Titles in the language: how often each word comes first, how often later, and the
-        later words of neoplasm and injury titles."""
+        later words of injury titles."""
         first: Counter[str] = Counter()
         later: Counter[str] = Counter()
         site_words: set[str] = set()
@@ -176,7 +184,7 @@ class Vocabulary:
             if words:
                 first[words[0]] += 1
                 later.update(words[1:])
-                if node.code.startswith(_SITE_TITLE_CODES):
+                if node.code.startswith(_INJURY_CODES):
                     site_words.update(words[1:])
         return first, later, frozenset(site_words)
 
