@@ -81,10 +81,10 @@ def test_llm_answers_stream_in_before_the_final_result(gemma_gguf: Path) -> None
             assert assignment.code in assignment.provenance["candidates_shown"]
 
 
-def _window_rows(sample: Path, settings: AppSettings) -> list[tuple[str, str, str]]:
-    """(spans, mention, code) of what the window's Coder finds in ``sample``."""
+def _window_rows(sample: Path) -> list[tuple[str, str, str]]:
+    """(spans, mention, code) of what the window's Coder finds in ``sample``, on the saved settings."""
     events: list[CodingEvent] = []
-    Coder(settings).code([CodingRequest("doc", sample, sample.parent.name)], CancelToken(), events.append)
+    Coder(AppSettings.load()).code([CodingRequest("doc", sample, sample.parent.name)], CancelToken(), events.append)
     [result] = [e.result for e in events if e.final]
     return [(row[1], row[2], row[3]) for row in csv_rows([result])]
 
@@ -96,14 +96,16 @@ def _cli_rows(sample: Path, out: Path) -> list[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize("saved", [None, {"nested_mentions": False}], ids=["default", "nested off saved"])
-def test_the_command_line_and_the_window_find_the_same_mentions(tmp_path: Path, saved: dict | None) -> None:
-    """Both read the one settings file (the test's own config folder), or its defaults when there is none."""
+def test_the_command_line_and_the_window_find_the_same_mentions(
+    tmp_path: Path, user_dirs: Path, saved: dict | None
+) -> None:
+    """Both read the one settings file (in the test's own user folder), or its defaults when there is none."""
     settings = AppSettings() if saved is None else AppSettings().with_changes(**saved)
     if saved is not None:
         settings.save()
     rows = []
-    for sample in SAMPLES:
-        window = _window_rows(sample, settings)
+    for sample in [s for s in SAMPLES if s.parent.name in ("es", "de")]:  # the languages with nested terms here
+        window = _window_rows(sample)
         assert window, sample
         assert _cli_rows(sample, tmp_path / f"{sample.stem}.csv") == window, sample
         rows += [(sample, *row) for row in window]

@@ -17,7 +17,7 @@ from engine.core.errors import EngineError
 from engine.core.model import Assignment, Document, DocumentResult, Mention, ReviewStatus
 from engine.core.progress import Cancelled, CancelToken, Progress, checkpoint
 from engine.linking.candidates import CandidateIndex
-from engine.linking.detection import detect_mentions
+from engine.linking.detection import detect_mentions, without_repeated_inner
 from engine.linking.dictionary_stage import DictionaryLinker, LinkerSettings
 from engine.linking.llm.linker import LinkProgress, LLMLinker
 from engine.linking.mention_checks import NOT_A_DIAGNOSIS
@@ -154,6 +154,7 @@ class Pipeline:
                         status=ReviewStatus.NEEDS_REVIEW, provenance={**assignment.provenance, "negated_by": cue}
                     )
                 assignments.append(assignment)
+            assignments = without_repeated_inner(assignments)
         if self.llm is None:
             return DocumentResult(document, tuple(assignments))
         if on_partial is None:  # nobody watching: the answer is not parsed as it streams
