@@ -104,7 +104,7 @@ def test_the_command_line_and_the_window_find_the_same_mentions(
     if saved is not None:
         settings.save()
     rows = []
-    for sample in [s for s in SAMPLES if s.parent.name in ("es", "de")]:  # the languages with nested terms here
+    for sample in [s for s in SAMPLES if s.parent.name in ("es", "de")]:  # with nested terms in them
         window = _window_rows(sample)
         assert window, sample
         assert _cli_rows(sample, tmp_path / f"{sample.stem}.csv") == window, sample

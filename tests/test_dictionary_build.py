@@ -98,7 +98,8 @@ def test_an_index_code_the_catalog_no_longer_has_moves_where_its_terms_lead() ->
         "K50": "Crohn-Krankheit", "K50.0": "Crohn-Krankheit des Dünndarmes",
     })
     index = [
-        ("Vorhofflimmern", "I48.19"), ("Absolute Arrhythmie bei Vorhofflimmern", "I48.19"),  # the bare word: n.n.bez.
+        ("Vorhofflimmern", "I48.19"),  # the bare word leads to "nicht näher bezeichnet"
+        ("Absolute Arrhythmie bei Vorhofflimmern", "I48.19"),
         ("Paroxysmales Vorhofflimmern", "I48.10"),  # inflected: only I48.0 holds it
         ("Chronisches Vorhofflimmern", "I48.11"),  # no title holds "chronisch": dropped
         ("Morbus Crohn des Dickdarmes", "K50.1"),  # no title of its category holds it: dropped

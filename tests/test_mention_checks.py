@@ -68,7 +68,11 @@ def test_a_code_naming_another_side_becomes_its_sibling_for_the_text(
 
 @pytest.mark.parametrize(
     ("language", "text", "code"),
-    [("es", "lagrimeo ojo derecho", "H04.201"), ("en", "pain in right leg", "M79.604"), ("es", "neumonía", "J18.9")],
+    [
+        ("es", "lagrimeo ojo derecho", "H04.201"),
+        ("en", "pain in right leg", "M79.604"),
+        ("es", "neumonía", "J18.9"),
+    ],
 )
 def test_a_code_whose_side_the_text_names_or_that_names_none_is_left_alone(
     language: str, text: str, code: str
@@ -137,8 +141,8 @@ def test_a_generic_word_the_annotated_corpus_codes_alone_keeps_its_code_for_revi
 @pytest.mark.parametrize(
     ("language", "text", "absent", "present"),
     [
-        ("es", "TAC: arteria mesentérica superior permeable. Neumonía basal derecha.", "arteria mesentérica superior",
-         "Neumonía"),
+        ("es", "TAC: arteria mesentérica superior permeable. Neumonía basal derecha.",
+         "arteria mesentérica superior", "Neumonía"),
         ("de", "Keine Krankheit der Leber bekannt. Pneumonie links.", "Krankheit", "Pneumonie"),
     ],
 )
@@ -146,4 +150,4 @@ def test_detection_does_not_report_what_is_not_a_diagnosis(
     language: str, text: str, absent: str, present: str
 ) -> None:
     found = [a.mention.text for a in pipeline(language).code(Document("d", text, language)).assignments]
-    assert absent not in found and present in found
+    assert absent not in found and any(present in text for text in found)

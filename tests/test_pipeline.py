@@ -180,7 +180,8 @@ def test_only_mentions_inside_one_with_the_same_code_are_dropped() -> None:
     def coded(start: int, end: int, code: str | None) -> Assignment:
         return Assignment(Mention((Span(start, end),), "x" * (end - start)), code, Edition.CM, "", None, 1.0)
 
-    outer, inner_same, inner_other, deeper_same = coded(0, 30, "A"), coded(0, 10, "A"), coded(12, 30, "B"), coded(20, 25, "A")
+    outer, inner_same, inner_other = coded(0, 30, "A"), coded(0, 10, "A"), coded(12, 30, "B")
+    deeper_same = coded(20, 25, "A")  # inside inner_other, inside outer with the same code
     overlapping, same_span, uncoded = coded(25, 40, "B"), coded(0, 30, "A"), coded(2, 8, None)
     given = [outer, same_span, inner_same, uncoded, inner_other, deeper_same, overlapping]
     assert without_repeated_inner(given) == [outer, same_span, uncoded, inner_other, overlapping]

@@ -62,7 +62,8 @@ def without_repeated_inner(assignments: list[Assignment]) -> list[Assignment]:
     construction).  Nested mentions with a code of their own stay ("infecciones urinarias",
     N39.0, in "infecciones urinarias de repetición", Z87.440).
     """
-    order = sorted(range(len(assignments)), key=lambda i: (assignments[i].mention.start, -assignments[i].mention.end))
+    spans = [(a.mention.start, -a.mention.end) for a in assignments]
+    order = sorted(range(len(assignments)), key=spans.__getitem__)
     around: list[Assignment] = []  # the chain of mentions the current one sits in
     dropped = set()
     for index in order:

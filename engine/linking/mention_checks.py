@@ -5,8 +5,8 @@ Each check is a mechanism, not a list of cases (see ``engine.terms.vocabulary``)
 * **Body sites** ("arteria mesentérica superior"): a mention of site words only is not a
   diagnosis; it gets no code and is not reported as detected.
 * **Generic words** ("enfermedad", "Krankheit"): alone they name no disease.  Where the
-  annotated corpus shows coders code the word anyway (CodiEsp codes a bare "enfermedad" R69
-  in 129 of its train annotations, and all 70 on dev), it keeps that code for review; where no
+  annotated corpus shows coders code the word anyway (CodiEsp's 129 train annotations of a bare
+  "enfermedad" are all R69, and so are its 70 on dev), it keeps that code for review; where no
   corpus says so it gets no code and is not reported as detected.
 * **Laterality** ("dolor en ambos miembros inferiores" → "Pain in right leg"): a code whose
   title names a side the text does not is replaced by its sibling for the side the text names
@@ -99,9 +99,10 @@ class MentionChecks:
         # Each sibling's own side is the first place where the sides their titles name differ
         # ("Unqualified visual loss, right eye, normal vision left eye" is the right eye's code).
         sequences = list(group.values())
-        at = next((i for i in range(max(map(len, sequences))) if len({tuple(s[i:i + 1]) for s in sequences}) > 1), None)
-        if at is None:
+        differing = [i for i in range(max(map(len, sequences))) if len({tuple(s[i:i + 1]) for s in sequences}) > 1]
+        if not differing:
             return {}
+        at = differing[0]
         return {sibling: sides[at] if len(sides) > at else Side.UNSPECIFIED for sibling, sides in group.items()}
 
     def _title_words(self, code: str) -> list[str]:
