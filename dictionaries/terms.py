@@ -305,11 +305,67 @@ def _gm_titles(builder: TermBuilder) -> Iterator[Pair]:
 
 
 def _gm_alpha(builder: TermBuilder) -> Iterator[Pair]:
-    """Index entries with a primary code (field 4); cross-references have none."""
+    """Index entries with a primary code (field 4); cross-references have none.
+
+    The index is 2010's and the catalog 2017's: a code 2017 no longer has moves to its
+    2017 successor where the titles show one (see ``_successors``).
+    """
+    pairs = []
     for line in src.gunzip_text(src.GM_ALPHA, "iso-8859-1").splitlines():
         fields = line.split(";")
         if fields[3]:
-            yield fields[6], normalize_code(fields[3])
+            pairs.append((fields[6], normalize_code(fields[3])))
+    moved = _successors(pairs, builder.catalogs["gm"])
+    return ((text, moved.get(code, code)) for text, code in pairs)
+
+
+_UNSPECIFIED_GM = "nicht naher bezeichnet"
+
+
+def _successors(pairs: list[Pair], catalog: Catalog) -> dict[str, str]:
+    """Codes missing from ``catalog`` → the 2017 code most of their index terms lead to.
+
+    A term leads to the code of the same category whose title holds all its words, the
+    "nicht näher bezeichnet" one first, or to the only one that does.  "Vorhofflimmern" was
+    I48.19 in 2010; 2017 split I48 into I48.0–I48.4 and I48.9, and only "Vorhofflimmern und
+    Vorhofflattern, nicht näher bezeichnet" (I48.9) holds the bare word unqualified, so every
+    I48.19 entry ("Absolute Arrhythmie bei Vorhofflimmern" too) moves there; "Paroxysmales
+    Vorhofflimmern" (I48.10) leads only to I48.0 "Vorhofflimmern, paroxysmal".  A code no term
+    leads anywhere is dropped as before ("Chronisches Vorhofflimmern", I48.11: chronic is
+    neither persistent nor permanent).
+    """
+    valid = catalog.codes()
+    keys: dict[str, set[str]] = {}
+    for text, code in pairs:
+        if code not in valid and term_key(text):
+            keys.setdefault(code, set()).add(term_key(text))
+    moved = {}
+    for code, terms in sorted(keys.items()):
+        titles = {
+            other: term_key(node.titles["de"]) for other, node in catalog.nodes.items()
+            if other in valid and other[:3] == code[:3] and other != code[:3] and "de" in node.titles
+        }
+        led = Counter(target for key in terms if (target := _lead(key.split(), titles)))
+        ranked = led.most_common(2)
+        if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]):
+            moved[code] = ranked[0][0]
+    return moved
+
+
+def _lead(words: list[str], titles: dict[str, str]) -> str | None:
+    holding = sorted(code for code, title in titles.items() if _holds(title.split(), words))
+    unspecified = [code for code in holding if _UNSPECIFIED_GM in titles[code]]
+    return unspecified[0] if unspecified else holding[0] if len(holding) == 1 else None
+
+
+def _holds(title: list[str], words: list[str]) -> bool:
+    """Every word is in the title, up to an inflected ending ("paroxysmales" ~ "paroxysmal")."""
+    return all(any(_inflected(w, t) for t in title) for w in words)
+
+
+def _inflected(word: str, other: str) -> bool:
+    short, long = sorted((word, other), key=len)
+    return word == other or (len(short) >= 5 and len(long) - len(short) <= 3 and long.startswith(short))
 
 
 TITLE_SOURCES: dict[str, Callable[[TermBuilder], Iterator[Pair]]] = {

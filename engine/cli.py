@@ -38,6 +38,7 @@ from engine.records.export import (
     write_csv,
     write_text,
 )
+from engine.records.settings import AppSettings
 from engine.terms.dictionary import LANGUAGES
 from engine.text.annotations import GoldDocument, load_gold
 from engine.text.input_files import find_input_files
@@ -154,11 +155,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 @contextmanager
-def _pipeline(args: argparse.Namespace, exclude: frozenset[str] = frozenset()) -> Iterator[Pipeline]:
-    """The pipeline the options ask for; with ``--model`` the LLM stage is loaded and freed after."""
-    version = args.cm_version or AppSettings.load().cm_version
+def _pipeline(
+    args: argparse.Namespace, exclude: frozenset[str] = frozenset(), settings: AppSettings | None = None
+) -> Iterator[Pipeline]:
+    """The pipeline the options ask for; with ``--model`` the LLM stage is loaded and freed after.
+
+    Detection, the fuzzy threshold and the CM version follow the coder's saved settings (unless
+    ``settings`` are given), as in the window, so a batch CSV and the window find the same
+    mentions in a document; ``--cm-version`` overrides the version.
+    """
+    settings = settings or AppSettings.load()
     pipeline = Pipeline.bundled(
-        args.lang, Edition(args.edition) if args.edition else None, exclude=exclude, version=version
+        args.lang, Edition(args.edition) if args.edition else None, exclude=exclude,
+        policy=settings.detection_policy(), settings=settings.linker_settings(),
+        version=args.cm_version or settings.cm_version,
     )
     model = getattr(args, "model", None)
     if not model or getattr(args, "no_llm", False):
@@ -276,7 +286,8 @@ def _eval(args: argparse.Namespace) -> int:
     teach_first = load_gold(args.learn_from, args.lang) if args.learn_from else []
     recall, versus = CandidateRecall(), ModelVersusFuzzy()
 
-    with _pipeline(args, exclude) as pipeline:
+    # Scores measure the shipped defaults, not whatever this workstation's coder saved.
+    with _pipeline(args, exclude, AppSettings()) as pipeline:
         terminal = TerminalCheck(pipeline.catalog, pipeline.specificity.version.id)
 
         def observer(gold: GoldDocument, result: DocumentResult) -> None:

@@ -15,14 +15,12 @@ from pathlib import Path
 from engine.core.codes import Edition
 from engine.core.model import Document, DocumentResult
 from engine.core.progress import Cancelled, Progress
-from engine.linking.dictionary_stage import LinkerSettings
 from engine.linking.llm.backend import BackendSettings
 from engine.linking.llm.linker import LinkProgress, LLMLinker
 from engine.linking.llm.session import LLMStage, open_llm_stage
 from engine.linking.pipeline import Pipeline, failed_result
 from engine.records.settings import AppSettings
 from engine.records.site_store import SiteDictionaries
-from engine.terms.dictionary import DetectionPolicy
 from engine.text.language import detect_language
 from engine.text.readers import document_id, read_document
 
@@ -150,8 +148,7 @@ class Coder:
         if key not in self._pipelines:
             self._pipelines[key] = Pipeline.bundled(
                 language, edition,
-                policy=DetectionPolicy(nested=self.settings.nested_mentions),
-                settings=LinkerSettings(fuzzy_threshold=self.settings.fuzzy_threshold),
+                policy=self.settings.detection_policy(), settings=self.settings.linker_settings(),
                 version=self.settings.cm_version,
             )
         pipeline = self._pipelines[key]

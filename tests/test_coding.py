@@ -1,14 +1,17 @@
 """The batch coder the window runs: languages detected, bad files isolated, results streamed."""
 
+import csv
 from pathlib import Path
 
 import pytest
 
+from engine.cli import main
 from engine.coding import Coder, CodingEvent, CodingRequest
 from engine.core.codes import Edition
 from engine.core.model import Document, Stage
 from engine.core.progress import Cancelled, CancelToken
 from engine.core.resources import resources_dir
+from engine.records.export import csv_rows
 from engine.records.settings import AppSettings
 from engine.text.language import detect_language
 
@@ -76,3 +79,40 @@ def test_llm_answers_stream_in_before_the_final_result(gemma_gguf: Path) -> None
         if "llm_answer" in assignment.provenance:
             assert assignment.stage in (Stage.LLM, Stage.FUZZY)
             assert assignment.code in assignment.provenance["candidates_shown"]
+
+
+def _window_rows(sample: Path) -> list[tuple[str, str, str]]:
+    """(spans, mention, code) of what the window's Coder finds in ``sample``, on the saved settings."""
+    events: list[CodingEvent] = []
+    Coder(AppSettings.load()).code([CodingRequest("doc", sample, sample.parent.name)], CancelToken(), events.append)
+    [result] = [e.result for e in events if e.final]
+    return [(row[1], row[2], row[3]) for row in csv_rows([result])]
+
+
+def _cli_rows(sample: Path, out: Path) -> list[tuple[str, str, str]]:
+    assert main(["code", str(sample), "--lang", sample.parent.name, "-o", str(out)]) == 0
+    with out.open(encoding="utf-8-sig", newline="") as stream:
+        return [(r["spans"], r["mention"], r["code"]) for r in csv.DictReader(stream)]
+
+
+@pytest.mark.parametrize("saved", [None, {"nested_mentions": False}], ids=["default", "nested off saved"])
+def test_the_command_line_and_the_window_find_the_same_mentions(
+    tmp_path: Path, user_dirs: Path, saved: dict | None
+) -> None:
+    """Both read the one settings file (in the test's own user folder), or its defaults when there is none."""
+    settings = AppSettings() if saved is None else AppSettings().with_changes(**saved)
+    if saved is not None:
+        settings.save()
+    rows = []
+    for sample in [s for s in SAMPLES if s.parent.name in ("es", "de")]:  # with nested terms in them
+        window = _window_rows(sample)
+        assert window, sample
+        assert _cli_rows(sample, tmp_path / f"{sample.stem}.csv") == window, sample
+        rows += [(sample, *row) for row in window]
+    inner = [row for row in rows if any(o[0] == row[0] and o != row and _inside(row[1], o[1]) for o in rows)]
+    assert bool(inner) == settings.nested_mentions
+
+
+def _inside(spans: str, outer: str) -> bool:
+    (start, end), (outer_start, outer_end) = (map(int, s.split(";")[0].split()) for s in (spans, outer))
+    return outer_start <= start and end <= outer_end

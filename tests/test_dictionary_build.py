@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dictionaries import build, codiesp
+from dictionaries import build, codiesp, terms
+from dictionaries.catalog_tree import Catalog
 from dictionaries.vendored import MANIFEST_PATH, SOURCES_DIR
 from engine.text.normalize import term_key
 
@@ -74,7 +75,41 @@ def test_excluding_codiesp_dev_leaves_no_trace(tmp_path: Path) -> None:
     assert "codiesp-train" in load(tmp_path / "es.terms.json.gz")["sources"]
 
 
-def test_rebuild_reproduces_compiled_bytes(tmp_path: Path) -> None:
-    build.main(["--only", "es", "--out", str(tmp_path)])
-    for name in ("cm.catalog.json.gz", "es.terms.json.gz"):
+@pytest.mark.parametrize(("language", "edition"), [("es", "cm"), ("de", "gm")])
+def test_rebuild_reproduces_compiled_bytes(tmp_path: Path, language: str, edition: str) -> None:
+    build.main(["--only", language, "--out", str(tmp_path)])
+    for name in (f"{edition}.catalog.json.gz", f"{language}.terms.json.gz"):
         assert (tmp_path / name).read_bytes() == (COMPILED / name).read_bytes(), name
+
+
+def _gm(titles: dict[str, str]) -> Catalog:
+    catalog = Catalog("gm", "test", ("de",), "")
+    for code, title in titles.items():
+        catalog.add(code, "category" if len(code) == 3 else "subcategory", code[:3] if len(code) > 3 else None,
+                    {"de": title})
+    return catalog
+
+
+def test_an_index_code_the_catalog_no_longer_has_moves_where_its_terms_lead() -> None:
+    catalog = _gm({
+        "I48": "Vorhofflimmern und Vorhofflattern", "I48.0": "Vorhofflimmern, paroxysmal",
+        "I48.1": "Vorhofflimmern, persistierend", "I48.3": "Vorhofflattern, typisch",
+        "I48.9": "Vorhofflimmern und Vorhofflattern, nicht näher bezeichnet",
+        "K50": "Crohn-Krankheit", "K50.0": "Crohn-Krankheit des Dünndarmes",
+    })
+    index = [
+        ("Vorhofflimmern", "I48.19"),  # the bare word leads to "nicht näher bezeichnet"
+        ("Absolute Arrhythmie bei Vorhofflimmern", "I48.19"),
+        ("Paroxysmales Vorhofflimmern", "I48.10"),  # inflected: only I48.0 holds it
+        ("Chronisches Vorhofflimmern", "I48.11"),  # no title holds "chronisch": dropped
+        ("Morbus Crohn des Dickdarmes", "K50.1"),  # no title of its category holds it: dropped
+        ("Vorhofflimmern, persistierend", "I48.1"),  # still valid: not moved
+    ]
+    assert terms._successors(index, catalog) == {"I48.19": "I48.9", "I48.10": "I48.0"}
+
+
+def test_the_german_dictionary_finds_the_2010_index_terms_under_2017_codes() -> None:
+    german = {row[0]: row for row in load(COMPILED / "de.terms.json.gz")["terms"]}
+    assert [code for code, _, _ in german[term_key("Vorhofflimmern")][2]] == ["I48.9"]
+    assert [code for code, _, _ in german[term_key("Paroxysmales Vorhofflimmern")][2]] == ["I48.0"]
+    assert term_key("Chronisches Vorhofflimmern") not in german

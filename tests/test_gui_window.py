@@ -683,10 +683,10 @@ def test_settings_and_the_chosen_model_reach_the_coder_after_a_run(
     window.edit_settings()
     settings = window.dialog
     assert isinstance(settings, SettingsDialog)
-    settings.editors["nested_mentions"].set(True)
+    settings.editors["nested_mentions"].set(False)  # on by default
     settings.accept()
-    assert window.settings.nested_mentions and window.coding.coder.settings.nested_mentions
-    assert AppSettings.load().nested_mentions  # saved in the test's own config folder
+    assert not window.settings.nested_mentions and not window.coding.coder.settings.nested_mentions
+    assert not AppSettings.load().nested_mentions  # saved in the test's own config folder
 
     window.open_paths(copies(tmp_path, 2))
     window.code_new()

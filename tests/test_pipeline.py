@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.core.model import Document, Mention, ReviewStatus, Stage
+from engine.core.codes import Edition
+from engine.core.model import Assignment, Document, Mention, ReviewStatus, Span, Stage
 from engine.core.progress import Cancelled, CancelToken
+from engine.linking.detection import without_repeated_inner
 from engine.linking.pipeline import LinkTask, Pipeline
 
 SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
@@ -164,3 +166,22 @@ def collector_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def test_a_nested_mention_repeating_the_code_around_it_is_not_reported(spanish: Pipeline) -> None:
+    text = "Antecedentes de hipertensión arterial e infecciones urinarias de repetición. Hipertensión."
+    found = [(a.mention.text, a.code) for a in spanish.code(Document("d", text, "es")).assignments]
+    assert ("hipertensión arterial", "I10") in found and ("Hipertensión", "I10") in found  # alone it stays
+    assert ("hipertensión", "I10") not in found  # inside "hipertensión arterial", also I10
+    assert any(t == "infecciones urinarias" for t, _ in found)  # its own code (N39.0), not the outer Z87.440
+
+
+def test_only_mentions_inside_one_with_the_same_code_are_dropped() -> None:
+    def coded(start: int, end: int, code: str | None) -> Assignment:
+        return Assignment(Mention((Span(start, end),), "x" * (end - start)), code, Edition.CM, "", None, 1.0)
+
+    outer, inner_same, inner_other = coded(0, 30, "A"), coded(0, 10, "A"), coded(12, 30, "B")
+    deeper_same = coded(20, 25, "A")  # inside inner_other, inside outer with the same code
+    overlapping, same_span, uncoded = coded(25, 40, "B"), coded(0, 30, "A"), coded(2, 8, None)
+    given = [outer, same_span, inner_same, uncoded, inner_other, deeper_same, overlapping]
+    assert without_repeated_inner(given) == [outer, same_span, uncoded, inner_other, overlapping]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine.core.model import Document, Mention, Span
+from engine.core.model import Assignment, Document, Mention, Span
 from engine.terms.dictionary import TermDictionary
 from engine.terms.site_dictionary import SiteDictionary, Verdict
 from engine.text.normalize import scan
 
-__all__ = ["detect_mentions"]
+__all__ = ["detect_mentions", "without_repeated_inner"]
 
 
 def detect_mentions(
@@ -51,3 +51,30 @@ def _longest_first(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
         if not kept or start >= kept[-1][1]:
             kept.append((start, end))
     return kept
+
+
+def without_repeated_inner(assignments: list[Assignment]) -> list[Assignment]:
+    """Detected assignments less nested ones whose code the mention around them already has.
+
+    "hipertensión" inside "hipertensión arterial" (both I10) says nothing the outer mention
+    does not, and CodiEsp annotates only the outer one: on CodiEsp dev, detect mode, dropping
+    them lifts mention-level full-code F1 from 0.648 to 0.656 (document level is unchanged by
+    construction).  Nested mentions with a code of their own stay ("infecciones urinarias",
+    N39.0, in "infecciones urinarias de repetición", Z87.440).
+    """
+    spans = [(a.mention.start, -a.mention.end) for a in assignments]
+    order = sorted(range(len(assignments)), key=spans.__getitem__)
+    around: list[Assignment] = []  # the chain of mentions the current one sits in
+    dropped = set()
+    for index in order:
+        assignment = assignments[index]
+        start, end = assignment.mention.start, assignment.mention.end
+        while around and around[-1].mention.end < end:
+            around.pop()
+        if assignment.code is not None and any(
+            outer.code == assignment.code and (outer.mention.start, outer.mention.end) != (start, end)
+            for outer in around
+        ):
+            dropped.add(index)
+        around.append(assignment)
+    return [a for i, a in enumerate(assignments) if i not in dropped]

@@ -7,6 +7,7 @@ from functools import lru_cache
 
 from engine.core.model import Assignment, Candidate, Mention, ReviewStatus, Span, Stage
 from engine.linking.candidates import CandidateIndex
+from engine.linking.mention_checks import MentionChecks
 from engine.terms.catalog import Catalog
 from engine.terms.dictionary import LinkingRule, TermDictionary, TermEntry
 
@@ -46,6 +47,7 @@ class DictionaryLinker:
         self.catalog = catalog
         self.index = index
         self.settings = settings or LinkerSettings()
+        self.checks = MentionChecks(dictionary, catalog)
         self._decide = lru_cache(maxsize=_REMEMBERED)(self._decide_text)
 
     def link(self, mention: Mention) -> Assignment:
@@ -53,7 +55,10 @@ class DictionaryLinker:
         return replace(self._decide(mention.text), mention=mention)
 
     def _decide_text(self, text: str) -> Assignment:
-        mention = Mention((Span(0, len(text)),), text)
+        self.checks.vocabulary.checkpoint = self.index.checkpoint  # a cancel also stops its first measuring
+        return self.checks.review(self._lookup_or_rank(Mention((Span(0, len(text)),), text)))
+
+    def _lookup_or_rank(self, mention: Mention) -> Assignment:
         entry = self.dictionary.lookup(mention.text)
         exact = self._exact_candidates(entry) if entry else []
         if entry and exact:

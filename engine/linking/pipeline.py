@@ -17,9 +17,10 @@ from engine.core.errors import EngineError
 from engine.core.model import Assignment, Document, DocumentResult, Mention, ReviewStatus
 from engine.core.progress import Cancelled, CancelToken, Progress, checkpoint
 from engine.linking.candidates import CandidateIndex
-from engine.linking.detection import detect_mentions
+from engine.linking.detection import detect_mentions, without_repeated_inner
 from engine.linking.dictionary_stage import DictionaryLinker, LinkerSettings
 from engine.linking.llm.linker import LinkProgress, LLMLinker
+from engine.linking.mention_checks import NOT_A_DIAGNOSIS
 from engine.linking.site_stage import SiteLinker
 from engine.linking.specificity import SpecificityRule
 from engine.terms.catalog import Catalog
@@ -155,12 +156,15 @@ class Pipeline:
             for mention in detect_mentions(document, self.dictionary, check, self.site):
                 check()
                 assignment = link(mention)
+                if NOT_A_DIAGNOSIS in assignment.provenance:
+                    continue  # a body site or a generic word alone: not a mention to review
                 cue = negation_cue(document.text, mention.start, document.language)
                 if cue:
                     assignment = assignment.with_changes(
                         status=ReviewStatus.NEEDS_REVIEW, provenance={**assignment.provenance, "negated_by": cue}
                     )
                 assignments.append(assignment)
+            assignments = without_repeated_inner(assignments)
         if self.llm is None:
             return DocumentResult(document, tuple(assignments))
         if on_partial is None:  # nobody watching: the answer is not parsed as it streams

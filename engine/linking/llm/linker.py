@@ -164,7 +164,7 @@ class LLMLinker:
                         decide(key, answer, text)
 
             def on_prompt(read: int, total: int) -> None:
-                if on_update is not None:
+                if on_update is not None and read < total:  # once read, the answer's updates follow
                     on_update(tuple(result), LinkProgress(decided_total, len(open_items), 0, read, total))
 
             messages = build_messages(template, self.catalog, document, items)
