@@ -21,6 +21,7 @@ from engine.core.model import DocumentResult, Mention, Stage
 from engine.records.audit import Action, ReviewStep, Step
 from engine.records.review import accept, accept_stage, add_mention, change_code, delete, reject
 from engine.records.session import ReviewSession, SessionDocument
+from engine.records.session_db import SessionDatabase
 from engine.records.settings import AppSettings
 from engine.terms.catalog import Catalog
 from engine.terms.dictionary import DEFAULT_EDITIONS
@@ -38,6 +39,7 @@ class ReviewHost(Protocol):
     """What the review commands need of the window that holds them (the main window is one)."""
 
     session: ReviewSession
+    database: SessionDatabase
     settings: AppSettings
     undo_stack: QUndoStack
     pane: DocumentPane
@@ -135,7 +137,8 @@ class ReviewActions:
         key, result = reviewable
         assignment = result.assignments[index]
         picker = CodePickerDialog(self.parent, assignment.edition, result.document.language,
-                                  query=assignment.mention.text, current=assignment.code)
+                                  query=assignment.mention.text, current=assignment.code,
+                                  learned=self._learned(result.document.language, assignment.edition))
 
         def chosen() -> None:
             code, now = picker.chosen_code(), self._result(key)
@@ -161,7 +164,8 @@ class ReviewActions:
                        "Add mention")
             return
         edition = _edition(self.host.session.get(key).edition, result)
-        picker = CodePickerDialog(self.parent, edition, result.document.language, query=text[slice(*span)])
+        picker = CodePickerDialog(self.parent, edition, result.document.language, query=text[slice(*span)],
+                                  learned=self._learned(result.document.language, edition))
 
         def chosen() -> None:
             code, now = picker.chosen_code(), self._result(key)
@@ -205,6 +209,10 @@ class ReviewActions:
         self.host.undo_stack.push(
             _ResultChange(self.host, key, before, after, text, action, self.host.current_index, select)
         )
+
+    def _learned(self, language: str, edition: Edition) -> dict[str, int]:
+        """What this site's coders chose, per code, for the picker's ranking."""
+        return dict(self.host.database.site.get(language, edition).code_counts())
 
     def _reviewable(self) -> tuple[str, DocumentResult] | None:
         """The current document's key and result, if it can be reviewed now (coded, not being coded)."""
