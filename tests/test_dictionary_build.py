@@ -68,7 +68,7 @@ def test_every_codiesp_dev_gold_code_is_in_the_cm_catalog(catalogs: dict[str, di
 def test_excluding_codiesp_dev_leaves_no_trace(tmp_path: Path) -> None:
     build.main(["--only", "es", "--exclude", "codiesp-dev", "--out", str(tmp_path)])
     outputs = sorted(tmp_path.iterdir())
-    assert [path.name for path in outputs] == ["cm.catalog.json.gz", "es.terms.json.gz"]
+    assert [path.name for path in outputs] == ["cm.catalog.json.gz", "cm.notes.json.gz", "es.terms.json.gz"]
     for path in outputs:
         assert "codiesp-dev" not in gzip.decompress(path.read_bytes()).decode("utf-8")
     assert "codiesp-train" in load(tmp_path / "es.terms.json.gz")["sources"]
@@ -76,5 +76,5 @@ def test_excluding_codiesp_dev_leaves_no_trace(tmp_path: Path) -> None:
 
 def test_rebuild_reproduces_compiled_bytes(tmp_path: Path) -> None:
     build.main(["--only", "es", "--out", str(tmp_path)])
-    for name in ("cm.catalog.json.gz", "es.terms.json.gz"):
+    for name in ("cm.catalog.json.gz", "cm.notes.json.gz", "es.terms.json.gz"):
         assert (tmp_path / name).read_bytes() == (COMPILED / name).read_bytes(), name
