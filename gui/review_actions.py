@@ -19,7 +19,15 @@ from engine.core.codes import Edition
 from engine.core.errors import ReviewError
 from engine.core.model import DocumentResult, Mention, Stage
 from engine.records.audit import Action, ReviewStep, Step
-from engine.records.review import accept, accept_stage, add_mention, change_code, delete, reject
+from engine.records.review import (
+    accept,
+    accept_stage,
+    add_mention,
+    change_code,
+    choose_candidate,
+    delete,
+    reject,
+)
 from engine.records.session import ReviewSession, SessionDocument
 from engine.records.session_db import SessionDatabase
 from engine.records.settings import AppSettings
@@ -83,6 +91,7 @@ class ReviewActions:
         self.host, self.parent = host, parent
         self.document_actions: list[QAction] = []  # need a coded document
         self.mention_actions: list[QAction] = []  # need a current mention too
+        host.pane.candidates.chosen.connect(self.choose_candidate)
 
     def build_actions(self, action: MakeAction) -> list[QAction]:
         navigation = [
@@ -150,6 +159,17 @@ class ReviewActions:
 
         picker.accepted.connect(chosen)
         self.host.open_dialog(picker)
+
+    def choose_candidate(self, code: str) -> None:
+        """The coder clicked one of the current mention's candidates: apply it as one review step."""
+        reviewable, index = self._reviewable(), self.host.current_index
+        if reviewable is None or index is None or self.host.pane.preparing:
+            return
+        key, result = reviewable
+        catalog = Catalog.bundled(result.assignments[index].edition)
+        action = Action.ACCEPT if result.assignments[index].code == code else Action.CHANGE_CODE
+        self._edit(key, result, f"Choose candidate {code}", action,
+                   lambda r: choose_candidate(r, index, code, catalog), index)
 
     def add_mention(self) -> None:
         """Add the selected words as a mention the pipeline missed, with a code from the picker."""
