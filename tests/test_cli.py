@@ -46,13 +46,14 @@ def test_code_writes_a_csv_and_a_bad_file_only_fails_itself(tmp_path: Path, caps
     with out.open(encoding="utf-8", newline="") as stream:
         rows = list(csv.DictReader(stream))
     assert tuple(rows[0].keys()) == CSV_COLUMNS
-    by_document = {(r["document"], r["code"]) for r in rows}
+    by_document = {(Path(r["path"]).stem, r["code"]) for r in rows}
+    assert len({r["document"] for r in rows}) == len({r["path"] for r in rows})  # one id per file
     assert ("a", "I10") in by_document
     assert any(doc == "b" and code.startswith("J18") for doc, code in by_document)
     for row in rows:
         start, end = map(int, row["spans"].split(";")[0].split())
-        source = (folder / f"{row['document']}.txt").read_bytes()
-        text = source.decode("utf-8-sig") if row["document"] == "a" else source.decode("cp1252")
+        source = Path(row["path"]).read_bytes()
+        text = source.decode("utf-8-sig") if Path(row["path"]).stem == "a" else source.decode("cp1252")
         assert text[start:end] == row["mention"]
 
 
