@@ -89,16 +89,14 @@ class CodeSearch:
             folded.extend(_fold_all(self.titles[start : start + _CHUNK]))
         owners, vias = list(range(len(self.codes))), [""] * len(self.codes)  # entry → code, term shown
         if dictionary is not None and dictionary.edition is catalog.edition:
-            for key in dictionary.keys():
-                entry = dictionary.entry(key)
-                assert entry is not None
-                for code, count in entry.codes:
+            for key, display, codes, annotated in dictionary.term_codes():
+                for code in dict(codes):  # a code once per term, its counts summed over the sources
                     if (at := index.get(code)) is not None:
-                        if entry.annotated:  # a count of coders' annotations, not of lists naming it
-                            self._uses[at] += count
+                        if annotated:  # a count of coders' annotations, not of lists naming it
+                            self._uses[at] += sum(n for c, n in codes if c == code)
                         folded.append(key)
                         owners.append(at)
-                        vias.append(entry.display)
+                        vias.append(display)
         self._most = math.log1p(max(self._uses, default=0)) or 1.0
         # Most used codes' entries first: a vague word stops scanning after _SCAN_LIMIT entries.
         order = sorted(range(len(folded)), key=lambda i: -self._uses[owners[i]])
