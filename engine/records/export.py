@@ -112,6 +112,11 @@ def export_id(document: Document) -> str:
     return f"{document.id}~{digest}"
 
 
+def _printable(path: str) -> str:
+    """A path as the ids print it: bytes that are not UTF-8 become U+FFFD (the CSV must be writable)."""
+    return os.fsencode(path).decode("utf-8", "replace")
+
+
 def csv_rows(results: Iterable[DocumentResult], options: ExportOptions = ExportOptions(),
              audit: AuditLog | None = None) -> list[list[str]]:
     """The rows under ``options.columns``, in document then text order."""
@@ -125,7 +130,7 @@ def _iter_rows(results: Iterable[DocumentResult], options: ExportOptions, audit:
         document = result.document
         ordered = sorted(result.assignments, key=lambda a: a.mention.spans)
         kept = [a for a in ordered if not options.accepted_only or a.status in _FINAL]
-        ids = (export_id(document), document.source or "")
+        ids = (export_id(document), _printable(document.source or ""))
         if options.preset is ExportPreset.REGISTRY:
             rows = _registry_rows(ids, kept)
             summary.left_out += len({a.code for a in ordered if a.code and a.status is not ReviewStatus.REJECTED}
