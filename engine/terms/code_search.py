@@ -38,6 +38,7 @@ _CODE_PREFIX = re.compile(r"[a-z][0-9][0-9a-z]{0,5}")
 _CHUNK = 250  # titles folded per call: one call holds the GIL (about 5 ms here, 40 ms at 2,000)
 _PARTIAL_UNTIL = 20  # codes found before entries holding only some words are left unscored
 _SCAN_LIMIT = 2500  # entries found per query word (most used codes first); more means a vague query
+_SHORT_SCAN = 250  # times the word's length squared: one or two letters ("d", "ne") name thousands
 # Words that say nothing about which code is meant: an entry is not "less covered" for holding them
 # ("Neumonía, no especificada" is as good a match for "neumonía" as "neumonía" itself).
 _UNSPECIFIED = ("no especificad", "sin especificar", "unspecified", "nicht naher bezeichnet", "non precise")
@@ -180,13 +181,14 @@ class CodeSearch:
         return [(code, self._vias[entry]) for code, (_, _, entry) in ranked]
 
     def _holding(self, words: list[str]) -> Counter[int]:
-        """Entries holding some of the words as word starts, with how many (a few thousand per word)."""
+        """Entries holding some of the words as word starts, with how many (a few thousand per word,
+        fewer for a word of one to three letters: the first keystrokes must not wait)."""
         held: Counter[int] = Counter()
         starts, haystack = self._starts, self._haystack
         for word in set(words):
-            needle = " " + word
+            needle, most = " " + word, min(_SCAN_LIMIT, _SHORT_SCAN * len(word) ** 2)
             position, entries = haystack.find(needle), set()
-            while position >= 0 and len(entries) < _SCAN_LIMIT:
+            while position >= 0 and len(entries) < most:
                 entries.add(bisect_right(starts, position + 1) - 1)
                 position = haystack.find(needle, position + 1)
             held.update(entries)
