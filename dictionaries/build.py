@@ -25,6 +25,7 @@ from . import codiesp
 from .catalog_tree import Catalog
 from .catalog_tree import Version
 from .catalogs import CmVersions, add_under_prefix, build_cm, build_gm, build_who, cm_versions, unsupported_cm_codes
+from .notes import build_cm_notes
 from .terms import LANGUAGES, SOURCE_INFO, SourceReport, TermBuilder
 from .vendored import SourceError, verify_all
 
@@ -119,6 +120,11 @@ def write_json_gz(path: Path, document: object) -> int:
     return len(data)
 
 
+def write_notes(out: Path) -> int:
+    """The CM tabular notes, beside the CM catalog (its format unchanged); returns the file size."""
+    return write_json_gz(out / "cm.notes.json.gz", build_cm_notes())
+
+
 def build_catalogs(splits: tuple[str, ...], report: Report) -> dict[str, Catalog]:
     """All three catalogs; CM also gets the included splits' gold codes it lacks."""
     who = build_who()
@@ -149,6 +155,8 @@ def build(out: Path, languages: tuple[str, ...], excluded: frozenset[str]) -> Re
     for edition in sorted({LANGUAGES[lang].edition for lang in languages}):
         size = write_json_gz(out / f"{edition}.catalog.json.gz", catalogs[edition].to_json())
         report.catalogs[edition] = (catalogs[edition], size)
+    if "cm" in report.catalogs:
+        write_notes(out)
     for lang in languages:
         builder = TermBuilder(lang, LANGUAGES[lang], catalogs, excluded)
         document = builder.build()

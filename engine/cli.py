@@ -94,6 +94,10 @@ def _parser() -> argparse.ArgumentParser:
         help="CSV columns: full (every mention, with provenance) or registry (one row per code)",
     )
     code.add_argument("--excel", action="store_true", help="CSV for Excel: UTF-8 with BOM, ';' delimiter")
+    code.add_argument(
+        "--all-codes", action="store_true",
+        help="registry preset: also codes not yet accepted (a batch run accepts none; by default they are left out)",
+    )
     code.add_argument("--model", help="also run the LLM stage with this model (installed id or .gguf path)")
     given = code.add_mutually_exclusive_group()
     given.add_argument(
@@ -225,11 +229,15 @@ def _code(args: argparse.Namespace) -> int:
     coded = sum(1 for r in results if not r.error)
     failed = len(results) - coded + len(missing) + len(found.unreadable)
     if args.output:
-        options = ExportOptions(ExportPreset(args.preset), excel_bom=args.excel, delimiter=";" if args.excel else ",")
-        rows = write_csv(args.output, results, options)
+        options = ExportOptions(ExportPreset(args.preset), only_accepted=False if args.all_codes else None,
+                                excel_bom=args.excel, delimiter=";" if args.excel else ",")
+        summary = write_csv(args.output, results, options)
         # Written to a device or pipe (/dev/stdout), the CSV must not be followed by this line.
         report = sys.stdout if _is_regular_file(args.output) else sys.stderr
-        print(f"{rows} codes from {coded} documents written to {args.output}", file=report)
+        print(f"{summary.rows} codes from {coded} documents written to {args.output}", file=report)
+        if summary.left_out:
+            print(f"icdlinker: {summary.left_out} codes not yet accepted were left out of the registry export "
+                  "(--all-codes exports them too)", file=sys.stderr)
     else:
         _print_table(csv_rows(results), sys.stdout)
     if failed:

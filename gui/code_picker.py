@@ -1,8 +1,10 @@
-"""The code picker: find a code by title words or code as you type, or browse the hierarchy.
+"""The code picker: find a code by words, dictionary terms or code as you type, or browse the hierarchy.
 
-Search runs on ``engine.terms.code_search.CodeSearch`` (a few milliseconds per
-keystroke, results capped); the index is built once per edition and language on
-a worker thread, so opening the picker never freezes the window.  The tree is
+Search runs on ``engine.terms.code_search.CodeSearch`` (milliseconds per keystroke, results
+capped, ranked by relevance and by how often the code is used, here too); the index is built
+once per edition and language on a worker thread, so opening the picker never freezes the
+window.  Up and Down move through the results from the search box, Enter chooses.  The chosen
+code's tabular notes (includes, excludes) show below, where the edition has them.  The tree is
 filled lazily, chapter → block → category → subcategory.
 
 Only a code that is terminal in the chosen version can be chosen: a category
@@ -12,8 +14,11 @@ its children instead (a hard stop before a code a registry refuses).
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QPalette
+from collections.abc import Mapping
+from html import escape
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QBrush, QKeyEvent, QPalette
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -21,7 +26,9 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QSplitter,
     QTabWidget,
+    QTextBrowser,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -31,6 +38,7 @@ from PySide6.QtWidgets import (
 from engine.core.codes import Edition
 from engine.terms.catalog import Catalog
 from engine.terms.code_search import CodeSearch
+from engine.terms.notes import CodeNotes
 from gui.worker import BackgroundOp, TaskState
 
 __all__ = ["CodePickerDialog"]
@@ -39,6 +47,8 @@ _CODE = Qt.ItemDataRole.UserRole
 _EXPANDED = Qt.ItemDataRole.UserRole + 1  # a search result whose children are listed under it
 _LIMIT = 100
 _CHILD_INDENT = "    "
+# Keys the search box hands to the result list: the coder types, then moves and chooses.
+_MOVE_KEYS = frozenset({Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown})
 
 
 class CodePickerDialog(QDialog):
@@ -56,11 +66,15 @@ class CodePickerDialog(QDialog):
         query: str = "",
         current: str | None = None,
         version: str | None = None,
+        learned: Mapping[str, int] | None = None,
     ) -> None:
+        """``learned``: how often this site's coders chose each code (ranks those higher)."""
         super().__init__(parent)
         self.setWindowTitle(f"Choose a code — {edition.label_in(language)}")
         self.resize(720, 560)
         self._edition, self._language, self._current, self._version = edition, language, current, version
+        self._learned = learned or {}
+        self._notes = CodeNotes.bundled(edition)
         self._search: CodeSearch | None = None
         self._catalog: Catalog | None = None
         self._chosen: str | None = None
@@ -69,6 +83,9 @@ class CodePickerDialog(QDialog):
         self.query.setPlaceholderText("Words of the title or a code, e.g. neumonía aguda or J18")
         self.query.setClearButtonEnabled(True)
         self.results = QListWidget()
+        self.notes = QTextBrowser()
+        self.notes.setOpenLinks(False)
+        self.notes.setPlaceholderText("Includes and excludes notes of the chosen code show here.")
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(("Code", "Title"))
         self.tree.setColumnWidth(0, 130)
@@ -85,9 +102,14 @@ class CodePickerDialog(QDialog):
         self.buttons = QDialogButtonBox(buttons.Ok | buttons.Cancel)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.tabs)
+        split.addWidget(self.notes)
+        split.setSizes([400, 140])
         layout = QVBoxLayout(self)
-        layout.addWidget(self.tabs)
+        layout.addWidget(split)
         layout.addWidget(self.buttons)
+        self.query.installEventFilter(self)
 
         self.query.textChanged.connect(self._update_results)
         self.query.returnPressed.connect(lambda: self._activate(self.results.currentItem()))
@@ -112,6 +134,15 @@ class CodePickerDialog(QDialog):
     def chosen_code(self) -> str | None:
         return self._chosen
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        """Up, Down, Page Up and Page Down in the search box move through the results."""
+        if watched is self.query and event.type() == QEvent.Type.KeyPress:
+            assert isinstance(event, QKeyEvent)
+            if event.key() in _MOVE_KEYS and self.results.count():
+                self.results.keyPressEvent(event)
+                return True
+        return super().eventFilter(watched, event)
+
     def _build(self, state: TaskState) -> CodeSearch:
         search = CodeSearch.cached(self._edition, self._language)
         Catalog.bundled(self._edition).children(search.codes[0])  # builds the hierarchy map here, off the UI
@@ -130,10 +161,11 @@ class CodePickerDialog(QDialog):
     def _update_results(self) -> None:
         if self._search is None:
             return
-        hits = self._search.search(self.query.text(), _LIMIT)
+        hits = self._search.search(self.query.text(), _LIMIT, self._learned)
         self.results.clear()
         for hit in hits:
-            self.results.addItem(self._result_item(hit.code, hit.title))
+            via = f"   — “{hit.via}”" if hit.via and hit.via.casefold() != hit.title.casefold() else ""
+            self.results.addItem(self._result_item(hit.code, f"{hit.title}{via}"))
         if hits:
             self.results.setCurrentRow(0)
         more = " (the first ones: type more words to narrow)" if len(hits) == _LIMIT else ""
@@ -217,6 +249,24 @@ class CodePickerDialog(QDialog):
     def _set_chosen(self, code: str | None) -> None:
         self._chosen = code
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(code is not None)
+        self._show_notes(code)
+
+    def _show_notes(self, code: str | None) -> None:
+        """The tabular notes that apply to ``code``: its own, then those of the levels above it."""
+        if code is None or self._catalog is None:
+            self.notes.clear()
+            return
+        notes = self._notes.for_code(code, self._catalog)
+        if not notes:
+            none = "this edition's data has no notes" if not len(self._notes) else "no notes for this code"
+            self.notes.setHtml(f"<i>{escape(code)}: {none}.</i>")
+            return
+        parts = []
+        for note in notes:
+            where = "" if note.written_at == code else f" <small>(from {escape(note.written_at)})</small>"
+            items = "".join(f"<li>{escape(text)}</li>" for text in note.texts)
+            parts.append(f"<b>{escape(note.label)}</b>{where}<ul style='margin-top:0'>{items}</ul>")
+        self.notes.setHtml("".join(parts))
 
     def _activate(self, item: QListWidgetItem | QTreeWidgetItem | None) -> None:
         """Enter or a double click: a final code is chosen; a code with children expands to them."""

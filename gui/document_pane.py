@@ -30,6 +30,7 @@ from engine.core.model import Assignment
 from engine.records.review import open_count
 from engine.records.session import SessionDocument
 from engine.terms.dictionary import LANGUAGES
+from gui.candidate_list import CandidateList
 from gui.code_table import CodeSummary, MentionTable
 from gui.mention_index import MentionIndex
 from gui.presentation import describe
@@ -57,6 +58,7 @@ class DocumentPane(QObject):
         self.mentions = MentionTable()
         self.summary = CodeSummary()
         self.details = QTextBrowser()
+        self.candidates = CandidateList()  # its ``chosen`` is the review actions' to apply
         self.title = QLabel()
         # A long file name is cut, never widens the pane.
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -153,10 +155,14 @@ class DocumentPane(QObject):
         self.changed.emit()
 
     def _show_details(self, document: SessionDocument | None) -> None:
+        current = None
+        if document is not None and document.result is not None and self.current_index is not None:
+            current = document.result.assignments[self.current_index]
+        self.candidates.show_assignment(current)
         if document is None:
             self.details.clear()
-        elif self.current_index is not None and document.result is not None:
-            self.details.setHtml(describe(document.result.assignments[self.current_index], _language(document)))
+        elif current is not None:
+            self.details.setHtml(describe(current, _language(document), candidates=False))
         elif document.error:
             self.details.setPlainText(document.error)
         elif document.unfinished and not document.coding:
@@ -187,7 +193,8 @@ class DocumentPane(QObject):
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(tabs)
         right.addWidget(self.details)
-        right.setSizes([560, 220])
+        right.addWidget(self.candidates)
+        right.setSizes([460, 170, 150])
         return middle, right
 
 

@@ -311,7 +311,9 @@ class MainWindow(QMainWindow):
     def export(self) -> None:
         document = self.current_document()
         dialog = ExportDialog(self, self.settings, document is not None and document.result is not None)
-        dialog.accepted.connect(lambda: export_session(self, self.session, self.current_document(), dialog.choice()))
+        dialog.accepted.connect(lambda: self.apply_settings(dialog.remembered(self.settings)))  # the next export's
+        dialog.accepted.connect(lambda: export_session(self, self.session, self.current_document(), dialog.choice(),
+                                                       self.database))
         self.open_dialog(dialog)
 
     def edit_settings(self) -> None:

@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor, QFont, QTextCharFormat
 from PySide6.QtWidgets import QHeaderView
 
 from engine.core.model import Assignment, ReviewStatus, Stage
+from engine.linking.explain import explain
 from engine.records.session import DocumentState
 
 __all__ = [
@@ -103,10 +104,12 @@ def mention_format(stage: Stage | None, status: ReviewStatus, current: bool = Fa
     return fmt
 
 
-def describe(assignment: Assignment, language: str = "") -> str:
-    """Rich text: what was proposed, by which stage, with what score and evidence, and why
-    (``language``: the document's, which names the edition: CIE-10-ES for CM codes in Spanish)."""
+def describe(assignment: Assignment, language: str = "", candidates: bool = True) -> str:
+    """Rich text: what was proposed, by which stage, with what score and evidence, and why;
+    the candidates ranked with the score each has (left out where a candidate list shows them).
+    ``language`` is the document's, which names the edition: CIE-10-ES for CM codes in Spanish."""
     a = assignment
+    explanation = explain(a)
     code = escape(a.code) if a.code else "<i>no code</i>"
     lines = [
         f"<b>{code}</b> {escape(a.title)}",
@@ -117,6 +120,7 @@ def describe(assignment: Assignment, language: str = "") -> str:
             f"<span style='color:{_STATUS_COLORS[a.status]}'>{STATUS_LABELS[a.status]}</span>"
         ),
     ]
+    lines.append(f"Why: {escape(explanation.why)}")
     if a.evidence:
         lines.append(f"Evidence: {escape(a.evidence)}")
     provenance = a.provenance
@@ -138,11 +142,11 @@ def describe(assignment: Assignment, language: str = "") -> str:
         proposed = provenance["proposed"]
         before = f"{escape(str(proposed.get('code')))} ({proposed.get('stage')})"
         lines.append(f"Proposed before correction: {before}")
-    if a.candidates:
+    if candidates and explanation.candidates:
         rows = "".join(
-            f"<tr><td>{escape(c.code)}</td><td align='right'>{c.score:.2f}</td>"
-            f"<td>{escape(c.title)}</td></tr>"
-            for c in a.candidates[:8]
+            f"<tr><td>{'<b>' if r.chosen else ''}{escape(r.candidate.code)}{'</b>' if r.chosen else ''}</td>"
+            f"<td>{escape(r.candidate.title)}</td><td>{escape(r.reason)}</td></tr>"
+            for r in explanation.candidates[:8]
         )
         lines.append(f"Candidates:<table cellspacing='0' cellpadding='3'>{rows}</table>")
     return "<br>".join(lines)

@@ -19,8 +19,17 @@ from engine.core.codes import Edition
 from engine.core.errors import ReviewError
 from engine.core.model import DocumentResult, Mention, Stage
 from engine.records.audit import Action, ReviewStep, Step
-from engine.records.review import accept, accept_stage, add_mention, change_code, delete, reject
+from engine.records.review import (
+    accept,
+    accept_stage,
+    add_mention,
+    change_code,
+    choose_candidate,
+    delete,
+    reject,
+)
 from engine.records.session import ReviewSession, SessionDocument
+from engine.records.session_db import SessionDatabase
 from engine.records.settings import AppSettings
 from engine.terms.catalog import Catalog
 from engine.terms.dictionary import DEFAULT_EDITIONS
@@ -38,6 +47,7 @@ class ReviewHost(Protocol):
     """What the review commands need of the window that holds them (the main window is one)."""
 
     session: ReviewSession
+    database: SessionDatabase
     settings: AppSettings
     undo_stack: QUndoStack
     pane: DocumentPane
@@ -81,6 +91,7 @@ class ReviewActions:
         self.host, self.parent = host, parent
         self.document_actions: list[QAction] = []  # need a coded document
         self.mention_actions: list[QAction] = []  # need a current mention too
+        host.pane.candidates.chosen.connect(self.choose_candidate)
 
     def build_actions(self, action: MakeAction) -> list[QAction]:
         navigation = [
@@ -136,7 +147,8 @@ class ReviewActions:
         assignment = result.assignments[index]
         picker = CodePickerDialog(self.parent, assignment.edition, result.document.language,
                                   query=assignment.mention.text, current=assignment.code,
-                                  version=self.host.settings.cm_version)
+                                  version=self.host.settings.cm_version,
+                                  learned=self._learned(result.document.language, assignment.edition))
 
         def chosen() -> None:
             code, now = picker.chosen_code(), self._result(key)
@@ -148,6 +160,17 @@ class ReviewActions:
 
         picker.accepted.connect(chosen)
         self.host.open_dialog(picker)
+
+    def choose_candidate(self, code: str) -> None:
+        """The coder clicked one of the current mention's candidates: apply it as one review step."""
+        reviewable, index = self._reviewable(), self.host.current_index
+        if reviewable is None or index is None or self.host.pane.preparing:
+            return
+        key, result = reviewable
+        catalog = Catalog.bundled(result.assignments[index].edition)
+        action = Action.ACCEPT if result.assignments[index].code == code else Action.CHANGE_CODE
+        self._edit(key, result, f"Choose candidate {code}", action,
+                   lambda r: choose_candidate(r, index, code, catalog), index)
 
     def add_mention(self) -> None:
         """Add the selected words as a mention the pipeline missed, with a code from the picker."""
@@ -163,7 +186,8 @@ class ReviewActions:
             return
         edition = _edition(self.host.session.get(key).edition, result)
         picker = CodePickerDialog(self.parent, edition, result.document.language, query=text[slice(*span)],
-                                  version=self.host.settings.cm_version)
+                                  version=self.host.settings.cm_version,
+                                  learned=self._learned(result.document.language, edition))
 
         def chosen() -> None:
             code, now = picker.chosen_code(), self._result(key)
@@ -207,6 +231,10 @@ class ReviewActions:
         self.host.undo_stack.push(
             _ResultChange(self.host, key, before, after, text, action, self.host.current_index, select)
         )
+
+    def _learned(self, language: str, edition: Edition) -> dict[str, int]:
+        """What this site's coders chose, per code, for the picker's ranking."""
+        return dict(self.host.database.site.get(language, edition).code_counts())
 
     def _reviewable(self) -> tuple[str, DocumentResult] | None:
         """The current document's key and result, if it can be reviewed now (coded, not being coded)."""

@@ -124,7 +124,7 @@ def _coded(out: Path, document: str, *codes: str) -> Callable[[Bounded], None]:
     """The check that ``document`` was coded with codes starting like ``codes`` (I10, J18 …)."""
 
     def check(_: Bounded) -> None:
-        found = {row["code"] for row in _rows(out) if row["document"] == document}
+        found = {row["code"] for row in _rows(out) if Path(row["path"]).stem == document}
         for code in codes:
             assert any(c.startswith(code) for c in found), f"{document}: {code} missing from {sorted(found)}"
 
@@ -422,7 +422,7 @@ def _dev_stdout(folder: Path) -> Expect:
     def check(result: Bounded) -> None:
         assert link.is_symlink()
         rows = list(csv.DictReader(io.StringIO(result.stdout)))
-        assert any(row["document"] == "good" and row["code"] == "I10" for row in rows), result.stdout[:500]
+        assert any(Path(row["path"]).stem == "good" and row["code"] == "I10" for row in rows), result.stdout[:500]
         assert "written to" in result.stderr
 
     return Expect(["code", str(_good(folder)), "-o", str(link)], check=check)

@@ -46,14 +46,33 @@ def test_code_writes_a_csv_and_a_bad_file_only_fails_itself(tmp_path: Path, caps
     with out.open(encoding="utf-8", newline="") as stream:
         rows = list(csv.DictReader(stream))
     assert tuple(rows[0].keys()) == CSV_COLUMNS
-    by_document = {(r["document"], r["code"]) for r in rows}
+    by_document = {(Path(r["path"]).stem, r["code"]) for r in rows}
+    assert len({r["document"] for r in rows}) == len({r["path"] for r in rows})  # one id per file
     assert ("a", "I10") in by_document
     assert any(doc == "b" and code.startswith("J18") for doc, code in by_document)
     for row in rows:
         start, end = map(int, row["spans"].split(";")[0].split())
-        source = (folder / f"{row['document']}.txt").read_bytes()
-        text = source.decode("utf-8-sig") if row["document"] == "a" else source.decode("cp1252")
+        source = Path(row["path"]).read_bytes()
+        text = source.decode("utf-8-sig") if Path(row["path"]).stem == "a" else source.decode("cp1252")
         assert text[start:end] == row["mention"]
+
+
+def test_registry_csv_takes_accepted_codes_only_unless_asked_and_says_what_it_left_out(
+    tmp_path: Path, capsys
+) -> None:
+    """A batch run accepts nothing: the registry CSV is empty by default, and the coder is told why."""
+    out = tmp_path / "registry.csv"
+    assert main(["code", str(SAMPLES / "es"), "-o", str(out), "--preset", "registry"]) == 0
+    with out.open(encoding="utf-8", newline="") as stream:
+        assert list(csv.DictReader(stream)) == []
+    left_out = [line for line in capsys.readouterr().err.splitlines() if "not yet accepted were left out" in line]
+    assert left_out and "--all-codes" in left_out[0]
+    assert main(["code", str(SAMPLES / "es"), "-o", str(out), "--preset", "registry", "--all-codes"]) == 0
+    with out.open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert int(left_out[0].split("icdlinker: ")[1].split()[0]) == len(rows)  # what was counted is what --all-codes adds
+    assert {Path(r["path"]).stem for r in rows} >= {"alta-neumologia", "consulta-urologia"}
+    assert "not yet accepted" not in capsys.readouterr().err
 
 
 def write_codiesp_split(root: Path) -> Path:

@@ -69,7 +69,7 @@ def test_every_codiesp_dev_gold_code_is_in_the_cm_catalog(catalogs: dict[str, di
 def test_excluding_codiesp_dev_leaves_no_trace(tmp_path: Path) -> None:
     build.main(["--only", "es", "--exclude", "codiesp-dev", "--out", str(tmp_path)])
     outputs = sorted(tmp_path.iterdir())
-    assert [path.name for path in outputs] == ["cm.catalog.json.gz", "es.terms.json.gz"]
+    assert [path.name for path in outputs] == ["cm.catalog.json.gz", "cm.notes.json.gz", "es.terms.json.gz"]
     for path in outputs:
         assert "codiesp-dev" not in gzip.decompress(path.read_bytes()).decode("utf-8")
     assert "codiesp-train" in load(tmp_path / "es.terms.json.gz")["sources"]
@@ -78,7 +78,8 @@ def test_excluding_codiesp_dev_leaves_no_trace(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("language", "edition"), [("es", "cm"), ("de", "gm")])
 def test_rebuild_reproduces_compiled_bytes(tmp_path: Path, language: str, edition: str) -> None:
     build.main(["--only", language, "--out", str(tmp_path)])
-    for name in (f"{edition}.catalog.json.gz", f"{language}.terms.json.gz"):
+    notes = ("cm.notes.json.gz",) if edition == "cm" else ()
+    for name in (f"{edition}.catalog.json.gz", f"{language}.terms.json.gz", *notes):
         assert (tmp_path / name).read_bytes() == (COMPILED / name).read_bytes(), name
 
 

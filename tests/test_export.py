@@ -6,22 +6,29 @@ import json
 import os
 import stat
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from engine.core.errors import ExportError
-from engine.core.model import Document, DocumentResult, ReviewStatus
+from engine.core.model import Document, DocumentResult, ReviewStatus, Stage
 from engine.linking.pipeline import Pipeline
+from engine.records.audit import Action, ReviewStep, Step
+from engine.records.audit_log import AuditLog
 from engine.records.export import (
     CSV_COLUMNS,
     REGISTRY_COLUMNS,
     ExportOptions,
     ExportPreset,
     check_writable,
+    document_key,
+    export_id,
     write_csv,
     write_json,
 )
+from engine.records.session import SessionDocument
+from engine.records.session_db import open_session
 from engine.records.review import accept, reject
 
 TEXT = "Mujer con neumonía basal derecha. Antecedente de neumonía hace dos años. Hipertensión arterial."
@@ -44,20 +51,23 @@ def read(path: Path, options: ExportOptions) -> list[dict[str, str]]:
 
 def test_full_preset_has_one_row_per_mention_with_provenance(reviewed: DocumentResult, tmp_path: Path) -> None:
     options = ExportOptions()
-    count = write_csv(tmp_path / "full.csv", [reviewed], options)
+    summary = write_csv(tmp_path / "full.csv", [reviewed], options)
     rows = read(tmp_path / "full.csv", options)
-    assert count == len(rows) == len(reviewed.assignments)
+    assert summary.rows == len(rows) == len(reviewed.assignments) and summary.left_out == 0
     assert tuple(rows[0]) == CSV_COLUMNS
     in_text_order = sorted(reviewed.assignments, key=lambda a: a.mention.spans)
     assert [(r["spans"], r["code"], r["status"]) for r in rows] == [
         (a.mention.span_text, a.code, a.status.value) for a in in_text_order
     ]
-    assert {r["document"] for r in rows} == {"caso-ñ"}
-    assert all(json.loads(r["provenance"]) == a.provenance for r, a in zip(rows, in_text_order) if r["provenance"])
+    assert {r["document"] for r in rows} == {"caso-ñ"} and {r["path"] for r in rows} == {""}  # a pasted text
+    for row, a in zip(rows, in_text_order):
+        provenance = json.loads(row["provenance"])  # every row says where its code came from
+        assert provenance["stage"] == a.stage.value and provenance["evidence"] == a.evidence
+        assert a.provenance.items() <= provenance.items()
 
 
 def test_registry_preset_has_one_row_per_code_and_drops_rejected(reviewed: DocumentResult, tmp_path: Path) -> None:
-    options = ExportOptions(ExportPreset.REGISTRY, excel_bom=True, delimiter=";")
+    options = ExportOptions(ExportPreset.REGISTRY, only_accepted=False, excel_bom=True, delimiter=";")
     write_csv(tmp_path / "registry.csv", [reviewed], options)
     rows = read(tmp_path / "registry.csv", options)
     assert tuple(rows[0]) == REGISTRY_COLUMNS
@@ -66,6 +76,19 @@ def test_registry_preset_has_one_row_per_code_and_drops_rejected(reviewed: Docum
     assert len(rows) == len(expected)
     by_code = {r["code"]: r for r in rows}
     assert by_code[reviewed.assignments[0].code]["status"] == "accepted"  # the most settled status wins
+
+
+def test_the_registry_takes_accepted_codes_by_default_and_counts_what_it_left_out(
+    reviewed: DocumentResult, tmp_path: Path
+) -> None:
+    options = ExportOptions(ExportPreset.REGISTRY)
+    summary = write_csv(tmp_path / "registry.csv", [reviewed], options)
+    rows = read(tmp_path / "registry.csv", options)
+    accepted = {a.code for a in reviewed.assignments if a.status is ReviewStatus.ACCEPTED}
+    open_codes = {a.code for a in reviewed.assignments if a.code and a.status is ReviewStatus.PENDING} - accepted
+    assert {r["code"] for r in rows} == accepted and {r["status"] for r in rows} == {"accepted"}
+    assert (summary.rows, summary.left_out, summary.unit) == (len(accepted), len(open_codes), "codes")
+    assert open_codes and f"{len(open_codes)} not yet accepted were left out" in summary.describe()
 
 
 def test_only_accepted(reviewed: DocumentResult, tmp_path: Path) -> None:
@@ -116,3 +139,63 @@ def test_a_fifo_is_written_to_not_replaced(reviewed: DocumentResult, tmp_path: P
     reader.join(timeout=10)
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
     assert received[0].startswith(b"document,spans,mention")
+
+
+def test_document_ids_are_stable_and_unique_across_folders_with_the_path_in_its_own_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two folders each hold an "informe.txt": today's stem would give both the same id."""
+    paths = []
+    for folder in ("urgencias", "consulta"):
+        (tmp_path / folder).mkdir()
+        paths.append(tmp_path / folder / "informe.txt")
+        paths[-1].write_text(TEXT, encoding="utf-8")
+    pipeline = Pipeline.bundled("es")
+    results = [pipeline.code(Document("informe", TEXT, "es", str(path))) for path in paths]
+    options = ExportOptions()
+    write_csv(tmp_path / "a.csv", results, options)
+    rows = read(tmp_path / "a.csv", options)
+    ids = {r["path"]: r["document"] for r in rows}
+    assert set(ids) == {str(p) for p in paths} and len(set(ids.values())) == 2
+    assert all(i.startswith("informe~") for i in ids.values())
+    monkeypatch.chdir(tmp_path)  # the same file named by a relative path keeps its id
+    relative = pipeline.code(Document("informe", TEXT, "es", "urgencias/informe.txt"))
+    assert export_id(relative.document) == ids[str(paths[0])]
+    write_csv(tmp_path / "b.csv", results, ExportOptions(ExportPreset.REGISTRY, only_accepted=False))
+    assert {r["document"] for r in read(tmp_path / "b.csv", options)} == set(ids.values())
+
+
+def test_provenance_holds_stage_evidence_model_and_the_coders_decisions_from_the_audit_rows(
+    reviewed: DocumentResult, tmp_path: Path
+) -> None:
+    database = tmp_path / "session.sqlite3"
+    opened = open_session(database)
+    source = tmp_path / "caso.txt"
+    source.write_text(TEXT, encoding="utf-8")
+    document = Document("caso", TEXT, "es", str(source))
+    start = DocumentResult(document, reviewed.assignments)
+    model = {"model": "qwen-1.5b", "model_sha256": "ab" * 32, "prompt_version": "icdlinker-prompt-1"}
+    asked = start.assignments[1].with_changes(stage=Stage.LLM, status=ReviewStatus.NEEDS_REVIEW, provenance=model)
+    start = DocumentResult(document, (start.assignments[0], asked, *start.assignments[2:]))
+    key = document_key(document)
+    opened.session.documents.append(SessionDocument(key, str(source)))
+    after = accept(start, 1)
+    at = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    opened.session.set_result(key, after, ReviewStep(key, Action.ACCEPT, Step.DO, start, after, "M. García", at))
+    opened.database.submit(opened.session.take_changes())
+    opened.database.flush()
+    audit = AuditLog.read(database)
+    assert len(audit) == 1
+    options = ExportOptions()
+    write_csv(tmp_path / "full.csv", [after], options, audit)
+    rows = read(tmp_path / "full.csv", options)
+    by_spans = {r["spans"]: json.loads(r["provenance"]) for r in rows}
+    decided = by_spans[asked.mention.span_text]
+    assert decided["stage"] == "llm" and decided["model_sha256"] == "ab" * 32
+    assert decided["prompt_version"] == "icdlinker-prompt-1" and decided["evidence"] == asked.evidence
+    assert (decided["coder"], decided["decided_at"]) == ("M. García", "2026-12-01T09:30:00.000+00:00")
+    assert [d["action"] for d in decided["decisions"]] == ["accept"]
+    assert decided["decisions"][0]["status_after"] == "accepted"
+    untouched = by_spans[after.assignments[0].mention.span_text]
+    assert "decisions" not in untouched and untouched["stage"] == after.assignments[0].stage.value
+    opened.database.close()

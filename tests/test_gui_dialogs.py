@@ -216,7 +216,8 @@ def test_select_and_remove_an_installed_model(qtbot: QtBot, store: ModelStore, t
 CHANGED = {  # a valid, non-default value for every setting
     "default_language": "de", "fuzzy_threshold": 0.55, "nested_mentions": True, "model": "tiny",
     "cm_version": "2026", "gpu_layers": "12", "threads": 3, "context_size": 4096, "export_preset": "registry",
-    "export_only_accepted": True, "export_excel_bom": False, "export_delimiter": "\t", "coder": "M. García",
+    "export_only_accepted": True, "export_registry_only_accepted": False, "export_scope": "all",
+    "export_format": "json", "export_excel_bom": False, "export_delimiter": "\t", "coder": "M. García",
 }
 
 
@@ -262,7 +263,8 @@ def test_settings_editors_follow_the_schema(qtbot: QtBot, tiny_store: ModelStore
         "default_language": QComboBox, "cm_version": QComboBox, "fuzzy_threshold": QDoubleSpinBox,
         "nested_mentions": QCheckBox,
         "model": QComboBox, "gpu_layers": QLineEdit, "threads": QSpinBox, "context_size": QSpinBox,
-        "export_preset": QComboBox, "export_only_accepted": QCheckBox, "export_excel_bom": QCheckBox,
+        "export_preset": QComboBox, "export_only_accepted": QCheckBox, "export_registry_only_accepted": QCheckBox,
+        "export_scope": QComboBox, "export_format": QComboBox, "export_excel_bom": QCheckBox,
         "export_delimiter": QComboBox, "coder": QLineEdit,
     }
     model = dialog.editors["model"].widget
@@ -320,14 +322,41 @@ def test_export_returns_the_chosen_options(qtbot: QtBot) -> None:
     qtbot.addWidget(dialog)
     dialog.open()
     dialog.all.click()
+    assert not dialog.only_accepted.isChecked()  # the full preset exports every status by default
     dialog.preset.setCurrentIndex(dialog.preset.findData("registry"))
+    assert dialog.only_accepted.isChecked()  # a registry takes accepted codes by default
     dialog.only_accepted.click()
     dialog.excel_bom.click()
     dialog.delimiter.setCurrentIndex(dialog.delimiter.findData("\t"))
     with qtbot.waitSignal(dialog.accepted):
         dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
-    expected = ExportOptions(ExportPreset.REGISTRY, only_accepted=True, excel_bom=False, delimiter="\t")
+    expected = ExportOptions(ExportPreset.REGISTRY, only_accepted=False, excel_bom=False, delimiter="\t")
     assert dialog.choice() == ExportChoice("all", "csv", expected)
+
+
+def test_the_export_dialog_remembers_its_last_choices_per_preset(qtbot: QtBot, tmp_path: Path) -> None:
+    """Chosen once, saved with the settings, and the next dialog (after a restart) opens with them."""
+    first = ExportDialog(None, AppSettings(), has_current=True)
+    qtbot.addWidget(first)
+    first.all.click()
+    first.only_accepted.click()  # full: only accepted, from now on
+    first.preset.setCurrentIndex(first.preset.findData("registry"))
+    first.only_accepted.click()  # registry: every status, from now on
+    first.delimiter.setCurrentIndex(first.delimiter.findData(";"))
+    first.excel_bom.click()
+    path = tmp_path / "settings.json"
+    first.remembered(AppSettings()).save(path)
+    again = ExportDialog(None, AppSettings.load(path), has_current=True)
+    qtbot.addWidget(again)
+    expected = ExportOptions(ExportPreset.REGISTRY, only_accepted=False, excel_bom=False, delimiter=";")
+    assert again.choice() == ExportChoice("all", "csv", expected) == first.choice()
+    again.preset.setCurrentIndex(again.preset.findData("full"))
+    assert again.only_accepted.isChecked()  # the full preset's own remembered choice
+    again.json.click()
+    again.remembered(AppSettings.load(path)).save(path)
+    json_again = ExportDialog(None, AppSettings.load(path), has_current=True)
+    qtbot.addWidget(json_again)
+    assert json_again.json.isChecked() and not json_again.preset.isEnabled()
 
 
 def test_json_exports_the_whole_session(qtbot: QtBot) -> None:

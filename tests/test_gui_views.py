@@ -289,6 +289,37 @@ def test_picker_searches_as_you_type_and_returns_the_chosen_code(qtbot: QtBot) -
     assert accepted == ["I10"]
 
 
+def test_picker_ranks_by_relevance_and_use_and_moves_with_the_arrow_keys(qtbot: QtBot) -> None:
+    """"neumonia" puts the code coders use first (not P23, the shortest title); Down and Up in the
+    search box move through the results, Enter chooses the one moved to; its notes show below."""
+    accepted: list[str | None] = []
+    picker = CodePickerDialog(None, Edition.CM, "es", learned={"J12.9": 40})
+    qtbot.addWidget(picker)
+    picker.accepted.connect(lambda: accepted.append(picker.chosen_code()))
+    qtbot.waitUntil(picker.is_ready, timeout=60_000)
+    QTest.keyClicks(picker.query, "neumonia")  # typed without the accent (QTest types ASCII)
+    rows = [picker.results.item(r).text().split()[0] for r in range(picker.results.count())]
+    assert rows[0] == "J18.9" and rows.index("J12.9") < rows.index("J18.1")  # the site's choices count
+    assert picker.chosen_code() == "J18.9" and "congenital pneumonia (P23.0)" in picker.notes.toPlainText()
+    QTest.keyClick(picker.query, Qt.Key.Key_Down)
+    QTest.keyClick(picker.query, Qt.Key.Key_Down)
+    assert picker.results.currentRow() == 2 and picker.chosen_code() == rows[2]
+    QTest.keyClick(picker.query, Qt.Key.Key_Up)
+    assert picker.results.currentRow() == 1 and picker.query.text() == "neumonia"
+    QTest.keyClick(picker.query, Qt.Key.Key_Return)
+    assert accepted == [rows[1]]
+
+
+def test_picker_finds_by_dictionary_terms_and_part_of_the_words(qtbot: QtBot) -> None:
+    picker = CodePickerDialog(None, Edition.CM, "es", query="hipertensión endocraneal")
+    qtbot.addWidget(picker)
+    qtbot.waitUntil(picker.is_ready, timeout=60_000)
+    assert picker.results.item(0).text().startswith("G93.2") and "“hipertensión endocraneal”" in \
+        picker.results.item(0).text()  # the term that found it, beside the title
+    picker.query.setText("neumonía neumoc")  # no title or term holds both words
+    assert picker.results.count() > 0 and picker.chosen_code() is not None
+
+
 def test_picker_browses_the_hierarchy_and_refuses_chapters(qtbot: QtBot) -> None:
     picker = CodePickerDialog(None, Edition.GM, "de")
     qtbot.addWidget(picker)

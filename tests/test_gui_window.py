@@ -215,8 +215,12 @@ def test_open_code_review_and_export(
         rows = list(csv.DictReader(stream))
     coded = [d.result for d in window.session if d.result]
     assert len(rows) == sum(len(r.assignments) for r in coded)
-    assert {r["document"] for r in rows} == {"urgencias", "consulta"}
-    by_spans = {(r["document"], r["spans"]): r for r in rows}
+    assert {Path(r["path"]).stem for r in rows} == {"urgencias", "consulta"}
+    assert {r["document"].partition("~")[0] for r in rows} == {"urgencias", "consulta"}  # name~path hash
+    provenance = [json.loads(r["provenance"]) for r in rows]
+    assert all(p["stage"] for p in provenance)  # the audit rows name the coder of every decision made
+    assert {p["coder"] for p in provenance if "decisions" in p} == {window.settings.coder}
+    by_spans = {(Path(r["path"]).stem, r["spans"]): r for r in rows}
     assert by_spans[("urgencias", f"{start} {start + 23}")]["code"] == "R68.89"
     assert by_spans[("urgencias", changed.mention.span_text)]["status"] == "corrected"
 

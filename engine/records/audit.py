@@ -10,13 +10,14 @@ table these rows go into is documented in ``engine.records.session_db``; later w
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from engine.core.model import Assignment, DocumentResult
+from engine.core.model import Assignment, DocumentResult, Span
 
-__all__ = ["Action", "AuditRow", "ReviewStep", "Step", "audit_rows"]
+__all__ = ["Action", "AuditRow", "ReviewStep", "Step", "audit_rows", "spans_key"]
 
 
 class Action(StrEnum):
@@ -102,7 +103,7 @@ def _row(step: ReviewStep, at: str, old: Assignment | None, new: Assignment | No
     asked = next((a.provenance for a in (old, new) if a is not None and "model" in a.provenance), {})
     return AuditRow(
         at=at, coder=step.coder, document=step.key, action=step.action.value, step=step.step.value,
-        spans=json.dumps([[s.start, s.end] for s in either.mention.spans]), mention=either.mention.text,
+        spans=spans_key(either.mention.spans), mention=either.mention.text,
         edition=either.edition.value,
         code_before=old.code if old else None, code_after=new.code if new else None,
         status_before=old.status.value if old else None, status_after=new.status.value if new else None,
@@ -110,6 +111,11 @@ def _row(step: ReviewStep, at: str, old: Assignment | None, new: Assignment | No
         model=asked.get("model"), model_sha256=asked.get("model_sha256") or None,
         prompt_version=asked.get("prompt_version"),
     )
+
+
+def spans_key(spans: Sequence[Span]) -> str:
+    """A mention's spans as its audit rows store them: JSON ``[[start, end], ...]``."""
+    return json.dumps([[s.start, s.end] for s in spans])
 
 
 def _stage(assignment: Assignment | None) -> str | None:

@@ -2,7 +2,12 @@
 
 Two CSV presets: ``full`` keeps every mention with its provenance (for audit
 and for re-importing into review); ``registry`` is what a registry takes: one
-row per distinct code of a document.  Where an export goes is checked before
+row per distinct code of a document, accepted and corrected codes only unless
+asked otherwise (the summary says how many were left out).  ``document`` is a
+stable id that stays unique across folders (the file's name and a hash of its
+resolved path; the path has its own column); ``provenance`` is JSON of the stage,
+evidence, model and the coders' decisions from the session's audit rows.
+New columns go at the end, so readers by position keep working.  Where an export goes is checked before
 the work that fills it (``check_writable``), so a batch of 100,000 files does
 not fail at its very end; a device or pipe (``/dev/stdout``) is written to, never
 replaced by a file.
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import hashlib
 import json
 import os
 import stat
@@ -24,15 +30,19 @@ from typing import Any, TextIO
 
 from engine.core.atomic import stat_or_none, write_atomic, write_text_atomic
 from engine.core.errors import ExportError
-from engine.core.model import Assignment, DocumentResult, ReviewStatus
+from engine.core.model import Assignment, Document, DocumentResult, ReviewStatus
+from engine.records.audit_log import AuditLog, Decision
 
 __all__ = [
     "CSV_COLUMNS",
     "REGISTRY_COLUMNS",
     "ExportOptions",
     "ExportPreset",
+    "ExportSummary",
     "check_writable",
     "csv_rows",
+    "document_key",
+    "export_id",
     "write_csv",
     "write_json",
     "write_text",
@@ -40,9 +50,9 @@ __all__ = [
 
 CSV_COLUMNS = (
     "document", "spans", "mention", "code", "edition", "title", "stage", "score", "status",
-    "evidence", "candidates", "provenance",
+    "evidence", "candidates", "provenance", "path",
 )
-REGISTRY_COLUMNS = ("document", "code", "edition", "title", "status")
+REGISTRY_COLUMNS = ("document", "code", "edition", "title", "status", "path")
 
 _FINAL = (ReviewStatus.ACCEPTED, ReviewStatus.CORRECTED)
 # For a registry row that stands for several mentions: the most settled status wins.
@@ -60,7 +70,8 @@ class ExportPreset(StrEnum):
 @dataclass(frozen=True, slots=True)
 class ExportOptions:
     preset: ExportPreset = ExportPreset.FULL
-    only_accepted: bool = False  # only accepted and corrected codes
+    # Only accepted and corrected codes; None: the preset's default (the registry's: yes).
+    only_accepted: bool | None = None
     excel_bom: bool = False  # a UTF-8 byte-order mark, so Excel reads accents right
     delimiter: str = ","  # ";" for Excel in most European locales
 
@@ -68,64 +79,124 @@ class ExportOptions:
     def columns(self) -> tuple[str, ...]:
         return REGISTRY_COLUMNS if self.preset is ExportPreset.REGISTRY else CSV_COLUMNS
 
+    @property
+    def accepted_only(self) -> bool:
+        return self.preset is ExportPreset.REGISTRY if self.only_accepted is None else self.only_accepted
 
-def csv_rows(results: Iterable[DocumentResult], options: ExportOptions = ExportOptions()) -> list[list[str]]:
+
+@dataclass(slots=True)
+class ExportSummary:
+    """What an export wrote, and what the accepted-only rule left out (codes or mentions)."""
+
+    rows: int = 0
+    left_out: int = 0
+    unit: str = "mentions"  # what a row is: "mentions" (full) or "codes" (registry)
+
+    def describe(self) -> str:
+        """"12 codes written; 3 not yet accepted were left out"."""
+        text = f"{self.rows} {self.unit} written"
+        return text + (f"; {self.left_out} not yet accepted were left out" if self.left_out else "")
+
+
+def document_key(document: Document) -> str:
+    """The document as the session keys it: its resolved path, or its id for a pasted text."""
+    return str(Path(document.source).resolve()) if document.source else document.id
+
+
+def export_id(document: Document) -> str:
+    """A stable id unique across folders: the file's name and 8 hex digits of its resolved path's
+    SHA-256 (``urgencias~1a2b3c4d``); a pasted text keeps its id."""
+    if not document.source:
+        return document.id
+    digest = hashlib.sha256(os.fsencode(document_key(document))).hexdigest()[:8]
+    return f"{document.id}~{digest}"
+
+
+def _printable(path: str) -> str:
+    """A path as the ids print it: bytes that are not UTF-8 become U+FFFD (the CSV must be writable)."""
+    return os.fsencode(path).decode("utf-8", "replace")
+
+
+def csv_rows(results: Iterable[DocumentResult], options: ExportOptions = ExportOptions(),
+             audit: AuditLog | None = None) -> list[list[str]]:
     """The rows under ``options.columns``, in document then text order."""
-    return list(_iter_rows(results, options))
+    return list(_iter_rows(results, options, audit or AuditLog(), ExportSummary()))
 
 
-def _iter_rows(results: Iterable[DocumentResult], options: ExportOptions) -> Iterator[list[str]]:
+def _iter_rows(results: Iterable[DocumentResult], options: ExportOptions, audit: AuditLog,
+               summary: ExportSummary) -> Iterator[list[str]]:
     """The rows one document at a time: a CSV of a 20 MB document is written without holding all of it."""
     for result in results:
-        kept = [
-            a for a in sorted(result.assignments, key=lambda a: a.mention.spans)
-            if not options.only_accepted or a.status in _FINAL
-        ]
+        document = result.document
+        ordered = sorted(result.assignments, key=lambda a: a.mention.spans)
+        kept = [a for a in ordered if not options.accepted_only or a.status in _FINAL]
+        ids = (export_id(document), _printable(document.source or ""))
         if options.preset is ExportPreset.REGISTRY:
-            yield from _registry_rows(result.document.id, kept)
+            rows = _registry_rows(ids, kept)
+            summary.left_out += len({a.code for a in ordered if a.code and a.status is not ReviewStatus.REJECTED}
+                                    - {row[1] for row in rows})
         else:
-            yield from (_full_row(result.document.id, a) for a in kept)
+            key = document_key(document)
+            rows = [_full_row(ids, a, audit.decisions(key, a.mention.spans)) for a in kept]
+            summary.left_out += len(ordered) - len(kept)
+        summary.rows += len(rows)
+        yield from rows
 
 
-def _full_row(document_id: str, a: Assignment) -> list[str]:
+def _full_row(ids: tuple[str, str], a: Assignment, decisions: list[Decision]) -> list[str]:
     return [
-        document_id, a.mention.span_text, a.mention.text, a.code or "", a.edition.value, a.title,
+        ids[0], a.mention.span_text, a.mention.text, a.code or "", a.edition.value, a.title,
         a.stage.value if a.stage else "", f"{a.score:.3f}", a.status.value, a.evidence,
         " ".join(f"{c.code}:{c.score:.2f}" for c in a.candidates),
-        json.dumps(a.provenance, ensure_ascii=False, sort_keys=True) if a.provenance else "",
+        json.dumps(_provenance(a, decisions), ensure_ascii=False, sort_keys=True), ids[1],
     ]
 
 
-def _registry_rows(document_id: str, assignments: list[Assignment]) -> list[list[str]]:
+def _provenance(a: Assignment, decisions: list[Decision]) -> dict[str, Any]:
+    """Who proposed the code and how (stage, evidence, model), and who decided it and when."""
+    provenance: dict[str, Any] = {**a.provenance, "stage": a.stage.value if a.stage else None,
+                                  "evidence": a.evidence}
+    for name in ("model", "model_sha256", "prompt_version"):  # the audit rows keep the model asked
+        if not provenance.get(name):
+            known = next((value for d in reversed(decisions) if (value := getattr(d, name))), None)
+            if known:
+                provenance[name] = known
+    if decisions:
+        provenance["coder"], provenance["decided_at"] = decisions[-1].coder, decisions[-1].at
+        provenance["decisions"] = [d.to_dict() for d in decisions]
+    return provenance
+
+
+def _registry_rows(ids: tuple[str, str], assignments: list[Assignment]) -> list[list[str]]:
     best: dict[str, Assignment] = {}
     for a in assignments:
         if a.code is None or a.status is ReviewStatus.REJECTED:
             continue
         if a.code not in best or _STATUS_RANK[a.status] > _STATUS_RANK[best[a.code].status]:
             best[a.code] = a
-    return [[document_id, a.code or "", a.edition.value, a.title, a.status.value] for a in best.values()]
+    return [[ids[0], a.code or "", a.edition.value, a.title, a.status.value, ids[1]] for a in best.values()]
 
 
-def write_csv(path: Path, results: Iterable[DocumentResult], options: ExportOptions = ExportOptions()) -> int:
-    """Write the CSV; returns the number of rows.  Raises ExportError, leaving any old file as it was.
+def write_csv(path: Path, results: Iterable[DocumentResult], options: ExportOptions = ExportOptions(),
+              audit: AuditLog | None = None) -> ExportSummary:
+    """Write the CSV; returns what was written and left out.  Raises ExportError, leaving any old
+    file as it was.  ``audit``: the session's decisions, for the provenance column.
 
     A character no encoding can write (a file name's undecodable byte) becomes a visible ``?``.
     """
-    written = 0
+    unit = "codes" if options.preset is ExportPreset.REGISTRY else "mentions"
+    summary = ExportSummary(unit=unit)
 
     def write(stream: TextIO) -> None:
-        nonlocal written
         writer = csv.writer(stream, delimiter=options.delimiter, lineterminator="\r\n" if options.excel_bom else "\n")
         writer.writerow(options.columns)
-        for row in _iter_rows(results, options):
-            writer.writerow(row)
-            written += 1
+        writer.writerows(_iter_rows(results, options, audit or AuditLog(), summary))
 
     try:
         write_atomic(path, write, "utf-8-sig" if options.excel_bom else "utf-8", errors="replace")
     except OSError as error:
         raise _export_error(path, error) from error
-    return written
+    return summary
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:

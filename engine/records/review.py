@@ -22,6 +22,7 @@ __all__ = [
     "accept_stage",
     "add_mention",
     "change_code",
+    "choose_candidate",
     "delete",
     "is_reviewed",
     "open_count",
@@ -69,6 +70,21 @@ def change_code(result: DocumentResult, index: int, code: str, catalog: Catalog)
         stage=Stage.USER, score=1.0, status=ReviewStatus.CORRECTED, provenance=provenance,
     )
     return _replace(result, index, new)
+
+
+def choose_candidate(result: DocumentResult, index: int, code: str, catalog: Catalog) -> DocumentResult:
+    """The coder picked one of the mention's candidates: the proposed code is accepted, another one
+    is a correction that records which candidate (with its score and source) it was."""
+    old = _at(result, index)
+    if code == old.code:
+        return accept(result, index)
+    candidate = next((c for c in old.candidates if c.code == code), None)
+    if candidate is None:
+        raise ReviewError(f"{code} is not a candidate of this mention", hint="Use Change code to pick any code.")
+    changed = change_code(result, index, code, catalog)
+    new = changed.assignments[index]
+    chosen = {"code": code, "score": candidate.score, "source": candidate.source}
+    return _replace(changed, index, new.with_changes(provenance={**new.provenance, "chosen_candidate": chosen}))
 
 
 def add_mention(

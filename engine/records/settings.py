@@ -79,16 +79,27 @@ class AppSettings:
         ExportPreset.FULL.value, "CSV columns: 'full' (with provenance) or 'registry'.",
         choices=tuple(p.value for p in ExportPreset),
     )
-    export_only_accepted: bool = _setting(False, "Export only accepted and corrected codes.")
+    export_only_accepted: bool = _setting(False, "Full CSV: export only accepted and corrected codes.")
+    export_registry_only_accepted: bool = _setting(
+        True, "Registry CSV: export only accepted and corrected codes (the others are counted, not written)."
+    )
+    export_scope: str = _setting("current", "What the export dialog exports: the current document or all.",
+                                 choices=("current", "all"))
+    export_format: str = _setting("csv", "The export dialog's format: CSV or the whole session as JSON.",
+                                  choices=("csv", "json"))
     export_excel_bom: bool = _setting(True, "Start CSV files with a UTF-8 byte-order mark so Excel reads accents.")
     export_delimiter: str = _setting(",", "CSV delimiter (';' for European Excel).", choices=(",", ";", "\t"))
     coder: str = _setting(_default_coder, "Your name or initials, recorded with every review decision "
                           "(default: your login name).")
 
     def export_options(self) -> ExportOptions:
-        return ExportOptions(
-            ExportPreset(self.export_preset), self.export_only_accepted, self.export_excel_bom, self.export_delimiter
-        )
+        preset = ExportPreset(self.export_preset)
+        return ExportOptions(preset, self.export_only_accepted_for(preset), self.export_excel_bom,
+                             self.export_delimiter)
+
+    def export_only_accepted_for(self, preset: ExportPreset) -> bool:
+        """Each preset remembers its own choice: a registry takes accepted codes by default."""
+        return self.export_registry_only_accepted if preset is ExportPreset.REGISTRY else self.export_only_accepted
 
     def detection_policy(self) -> DetectionPolicy:
         """How mentions are found, the same for the window and the command line."""

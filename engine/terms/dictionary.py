@@ -191,6 +191,16 @@ class TermDictionary:
     def lookup(self, text: str) -> TermEntry | None:
         return self.entry(term_key(text))
 
+    def term_codes(self) -> Iterator[tuple[str, str, list[tuple[str, int]], bool]]:
+        """(key, display, [(code, count)], annotated) of every term, from the sources kept, without
+        building (and keeping) an entry per term: the code picker indexes them all, and 90,000
+        entries took it 5 s and 100 MB."""
+        exclude, measured = self._exclude, self._occurrences
+        for key, (display, rows) in self._rows.items():
+            codes = [(code, n) for code, source, n in rows if source not in exclude]
+            if codes:
+                yield key, display, codes, key in measured and self._statistics(key)[0] > 0
+
     def _build_entry(self, key: str, display: str, rows: list[list[Any]]) -> TermEntry | None:
         counts: Counter[str] = Counter()
         sources = set()

@@ -188,6 +188,14 @@ class SiteDictionary:
     def entry(self, key: str) -> SiteEntry | None:
         return self._entries.get(key)
 
+    def code_counts(self) -> Counter[str]:
+        """How often the coders chose each code, over every learned term (the picker ranks by it)."""
+        counts: Counter[str] = Counter()
+        for entry in self.entries():
+            for code, count in entry.codes:
+                counts[code] += count
+        return counts
+
     def lookup(self, text: str) -> SiteEntry | None:
         return self._entries.get(self._key(text))
 
