@@ -9,6 +9,7 @@ stays in text order.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from operator import attrgetter
 
 from engine.core.codes import normalize_code
@@ -22,8 +23,10 @@ __all__ = [
     "accept_stage",
     "add_mention",
     "change_code",
+    "confirm_no_mentions",
     "delete",
     "is_reviewed",
+    "needs_confirmation",
     "open_count",
     "reject",
     "review_counts",
@@ -95,9 +98,27 @@ def delete(result: DocumentResult, index: int) -> DocumentResult:
     return DocumentResult(result.document, result.assignments[:index] + result.assignments[index + 1 :], result.error)
 
 
+def confirm_no_mentions(result: DocumentResult) -> DocumentResult:
+    """The coder read a document in which nothing was found and confirms there is nothing to code."""
+    if result.assignments:
+        raise ReviewError("this document has mentions: review them instead",
+                          hint="Only a document in which no mention was found is confirmed as a whole.")
+    return replace(result, confirmed_empty=True)
+
+
+def needs_confirmation(result: DocumentResult) -> bool:
+    """No mention was found and the coder has not confirmed it: a finding to check, not a finished review
+    (300 CodiEsp documents had 12 such, mentioning "hiperplasia nodular", "neoplasia", PSA 22)."""
+    return result.error is None and not result.assignments and not result.confirmed_empty
+
+
 def is_reviewed(result: DocumentResult) -> bool:
-    """Reviewed once every mention has a final status (a document with none counts as reviewed)."""
-    return result.error is None and all(a.status in DONE_STATUSES for a in result.assignments)
+    """Reviewed once every mention has a final status; a document with none once the coder confirmed it."""
+    if result.error is not None:
+        return False
+    if not result.assignments:
+        return result.confirmed_empty
+    return all(a.status in DONE_STATUSES for a in result.assignments)
 
 
 def open_count(result: DocumentResult) -> int:
