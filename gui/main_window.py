@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QSplitter,
+    QVBoxLayout,
+    QWidget,
 )
 
 from engine.core.errors import FolderReadError, SessionError
@@ -53,6 +55,7 @@ from gui.model_manager import ModelManagerDialog
 from gui.review_actions import ReviewActions
 from gui.settings_dialog import SettingsDialog
 from gui.site_dictionary_dialog import SiteDictionaryDialog
+from gui.window_state import restore_splitters, save_splitters
 
 __all__ = ["MainWindow"]
 
@@ -362,11 +365,14 @@ class MainWindow(QMainWindow):
     def showEvent(self, event: QShowEvent) -> None:
         if not self._shown:  # the window has its size only now
             self._shown = True
-            width = self.width()
-            self.splitter.setSizes([width * 21 // 100, width * 35 // 100, width * 44 // 100])
+            if not restore_splitters(self._splitters()):
+                width = self.width()
+                self.splitter.setSizes([width * 24 // 100, width * 34 // 100, width * 42 // 100])
         super().showEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self._shown:
+            save_splitters(self._splitters())
         self.coding.close()
         self.save_session()
         event.accept()
@@ -383,9 +389,18 @@ class MainWindow(QMainWindow):
 
     # --- layout and actions -------------------------------------------------------------
 
+    def _splitters(self) -> dict[str, QSplitter]:
+        """The dividers the coder may move, by the name they are remembered under."""
+        return {"columns": self.splitter, "results": self.pane.right}
+
     def _build_layout(self) -> None:
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        for widget in (self.documents, self.pane.middle, self.pane.right):
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.documents.filter_bar)
+        left_layout.addWidget(self.documents, 1)
+        for widget in (left, self.pane.middle, self.pane.right):
             self.splitter.addWidget(widget)
         self.splitter.setStretchFactor(1, 1)
         self.setCentralWidget(self.splitter)
