@@ -44,6 +44,7 @@ from engine.records.session_db import SessionDatabase, open_session
 from engine.records.settings import AppSettings
 from engine.text.input_files import find_input_files
 from gui.autosave import Autosave
+from gui.code_table import is_open
 from gui.coding_run import CodingRun
 from gui.document_list import DocumentList
 from gui.document_pane import LANGUAGE_NAMES, DocumentPane
@@ -60,6 +61,7 @@ from gui.window_state import restore_splitters, save_splitters
 __all__ = ["MainWindow"]
 
 _DOCUMENT_FILTER = "Documents (*.txt *.docx *.pdf);;All files (*)"
+_TO_REVIEW = (DocumentState.CODED, DocumentState.NO_MENTIONS)
 
 
 class MainWindow(QMainWindow):
@@ -161,6 +163,8 @@ class MainWindow(QMainWindow):
             action.setEnabled(reviewable)
         for action in self.review.mention_actions:
             action.setEnabled(reviewable and self.current_index is not None)
+        self.review.confirm_action.setEnabled(reviewable and document is not None
+                                              and document.state is DocumentState.NO_MENTIONS)
         running = self.coding.is_running()
         self.code_new_action.setEnabled(not running)
         self.code_selected_action.setEnabled(not running and document is not None)
@@ -236,15 +240,37 @@ class MainWindow(QMainWindow):
         self.autosave.changed()
 
     def apply_result(self, key: str, result: DocumentResult, select: int | None,
-                     step: ReviewStep | None = None) -> None:
-        """Store a reviewed result (from an edit, an undo or a redo: ``step``, for the audit log) and show it."""
+                     step: ReviewStep | None = None, shown: bool = True) -> None:
+        """Store a reviewed result (from an edit, an undo or a redo: ``step``, for the audit log) and show it
+        (not ``shown``: one of many documents an action changed, updated in the list only)."""
         self.session.set_result(key, result, step)
+        if not shown:
+            self.documents.update_document(self.session.get(key))
+            self.autosave.changed()
+            return
         if self.documents.current_key() != key:
             self.documents.select_key(key)
         self.documents.update_document(self.session.get(key))
         self._show_current()
         self.select_mention(select)
         self.autosave.changed()
+
+    def open_next_to_review(self) -> None:
+        """Open the next document in the list (as sorted and filtered) that still needs review, at its
+        first open mention; the status bar says where review moved, or that nothing is left."""
+        current = self.documents.current_key()
+        key = self.documents.next_key(lambda d: d.state in _TO_REVIEW, self.session.get, current)
+        if key is None:
+            self.statusBar().showMessage("No other document in the list needs review.", 8000)
+            return
+        done = self.session.get(current).name if current else ""
+        self.documents.select_key(key)
+        if not self.pane.preparing:
+            first = self.pane.mentions.find(None, 1, is_open)
+            if first is not None:
+                self.select_mention(first)
+        moved = f"{self.session.get(key).name} opened" + (f"; {done} is done" if done else "")
+        self.statusBar().showMessage(moved + " (Ctrl+Z goes back).", 8000)
 
     def offer_resume(self, keys: list[str]) -> None:
         """The app stopped during a coding run: offer to code its unfinished documents again."""
@@ -425,6 +451,10 @@ class MainWindow(QMainWindow):
         redo = self.undo_stack.createRedoAction(self, "&Redo")
         redo.setShortcut(QKeySequence.StandardKey.Redo)
         settings = action("&Settings…", self.edit_settings, QKeySequence.StandardKey.Preferences)
+        find = [action("&Find in text…", self.pane.find_bar.start, QKeySequence.StandardKey.Find),
+                action("Find &next", self.pane.find_bar.find, QKeySequence.StandardKey.FindNext),
+                action("Find pre&vious", lambda: self.pane.find_bar.find(backward=True),
+                       QKeySequence.StandardKey.FindPrevious)]
         review_actions = self.review.build_actions(action)
         group = QAction("&Group nested mentions", self, checkable=True, checked=True)
         group.toggled.connect(self.pane.mentions.set_grouped)
@@ -432,7 +462,7 @@ class MainWindow(QMainWindow):
             action("Keyboard shortcuts and &help", self.show_help, QKeySequence.StandardKey.HelpContents),
             action("&Language models…", self.manage_models),
         ]
-        sections = [("&File", file_actions), ("&Edit", [undo, redo, settings]),
+        sections = [("&File", file_actions), ("&Edit", [undo, redo, *find, settings]),
                     ("&Review", [*review_actions, group]), ("&Coding", coding_actions), ("&Help", help_actions)]
         toolbar = [[file_actions[0], self.code_new_action, self.cancel_action], review_actions[2:],
                    [undo, file_actions[2]]]

@@ -13,18 +13,30 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
-from PySide6.QtWidgets import QDialog, QWidget
+from PySide6.QtWidgets import QDialog, QMessageBox, QPushButton, QWidget
 
 from engine.core.codes import Edition
 from engine.core.errors import ReviewError
 from engine.core.model import DocumentResult, Mention, Stage
 from engine.records.audit import Action, ReviewStep, Step
-from engine.records.review import accept, accept_stage, add_mention, change_code, delete, reject
+from engine.records.review import (
+    accept,
+    accept_stage,
+    add_mention,
+    change_code,
+    code_everywhere,
+    confirm_no_mentions,
+    delete,
+    is_reviewed,
+    occurrences,
+    reject,
+)
 from engine.records.session import ReviewSession, SessionDocument
 from engine.records.settings import AppSettings
 from engine.terms.catalog import Catalog
 from engine.terms.dictionary import DEFAULT_EDITIONS
 from gui.code_picker import CodePickerDialog
+from gui.code_table import is_open
 from gui.document_pane import DocumentPane
 from gui.errors import show_error
 
@@ -48,16 +60,21 @@ class ReviewHost(Protocol):
     def select_mention(self, index: int | None) -> None: ...
     def open_dialog(self, dialog: QDialog) -> None: ...
     def apply_result(self, key: str, result: DocumentResult, select: int | None,
-                     step: ReviewStep | None = None) -> None: ...
+                     step: ReviewStep | None = None, shown: bool = True) -> None: ...
+    def open_next_to_review(self) -> None: ...
 
 
 class _ResultChange(QUndoCommand):
-    """One review action; doing, undoing and redoing it each leave an audit row."""
+    """One review action; doing, undoing and redoing it each leave an audit row.
+
+    A step of an action on many documents (``parent``) is applied without being shown
+    (``shown``), except the current document's."""
 
     def __init__(self, host: ReviewHost, key: str, before: DocumentResult, after: DocumentResult, text: str,
-                 action: Action, select_before: int | None, select_after: int | None) -> None:
-        super().__init__(text)
-        self._host, self._key, self._action = host, key, action
+                 action: Action, select_before: int | None, select_after: int | None,
+                 parent: QUndoCommand | None = None, shown: bool = True) -> None:
+        super().__init__(text, parent)
+        self._host, self._key, self._action, self._shown = host, key, action, shown
         self._before, self._after = (before, select_before), (after, select_after)
         self._step = Step.DO  # QUndoStack.push calls redo() once: that is the action itself
 
@@ -71,7 +88,8 @@ class _ResultChange(QUndoCommand):
     def _apply(self, old: DocumentResult, new: DocumentResult, select: int | None, step: Step) -> None:
         coder = self._host.settings.coder
         self._host.apply_result(self._key, new, select,
-                                  ReviewStep(self._key, self._action, step, old, new, coder, datetime.now(UTC)))
+                                ReviewStep(self._key, self._action, step, old, new, coder, datetime.now(UTC)),
+                                self._shown)
 
 
 class ReviewActions:
@@ -96,8 +114,26 @@ class ReviewActions:
         remove = action("&Delete mention", self.delete, QKeySequence.StandardKey.Delete)
         self.mention_actions.append(remove)
         accept_all = action("Accept all &dictionary and site results", self.accept_dictionary, "Shift+A")
+        next_open = action("Next &open mention (then the next document)", self.next_open, "N")
+        self.confirm_action = action("C&onfirm: no mentions, nothing to code", self.confirm_no_mentions,
+                                     "Ctrl+Return")
         self.document_actions = [*navigation, add, accept_all]
-        return [*navigation, *self.mention_actions[:3], add, remove, accept_all]
+        return [*navigation, next_open, *self.mention_actions[:3], add, remove, accept_all, self.confirm_action]
+
+    def next_open(self) -> None:
+        """The next mention without a decision; after the document's last, the next document to review."""
+        if self.host.current_document() is not None and not self.host.pane.preparing:
+            found = self.host.pane.mentions.find(self.host.current_index, 1, is_open)
+            if found is not None:
+                self.host.select_mention(found)
+                return
+        self.host.open_next_to_review()
+
+    def confirm_no_mentions(self) -> None:
+        """A document in which nothing was found: the coder read it and confirms there is nothing to code."""
+        reviewable = self._reviewable()
+        if reviewable is not None:
+            self._edit(*reviewable, "Confirm no mentions", Action.CONFIRM_NO_MENTIONS, confirm_no_mentions, None)
 
     def next(self) -> None:
         self.host.select_mention(self.host.pane.mentions.neighbour(self.host.current_index, 1))
@@ -144,6 +180,7 @@ class ReviewActions:
             catalog = Catalog.bundled(assignment.edition)
             self._edit(key, now, "Change code", Action.CHANGE_CODE, lambda r: change_code(r, index, code, catalog),
                        index)
+            self._offer_everywhere(key, assignment.mention.text, code, catalog, Action.CHANGE_CODE, index)
 
         picker.accepted.connect(chosen)
         self.host.open_dialog(picker)
@@ -175,9 +212,67 @@ class ReviewActions:
 
             self._edit(key, now, "Add mention", Action.ADD_MENTION, lambda r: add_mention(r, [span], code, catalog),
                        added)
+            self._offer_everywhere(key, text[slice(*span)], code, catalog, Action.ADD_MENTION, None)
 
         picker.accepted.connect(chosen)
         self.host.open_dialog(picker)
+
+    def _offer_everywhere(self, key: str, term: str, code: str, catalog: Catalog, action: Action,
+                          select: int | None) -> None:
+        """After one mention got ``code``: offer it to every other occurrence of the term, in this document
+        and in the other open documents of the same language and edition (one undoable step)."""
+        now = self._result(key)
+        if now is None:
+            return
+        language = now.document.language
+        here = sum(map(len, _pending(now, term, code)))
+        elsewhere = {}
+        for document in self.host.session:
+            result = None if document.key == key or document.coding else document.result
+            if (result is not None and result.document.language == language
+                    and _edition(document.edition, result) is catalog.edition):
+                count = sum(map(len, _pending(result, term, code)))
+                if count:
+                    elsewhere[document.key] = count
+        if not here and not elsewhere:
+            return
+        question = QMessageBox(QMessageBox.Icon.Question, "Apply to every occurrence?",
+                               f"“{term}” occurs {here} more time(s) in this document without {code}"
+                               + (f", and {sum(elsewhere.values())} time(s) in {len(elsewhere)} other open "
+                                  "document(s)" if elsewhere else "")
+                               + f". Give them {code} too?", parent=self.parent)
+        question.addButton("Only this mention", QMessageBox.ButtonRole.RejectRole)
+        scopes: dict[QPushButton, list[str]] = {}
+        if here:
+            scopes[question.addButton("Every occurrence in this document", QMessageBox.ButtonRole.AcceptRole)] = [key]
+        if elsewhere:
+            scopes[question.addButton("…and in the open documents", QMessageBox.ButtonRole.AcceptRole)] = [
+                key, *elsewhere]
+        question.buttonClicked.connect(
+            lambda button: self._apply_everywhere(scopes[button], term, code, catalog, action, select)
+            if button in scopes else None)
+        self.host.open_dialog(question)
+
+    def _apply_everywhere(self, keys: list[str], term: str, code: str, catalog: Catalog, action: Action,
+                          select: int | None) -> None:
+        """One undo step of one review step per document: the audit log and the site learn each."""
+        current = self.host.current_document()
+        macro = QUndoCommand(f"Give {code} to every “{term}”")
+        for key in keys:
+            before = self._result(key)
+            if before is None:
+                continue
+            try:
+                after = code_everywhere(before, term, code, catalog)
+            except ReviewError as error:
+                show_error(self.parent, error, "Apply to every occurrence")
+                return
+            if after is not before:
+                shown = current is not None and key == current.key
+                _ResultChange(self.host, key, before, after, macro.text(), action,
+                              select if shown else None, select if shown else None, macro, shown)
+        if macro.childCount():
+            self.host.undo_stack.push(macro)
 
     def _on_current(self, text: str, action: Action, change: Callable[[DocumentResult, int], DocumentResult],
                     select: int | None) -> None:
@@ -205,6 +300,8 @@ class ReviewActions:
         self.host.undo_stack.push(
             _ResultChange(self.host, key, before, after, text, action, self.host.current_index, select)
         )
+        if is_reviewed(after) and not is_reviewed(before):  # the document's last decision: on to the next
+            self.host.open_next_to_review()
 
     def _reviewable(self) -> tuple[str, DocumentResult] | None:
         """The current document's key and result, if it can be reviewed now (coded, not being coded)."""
@@ -220,6 +317,12 @@ class ReviewActions:
         except KeyError:  # removed meanwhile
             return None
         return None if document.coding else document.result
+
+
+def _pending(result: DocumentResult, term: str, code: str) -> tuple[list[int], list[tuple[int, int]]]:
+    """The occurrences of ``term`` that do not have ``code`` accepted yet (what applying it would change)."""
+    same, free = occurrences(result, term)
+    return [i for i in same if result.assignments[i].code != code or is_open(result.assignments[i])], free
 
 
 def _still_at(result: DocumentResult, index: int, mention: Mention) -> bool:
