@@ -279,12 +279,12 @@ class MentionTable(QTableView):
         among those the filter shows."""
         if self._accepts is None:
             return self.rows.mention_index.neighbour(index, step, self._grouped)
-        found = self.find(index, step, self.shown)
+        found = self.find(index, step, self._accepts)
         if found is not None:
             return found
         if index is not None and index < len(self.rows.assignments) and self.shown(index):
             return index  # at the end: stay
-        return self.find(None, step, self.shown)
+        return self.find(None, step, self._accepts)
 
     def _current_changed(self, cell: QModelIndex) -> None:
         if cell.isValid() and not self._selecting:

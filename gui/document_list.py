@@ -273,6 +273,10 @@ class DocumentList(QTableView):
         """Rows shown (after the filters)."""
         return self.proxy.rowCount()
 
+    def shown_keys(self) -> list[str]:
+        """The documents listed, top to bottom, as sorted and filtered."""
+        return [self._numbers[self.proxy.index(row, 0).data(_KEY)] for row in range(self.proxy.rowCount())]
+
     def item(self, row: int, column: int) -> QStandardItem:
         """The cell shown at ``row`` (after sorting and filtering)."""
         return self.source.itemFromIndex(self.proxy.mapToSource(self.proxy.index(row, column)))

@@ -67,13 +67,13 @@ class ReviewHost(Protocol):
 class _ResultChange(QUndoCommand):
     """One review action; doing, undoing and redoing it each leave an audit row.
 
-    A step of an action on many documents (``parent``) is applied without being shown
+    A step of an action on many documents (``_Together``) is applied without being shown
     (``shown``), except the current document's."""
 
     def __init__(self, host: ReviewHost, key: str, before: DocumentResult, after: DocumentResult, text: str,
                  action: Action, select_before: int | None, select_after: int | None,
-                 parent: QUndoCommand | None = None, shown: bool = True) -> None:
-        super().__init__(text, parent)
+                 shown: bool = True) -> None:
+        super().__init__(text)
         self._host, self._key, self._action, self._shown = host, key, action, shown
         self._before, self._after = (before, select_before), (after, select_after)
         self._step = Step.DO  # QUndoStack.push calls redo() once: that is the action itself
@@ -90,6 +90,25 @@ class _ResultChange(QUndoCommand):
         self._host.apply_result(self._key, new, select,
                                 ReviewStep(self._key, self._action, step, old, new, coder, datetime.now(UTC)),
                                 self._shown)
+
+
+class _Together(QUndoCommand):
+    """Review steps on several documents as one undo step (each still its own audit step).
+
+    Held in a Python list, not as Qt children: a child command's Python side was collected and
+    Qt then called a deleted object."""
+
+    def __init__(self, text: str, steps: list[_ResultChange]) -> None:
+        super().__init__(text)
+        self._steps = steps
+
+    def redo(self) -> None:
+        for step in self._steps:
+            step.redo()
+
+    def undo(self) -> None:
+        for step in reversed(self._steps):
+            step.undo()
 
 
 class ReviewActions:
@@ -121,9 +140,12 @@ class ReviewActions:
         return [*navigation, next_open, *self.mention_actions[:3], add, remove, accept_all, self.confirm_action]
 
     def next_open(self) -> None:
-        """The next mention without a decision; after the document's last, the next document to review."""
+        """The next mention without a decision (wrapping round); once none is left, the next document to review."""
         if self.host.current_document() is not None and not self.host.pane.preparing:
-            found = self.host.pane.mentions.find(self.host.current_index, 1, is_open)
+            mentions = self.host.pane.mentions
+            found = mentions.find(self.host.current_index, 1, is_open)
+            if found is None:  # one skipped above the current mention
+                found = mentions.find(None, 1, is_open)
             if found is not None:
                 self.host.select_mention(found)
                 return
@@ -257,7 +279,7 @@ class ReviewActions:
                           select: int | None) -> None:
         """One undo step of one review step per document: the audit log and the site learn each."""
         current = self.host.current_document()
-        macro = QUndoCommand(f"Give {code} to every “{term}”")
+        text, steps = f"Give {code} to every “{term}”", []
         for key in keys:
             before = self._result(key)
             if before is None:
@@ -269,10 +291,10 @@ class ReviewActions:
                 return
             if after is not before:
                 shown = current is not None and key == current.key
-                _ResultChange(self.host, key, before, after, macro.text(), action,
-                              select if shown else None, select if shown else None, macro, shown)
-        if macro.childCount():
-            self.host.undo_stack.push(macro)
+                steps.append(_ResultChange(self.host, key, before, after, text, action,
+                                           select if shown else None, select if shown else None, shown))
+        if steps:
+            self.host.undo_stack.push(_Together(text, steps))
 
     def _on_current(self, text: str, action: Action, change: Callable[[DocumentResult, int], DocumentResult],
                     select: int | None) -> None:
