@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 
 from PySide6.QtCore import (
     QItemSelectionModel,
@@ -48,6 +49,12 @@ _KEY = Qt.ItemDataRole.UserRole  # on the name cell: the document's number (a ke
 _SORT = Qt.ItemDataRole.UserRole + 1  # what a column sorts by (numbers as numbers)
 _STATE_ORDER = {state: n for n, state in enumerate(DocumentState)}
 AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+class _Keep(Enum):
+    """``set_filter``'s language left as it is."""
+
+    KEEP = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,19 +290,21 @@ class DocumentList(QTableView):
 
     # --- filters ------------------------------------------------------------------------
 
-    def set_filter(self, queue: Queue | None = None, language: str | None = "", words: str | None = None) -> None:
-        """Change what is shown: a queue, a language (None: any; "" leaves it), searched words."""
+    def set_filter(self, queue: Queue | None = None, language: str | None | _Keep = _Keep.KEEP,
+                   words: str | None = None) -> None:
+        """Change what is shown: a queue, a language (None: any; "": not known), searched words."""
+        self.proxy.beginFilterChange()
         if queue is not None:
             self.proxy.queue = queue
             self.queue.setCurrentIndex(QUEUES.index(queue))
-        if language != "":
+        if not isinstance(language, _Keep):
             self.proxy.language = language
             self.language.setCurrentIndex(max(0, self.language.findData(language)))
         if words is not None:
             self.proxy.words = words.casefold().split()
             if self.search.text() != words:
                 self.search.setText(words)
-        self.proxy.invalidateFilter()
+        self.proxy.endFilterChange()
         if not self.currentIndex().isValid() and self.proxy.rowCount():
             self.selectionModel().setCurrentIndex(
                 self.proxy.index(0, 0),
