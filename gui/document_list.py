@@ -17,11 +17,11 @@ from enum import Enum
 
 from PySide6.QtCore import (
     QItemSelectionModel,
-    QModelIndex,
-    QPersistentModelIndex,
+    QRegularExpression,
     QSignalBlocker,
     QSortFilterProxyModel,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
@@ -47,8 +47,8 @@ _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _COLUMNS = ("Document", "Lang", "Status", "#", "Open")
 _KEY = Qt.ItemDataRole.UserRole  # on the name cell: the document's number (a key may not survive as a QString)
 _SORT = Qt.ItemDataRole.UserRole + 1  # what a column sorts by (numbers as numbers)
+_FILTER = Qt.ItemDataRole.UserRole + 2  # on the name cell: what the filters match (``_Row.facets``)
 _STATE_ORDER = {state: n for n, state in enumerate(DocumentState)}
-AnyIndex = QModelIndex | QPersistentModelIndex
 
 
 class _Keep(Enum):
@@ -66,45 +66,64 @@ class _Row:
     language: str  # "" when not known (not read yet, unreadable)
     searched: str  # name and path, casefolded
 
+    def facets(self) -> str:
+        """The row as the filter's regular expression reads it (``_FILTER`` role of the name cell)."""
+        return f"<state:{self.state.value}><{'open' if self.open else 'closed'}><lang:{self.language}>\n{self.searched}"
+
 
 @dataclass(frozen=True, slots=True)
 class Queue:
-    """A filter of the worklist, named as a coder would ask for it."""
+    """A filter of the worklist, named as a coder would ask for it: documents in these states
+    (any, when empty), or only with open mentions."""
 
     label: str
-    accepts: Callable[[_Row], bool]
+    states: tuple[DocumentState, ...] = ()
+    with_open: bool = False
+
+    def accepts(self, row: _Row) -> bool:
+        return (not self.states or row.state in self.states) and (row.open > 0 or not self.with_open)
+
+    def pattern(self) -> str:
+        states = "|".join(QRegularExpression.escape(state.value) for state in self.states)
+        return (f"(?=<state:(?:{states})>)" if states else "") + ("(?=.*<open>)" if self.with_open else "")
 
 
-_TO_REVIEW = (DocumentState.CODED, DocumentState.NO_MENTIONS)
 QUEUES = (
-    Queue("All documents", lambda row: True),
-    Queue("To review", lambda row: row.state in _TO_REVIEW),
-    Queue("With open mentions", lambda row: row.open > 0),
-    Queue("No mentions found", lambda row: row.state is DocumentState.NO_MENTIONS),
-    Queue("Errors", lambda row: row.state is DocumentState.ERROR),
-    Queue("Not coded yet", lambda row: row.state is DocumentState.NEW),
-    Queue("Reviewed", lambda row: row.state is DocumentState.REVIEWED),
+    Queue("All documents"),
+    Queue("To review", (DocumentState.CODED, DocumentState.NO_MENTIONS)),
+    Queue("With open mentions", with_open=True),
+    Queue("No mentions found", (DocumentState.NO_MENTIONS,)),
+    Queue("Errors", (DocumentState.ERROR,)),
+    Queue("Not coded yet", (DocumentState.NEW,)),
+    Queue("Reviewed", (DocumentState.REVIEWED,)),
 )
 
 
 class _Filter(QSortFilterProxyModel):
-    """Keeps the rows of the chosen queue and language whose name or path holds the searched words."""
+    """Keeps the rows of the chosen queue and language whose name or path holds the searched words.
 
-    def __init__(self, rows: dict[str, _Row], keys: dict[int, str], parent: QWidget) -> None:
+    One regular expression over each row's facets, matched in C++: a filter written in Python
+    was called from C++ for every changed cell, and each call waited for the coding worker to
+    hand over the GIL (gaps of over 100 ms in the heartbeat test while coding)."""
+
+    def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
-        self._rows, self.keys = rows, keys
         self.queue = QUEUES[0]
         self.language: str | None = None  # None: any
         self.words: list[str] = []
         self.setSortRole(_SORT)
+        self.setFilterRole(_FILTER)
+        self.setFilterKeyColumn(0)
 
-    def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:  # noqa: N802 — Qt's name
-        number = self.sourceModel().index(source_row, 0, source_parent).data(_KEY)
-        row = self._rows.get(self.keys.get(number, ""))
-        if row is None:
-            return True
-        return (self.queue.accepts(row) and (self.language is None or row.language == self.language)
-                and all(word in row.searched for word in self.words))
+    def apply(self) -> None:
+        """Filter by the queue, language and words now set."""
+        pattern = "^" + self.queue.pattern()
+        if self.language is not None:
+            pattern += f"(?=.*<lang:{QRegularExpression.escape(self.language)}>)"
+        pattern += "".join(f"(?=.*{QRegularExpression.escape(word)})" for word in self.words)
+        options = (QRegularExpression.PatternOption.DotMatchesEverythingOption
+                   | QRegularExpression.PatternOption.CaseInsensitiveOption)
+        self.setFilterRegularExpression(QRegularExpression(pattern, options))
 
 
 class DocumentList(QTableView):
@@ -123,7 +142,7 @@ class DocumentList(QTableView):
             self.source.horizontalHeaderItem(column).setToolTip(tip)
         self._rows: dict[str, _Row] = {}
         self._numbers: dict[int, str] = {}  # what _KEY holds → the document's key
-        self.proxy = _Filter(self._rows, self._numbers, self)
+        self.proxy = _Filter(self)
         self.proxy.setSourceModel(self.source)
         self.setModel(self.proxy)
         self.verticalHeader().hide()
@@ -147,6 +166,10 @@ class DocumentList(QTableView):
         self._counts: Counter[str] = Counter()  # queue label → documents in it
         self._bulk = False  # many rows are being added: the counts are shown once, after them
         self._next_number = 0
+        self._counting = QTimer(self)
+        self._counting.setSingleShot(True)
+        self._counting.setInterval(100)
+        self._counting.timeout.connect(self._show_counts)
         self.filter_bar = self._build_filter_bar()
         self.selectionModel().currentRowChanged.connect(lambda *_: self.current_changed.emit(self.current_key() or ""))
 
@@ -210,10 +233,11 @@ class DocumentList(QTableView):
             str(len(result.assignments)) if result else "",
             str(opened) if result else "",
         )
-        if items is None or self._shown.get(document.key) == cells:
+        shown = (*cells, document.error or "")
+        if items is None or self._shown.get(document.key) == shown:
             return
         before = self._shown.get(document.key)
-        self._shown[document.key] = cells
+        self._shown[document.key] = shown
         path = document.source or document.key
         row = _Row(state, opened, document.language or "", f"{document.name}\n{path}".casefold())
         old = self._rows.get(document.key)
@@ -225,9 +249,14 @@ class DocumentList(QTableView):
                        len(result.assignments) if result else -1, opened if result else -1)
         colors = {2: QBrush(QColor(STATE_COLORS[state]))}
         tips = {0: path, 2: document.error or ""}
+        facets = row.facets()
+        refilter = old is None or old.facets() != facets
         for column, (item, text, value) in enumerate(zip(items, cells, sort_values, strict=True)):
-            if before is None or before[column] != text or column == 2:
+            if (before is None or before[column] != text or (column == 0 and refilter)
+                    or (column == 2 and before[-1] != shown[-1])):
                 roles: dict[int, object] = {Qt.ItemDataRole.DisplayRole: text, _SORT: value}
+                if column == 0:
+                    roles[_FILTER] = facets
                 if column in colors:
                     roles[Qt.ItemDataRole.ForegroundRole] = colors[column]
                 if column in tips:
@@ -235,8 +264,8 @@ class DocumentList(QTableView):
                 if column >= 3:
                     roles[Qt.ItemDataRole.TextAlignmentRole] = _RIGHT
                 self.source.setItemData(item.index(), roles)  # one change: the proxy re-sorts the row once
-        if not self._bulk:
-            self._show_counts()
+        if not self._bulk and not self._counting.isActive():
+            self._counting.start()  # once per burst of results, not once per result
 
     # --- the current document -----------------------------------------------------------
 
@@ -293,7 +322,6 @@ class DocumentList(QTableView):
     def set_filter(self, queue: Queue | None = None, language: str | None | _Keep = _Keep.KEEP,
                    words: str | None = None) -> None:
         """Change what is shown: a queue, a language (None: any; "": not known), searched words."""
-        self.proxy.beginFilterChange()
         if queue is not None:
             self.proxy.queue = queue
             self.queue.setCurrentIndex(QUEUES.index(queue))
@@ -304,7 +332,7 @@ class DocumentList(QTableView):
             self.proxy.words = words.casefold().split()
             if self.search.text() != words:
                 self.search.setText(words)
-        self.proxy.endFilterChange()
+        self.proxy.apply()
         if not self.currentIndex().isValid() and self.proxy.rowCount():
             self.selectionModel().setCurrentIndex(
                 self.proxy.index(0, 0),
