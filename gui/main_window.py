@@ -255,21 +255,28 @@ class MainWindow(QMainWindow):
         self.select_mention(select)
         self.autosave.changed()
 
-    def open_next_to_review(self) -> None:
+    def open_next_to_review(self, done: str | None = None) -> None:
         """Open the next document in the list (as sorted and filtered) that still needs review, at its
-        first open mention; the status bar says where review moved, or that nothing is left."""
+        first open mention; the status bar says where review moved, or that nothing is left.
+
+        ``done``: the document just reviewed.  Where the list is filtered to what needs review it has
+        left the list already, and the row after it became current: that one is next."""
         current = self.documents.current_key()
-        key = self.documents.next_key(lambda d: d.state in _TO_REVIEW, self.session.get, current)
+        if done is not None and current not in (None, done) and self.session.get(current).state in _TO_REVIEW:
+            key: str | None = current
+        else:
+            key = self.documents.next_key(lambda d: d.state in _TO_REVIEW, self.session.get, current)
         if key is None:
             self.statusBar().showMessage("No other document in the list needs review.", 8000)
             return
-        done = self.session.get(current).name if current else ""
+        finished = done if done is not None else current
+        done_name = self.session.get(finished).name if finished else ""
         self.documents.select_key(key)
         if not self.pane.preparing:
             first = self.pane.mentions.find(None, 1, is_open)
             if first is not None:
                 self.select_mention(first)
-        moved = f"{self.session.get(key).name} opened" + (f"; {done} is done" if done else "")
+        moved = f"{self.session.get(key).name} opened" + (f"; {done_name} is done" if done_name else "")
         self.statusBar().showMessage(moved + " (Ctrl+Z goes back).", 8000)
 
     def offer_resume(self, keys: list[str]) -> None:

@@ -61,7 +61,7 @@ class ReviewHost(Protocol):
     def open_dialog(self, dialog: QDialog) -> None: ...
     def apply_result(self, key: str, result: DocumentResult, select: int | None,
                      step: ReviewStep | None = None, shown: bool = True) -> None: ...
-    def open_next_to_review(self) -> None: ...
+    def open_next_to_review(self, done: str | None = None) -> None: ...
 
 
 class _ResultChange(QUndoCommand):
@@ -323,7 +323,7 @@ class ReviewActions:
             _ResultChange(self.host, key, before, after, text, action, self.host.current_index, select)
         )
         if is_reviewed(after) and not is_reviewed(before):  # the document's last decision: on to the next
-            self.host.open_next_to_review()
+            self.host.open_next_to_review(key)
 
     def _reviewable(self) -> tuple[str, DocumentResult] | None:
         """The current document's key and result, if it can be reviewed now (coded, not being coded)."""

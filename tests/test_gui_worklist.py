@@ -221,6 +221,23 @@ def test_a_document_without_mentions_waits_for_the_coders_confirmation(
     assert control.state is DocumentState.REVIEWED
 
 
+def test_confirming_one_after_another_in_the_to_review_queue_skips_none(
+    qtbot: QtBot, coded: Callable[[dict[str, str]], MainWindow]
+) -> None:
+    """A reviewed document leaves a list filtered to what needs review: the one after it is next."""
+    window = coded({f"{n}.txt": CONTROL for n in range(4)})
+    listing = window.documents
+    listing.set_filter(QUEUES[[q.label for q in QUEUES].index("To review")])
+    listing.select_key(window.session.documents[0].key)
+    opened = []
+    for _ in range(4):
+        opened.append(window.current_document().name)  # type: ignore[union-attr]
+        key(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert opened == ["0.txt", "1.txt", "2.txt", "3.txt"]
+    assert listing.rowCount() == 0 and all(d.state is DocumentState.REVIEWED for d in window.session)
+    assert window.statusBar().currentMessage() == "No other document in the list needs review."
+
+
 # --- moving through the work --------------------------------------------------------------------
 
 
