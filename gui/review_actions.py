@@ -258,11 +258,12 @@ class ReviewActions:
                     elsewhere[document.key] = count
         if not here and not elsewhere:
             return
+        places = [f"{here} more time(s) in this document"] if here else []
+        if elsewhere:
+            places.append(f"{sum(elsewhere.values())} time(s) in {len(elsewhere)} other open document(s)")
         question = QMessageBox(QMessageBox.Icon.Question, "Apply to every occurrence?",
-                               f"“{term}” occurs {here} more time(s) in this document without {code}"
-                               + (f", and {sum(elsewhere.values())} time(s) in {len(elsewhere)} other open "
-                                  "document(s)" if elsewhere else "")
-                               + f". Give them {code} too?", parent=self.parent)
+                               f"“{term}” occurs {' and '.join(places)} without {code}. Give them {code} too?",
+                               parent=self.parent)
         question.addButton("Only this mention", QMessageBox.ButtonRole.RejectRole)
         scopes: dict[QPushButton, list[str]] = {}
         if here:

@@ -340,7 +340,8 @@ def test_a_code_given_to_every_occurrence_in_the_open_documents_is_one_undo_step
 
     question = window.dialog
     assert isinstance(question, QMessageBox)
-    assert "1 more time(s) in this document" in question.text() and "1 other open document" in question.text()
+    assert question.text() == ("“neumonía” occurs 1 more time(s) in this document and 1 time(s) in 1 other open "
+                               "document(s) without J15.9. Give them J15.9 too?")
     everywhere = next(button for button in question.buttons() if button.text() == "…and in the open documents")
     everywhere.click()
     pneumonias = [x for d in (a, b) for x in d.result.assignments if x.mention.text == "neumonía"]  # type: ignore[union-attr]
