@@ -4,10 +4,9 @@ A thin shell: coding runs in ``CodingRun``, review edits are ``engine.records.re
 calls pushed on an undo stack (``ReviewActions``), saving is ``Autosave`` into
 the session database (``engine.records.session_db``), the current document is shown by
 ``DocumentPane``.  The window wires them together and owns the session's commands (open,
-code, remove, resume, choose a language or edition, move on to the next document to review, dialogs):
-about 480 lines, kept whole
-because each command reads and changes the same few parts and a split would only pass the
-window around.
+code, remove, resume, choose a language or edition, move on to the next document to review,
+dialogs): about 480 lines, kept whole because each command reads and changes the same few parts
+and a split would only pass the window around.
 """
 
 from __future__ import annotations
