@@ -142,7 +142,8 @@ class CodingRun(QObject):
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(done)
         left = time_left(time.monotonic() - self._started, done, total)
-        self.message.setText(f"Coding {min(done + 1, total)}/{total}: {message}" + (f" · {left}" if left else ""))
+        shown = f"Coding {min(done + 1, total)}/{total}: {message}"
+        self.message.setText(f"{shown} · {left}" if left else shown)
 
     def _failed(self, error: BaseException) -> None:
         self._finish()

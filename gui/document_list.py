@@ -45,7 +45,7 @@ __all__ = ["QUEUES", "DocumentList", "Queue"]
 
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _COLUMNS = ("Document", "Lang", "Status", "#", "Open")
-_KEY = Qt.ItemDataRole.UserRole  # on the name cell: the document's number (a key may not survive as a QString)
+_KEY = Qt.ItemDataRole.UserRole  # on the name cell: the document's number (a key may not survive as QString)
 _SORT = Qt.ItemDataRole.UserRole + 1  # what a column sorts by (numbers as numbers)
 _FILTER = Qt.ItemDataRole.UserRole + 2  # on the name cell: what the filters match (``_Row.facets``)
 _STATE_ORDER = {state: n for n, state in enumerate(DocumentState)}
@@ -68,7 +68,8 @@ class _Row:
 
     def facets(self) -> str:
         """The row as the filter's regular expression reads it (``_FILTER`` role of the name cell)."""
-        return f"<state:{self.state.value}><{'open' if self.open else 'closed'}><lang:{self.language}>\n{self.searched}"
+        opened = "open" if self.open else "closed"
+        return f"<state:{self.state.value}><{opened}><lang:{self.language}>\n{self.searched}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +172,8 @@ class DocumentList(QTableView):
         self._counting.setInterval(100)
         self._counting.timeout.connect(self._show_counts)
         self.filter_bar = self._build_filter_bar()
-        self.selectionModel().currentRowChanged.connect(lambda *_: self.current_changed.emit(self.current_key() or ""))
+        self.selectionModel().currentRowChanged.connect(
+            lambda *_: self.current_changed.emit(self.current_key() or ""))
 
     # --- rows ---------------------------------------------------------------------------
 
@@ -290,8 +292,8 @@ class DocumentList(QTableView):
             index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
         self.scrollTo(index)
 
-    def next_key(self, accepts: Callable[[SessionDocument], bool], documents: Callable[[str], SessionDocument],
-                 after: str | None) -> str | None:
+    def next_key(self, accepts: Callable[[SessionDocument], bool],
+                 documents: Callable[[str], SessionDocument], after: str | None) -> str | None:
         """The first document shown below ``after`` (wrapping round) that ``accepts`` takes."""
         count = self.proxy.rowCount()
         start = -1

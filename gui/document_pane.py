@@ -89,7 +89,8 @@ class DocumentPane(QObject):
         self.changed.emit()
 
     def filter_mentions(self, row: int) -> None:
-        """List only the mentions of ``MENTION_FILTERS[row]``; a current mention it hides gives way to the first shown."""
+        """List only the mentions of ``MENTION_FILTERS[row]``; a current mention it hides gives way
+        to the first one shown."""
         self.mention_filter.setCurrentIndex(row)
         self.mentions.set_filter(MENTION_FILTERS[row][1])
         if self.current_index is not None and not self.mentions.shown(self.current_index):

@@ -137,10 +137,12 @@ class ReviewActions:
         self.confirm_action = action("C&onfirm: no mentions, nothing to code", self.confirm_no_mentions,
                                      "Ctrl+Return")
         self.document_actions = [*navigation, add, accept_all]
-        return [*navigation, next_open, *self.mention_actions[:3], add, remove, accept_all, self.confirm_action]
+        return [*navigation, next_open, *self.mention_actions[:3], add, remove, accept_all,
+                self.confirm_action]
 
     def next_open(self) -> None:
-        """The next mention without a decision (wrapping round); once none is left, the next document to review."""
+        """The next mention without a decision (wrapping round); once none is left, the next
+        document to review."""
         if self.host.current_document() is not None and not self.host.pane.preparing:
             mentions = self.host.pane.mentions
             found = mentions.find(self.host.current_index, 1, is_open)
@@ -155,7 +157,8 @@ class ReviewActions:
         """A document in which nothing was found: the coder read it and confirms there is nothing to code."""
         reviewable = self._reviewable()
         if reviewable is not None:
-            self._edit(*reviewable, "Confirm no mentions", Action.CONFIRM_NO_MENTIONS, confirm_no_mentions, None)
+            self._edit(*reviewable, "Confirm no mentions", Action.CONFIRM_NO_MENTIONS, confirm_no_mentions,
+                       None)
 
     def next(self) -> None:
         self.host.select_mention(self.host.pane.mentions.neighbour(self.host.current_index, 1))
@@ -262,15 +265,16 @@ class ReviewActions:
         if elsewhere:
             places.append(f"{sum(elsewhere.values())} time(s) in {len(elsewhere)} other open document(s)")
         question = QMessageBox(QMessageBox.Icon.Question, "Apply to every occurrence?",
-                               f"“{term}” occurs {' and '.join(places)} without {code}. Give them {code} too?",
+                               f"“{term}” occurs {' and '.join(places)} without {code}. "
+                               f"Give them {code} too?",
                                parent=self.parent)
         question.addButton("Only this mention", QMessageBox.ButtonRole.RejectRole)
         scopes: dict[QPushButton, list[str]] = {}
+        role = QMessageBox.ButtonRole.AcceptRole
         if here:
-            scopes[question.addButton("Every occurrence in this document", QMessageBox.ButtonRole.AcceptRole)] = [key]
+            scopes[question.addButton("Every occurrence in this document", role)] = [key]
         if elsewhere:
-            scopes[question.addButton("…and in the open documents", QMessageBox.ButtonRole.AcceptRole)] = [
-                key, *elsewhere]
+            scopes[question.addButton("…and in the open documents", role)] = [key, *elsewhere]
         question.buttonClicked.connect(
             lambda button: self._apply_everywhere(scopes[button], term, code, catalog, action, select)
             if button in scopes else None)

@@ -221,7 +221,8 @@ def _write_documents(connection: sqlite3.Connection, documents: tuple[SessionDoc
 
 
 def _document(row: tuple[Any, ...]) -> SessionDocument:
-    key, source, language, edition, fixed, error, coding, unfinished, header, text, assignments, confirmed = row
+    (key, source, language, edition, fixed, error, coding, unfinished, header, text, assignments,
+     confirmed) = row
     result = None
     if header is not None:
         coded = json.loads(header)
