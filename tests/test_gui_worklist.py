@@ -23,7 +23,7 @@ from pytestqt.qtbot import QtBot
 
 from engine.core.model import ReviewStatus, Stage
 from engine.records.review import open_count
-from engine.records.session import DocumentState, ReviewSession, default_session_path
+from engine.records.session import DocumentState, ReviewSession, SessionDocument, default_session_path
 from engine.records.settings import AppSettings
 from gui.code_picker import CodePickerDialog
 from gui.code_table import MENTION_FILTERS
@@ -319,6 +319,12 @@ def test_ctrl_f_finds_words_in_the_text_and_the_find_is_what_add_mention_takes(
     assert bar.status.text() == "not found"
 
 
+def codes_of(document: SessionDocument, words: str) -> list[str | None]:
+    """The codes of the document's mentions that read ``words``, in text order."""
+    assert document.result is not None
+    return [x.code for x in document.result.assignments if x.mention.text == words]
+
+
 def test_a_code_given_to_every_occurrence_in_the_open_documents_is_one_undo_step_and_audited(
     qtbot: QtBot, coded: Callable[[dict[str, str]], MainWindow]
 ) -> None:
@@ -344,9 +350,10 @@ def test_a_code_given_to_every_occurrence_in_the_open_documents_is_one_undo_step
                                "document(s) without J15.9. Give them J15.9 too?")
     everywhere = next(button for button in question.buttons() if button.text() == "…and in the open documents")
     everywhere.click()
-    pneumonias = [x for d in (a, b) for x in d.result.assignments if x.mention.text == "neumonía"]  # type: ignore[union-attr]
-    assert len(pneumonias) == 3 and {x.code for x in pneumonias} == {"J15.9"}
-    assert {x.stage for x in pneumonias} == {Stage.USER}
+    pneumonias = [*codes_of(a, "neumonía"), *codes_of(b, "neumonía")]
+    assert pneumonias == ["J15.9"] * 3
+    given = [x for d in (a, b) for x in d.result.assignments if x.code == "J15.9"]  # type: ignore[union-attr]
+    assert {x.stage for x in given} == {Stage.USER}
     assert window.current_document() is a  # the other document changed in the list only
 
     window.save_session()
@@ -358,8 +365,7 @@ def test_a_code_given_to_every_occurrence_in_the_open_documents_is_one_undo_step
     assert learned == 3
 
     key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # the "everywhere" step, in both documents
-    assert [x.code for x in b.result.assignments if x.mention.text == "neumonía"] == ["J18.9"]  # type: ignore[union-attr]
-    assert [x.code for x in a.result.assignments if x.mention.text == "neumonía"] == ["J15.9", "J18.9"]  # type: ignore[union-attr]
+    assert codes_of(b, "neumonía") == ["J18.9"] and codes_of(a, "neumonía") == ["J15.9", "J18.9"]
 
 
 # --- each document's own message ----------------------------------------------------------------

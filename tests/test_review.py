@@ -102,7 +102,8 @@ def test_delete_and_bad_indexes(coded: DocumentResult) -> None:
 
 
 def test_a_document_without_mentions_is_reviewed_only_once_the_coder_confirms_it(coded: DocumentResult) -> None:
-    nothing = Pipeline.bundled("es").code(Document("d2", "Varón de 71 años. PSA 22 ng/ml. Control en seis meses.", "es"))
+    text = "Varón de 71 años. PSA 22 ng/ml. Control en seis meses."
+    nothing = Pipeline.bundled("es").code(Document("d2", text, "es"))
     assert nothing.assignments == () and needs_confirmation(nothing) and not is_reviewed(nothing)
     confirmed = confirm_no_mentions(nothing)
     assert is_reviewed(confirmed) and not needs_confirmation(confirmed)
@@ -117,7 +118,8 @@ def test_a_code_for_every_occurrence_corrects_same_mentions_and_adds_missed_plac
     result = Pipeline.bundled("es").code(Document("d3", text, "es"))
     same, free = occurrences(result, "neumonía")
     places = [(0, 8), (text.index("neumonia"), text.index("neumonia") + 8)]
-    assert sorted([(result.assignments[i].mention.start, result.assignments[i].mention.end) for i in same] + free) == places
+    spans = [(result.assignments[i].mention.start, result.assignments[i].mention.end) for i in same]
+    assert sorted(spans + free) == places
     everywhere = code_everywhere(result, "neumonía", "J15.9", catalog)
     coded = sorted((a.mention.start, a.mention.end) for a in everywhere.assignments if a.code == "J15.9")
     assert coded == places  # case and accents aside; "neumonías" and "Neumonía basal" are other terms
