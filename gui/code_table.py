@@ -11,7 +11,7 @@ and scroll position stay put.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import compress
 from operator import attrgetter, is_not
 
@@ -30,9 +30,17 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidge
 from engine.core.model import Assignment, ReviewStatus
 from engine.records.review import DONE_STATUSES
 from gui.mention_index import MentionIndex, nesting
-from gui.presentation import STATUS_LABELS, describe, fixed_widths, stage_color, stage_label, status_color
+from gui.presentation import (
+    STAGE_LABELS,
+    STATUS_LABELS,
+    describe,
+    fixed_widths,
+    stage_color,
+    stage_label,
+    status_color,
+)
 
-__all__ = ["CodeSummary", "MentionTable", "nesting"]
+__all__ = ["MENTION_FILTERS", "CodeSummary", "MentionTable", "is_open", "nesting"]
 
 _INDEX = Qt.ItemDataRole.UserRole  # the assignment a row shows
 _OUTER = Qt.ItemDataRole.UserRole + 1  # its outer mention's index, None at the top level
@@ -40,6 +48,23 @@ _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _INDENT = "    └ "
 MENTION_COLUMNS = ("Mention", "Code", "Title", "Ed.", "Stage", "Score", "Status")
 AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+Accepts = Callable[[Assignment], bool]
+
+
+def is_open(assignment: Assignment) -> bool:
+    """Still without a review decision."""
+    return assignment.status not in DONE_STATUSES
+
+
+# What the mention table may be narrowed to: (label, which mentions it keeps; None = all).
+MENTION_FILTERS: tuple[tuple[str, Accepts | None], ...] = (
+    ("All mentions", None),
+    ("Open only", is_open),
+    ("Needs review", lambda a: a.status is ReviewStatus.NEEDS_REVIEW),
+    *((f"Stage: {label}", lambda a, stage=stage: a.stage is stage) for stage, label in STAGE_LABELS.items()),
+)
 
 
 def changed_indices(old: Sequence[Assignment], new: Sequence[Assignment]) -> list[int]:
@@ -99,6 +124,7 @@ class MentionModel(_PythonTableModel):
         self.language = ""  # the document's: it names the edition (CIE-10-ES for CM codes in Spanish)
         self._order: list[int] = []
         self._outer: list[int | None] = []
+        self.changed: list[int] = []  # the assignments the last show() changed in place
         self._struck = QFont()
         self._struck.setStrikeOut(True)
 
@@ -109,7 +135,7 @@ class MentionModel(_PythonTableModel):
             self.language = language
             self._forget()
         if index is self.mention_index and grouped == self.grouped:
-            changed = changed_indices(self.assignments, assignments)
+            changed = self.changed = changed_indices(self.assignments, assignments)
             self.assignments = assignments
             if changed:
                 rows = [index.row(i, grouped) for i in changed]
@@ -174,6 +200,8 @@ class MentionTable(QTableView):
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self._grouped = True
         self._selecting = False  # the window moves the current row: not the coder's choice
+        self._accepts: Accepts | None = None  # the filter: which mentions are shown
+        self._hidden: set[int] = set()  # rows the filter hides
         self.selectionModel().currentRowChanged.connect(self._current_changed)
 
     def show_assignments(self, assignments: tuple[Assignment, ...],
@@ -184,8 +212,42 @@ class MentionTable(QTableView):
             index = MentionIndex.following(self.rows.mention_index, assignments)
         current = self.current_index()
         laid_out = self.rows.show(assignments, index, self._grouped, language)
+        if laid_out:
+            self._hidden = set()  # a reset shows every row again
+        self._filter_rows(None if laid_out else self.rows.changed)
         if laid_out and current is not None and current < len(assignments):
             self.select_mention(current)
+
+    def set_filter(self, accepts: Accepts | None) -> None:
+        """Show only the mentions ``accepts`` takes (None: all); J and K move through those only."""
+        self._accepts = accepts
+        self._filter_rows(None)
+
+    def shown(self, index: int) -> bool:
+        return self._accepts is None or self._accepts(self.rows.assignments[index])
+
+    def find(self, index: int | None, step: int, accepts: Accepts) -> int | None:
+        """The first mention after ``index`` (``step`` 1) or before it (-1), in the order shown, that
+        ``accepts`` takes and the filter shows; None if there is none."""
+        order = self.rows.mention_index.order(self._grouped)
+        assignments = self.rows.assignments
+        row = self.row_of(index) if index is not None else (-1 if step > 0 else len(order))
+        rows = range(row + 1, len(order)) if step > 0 else range(row - 1, -1, -1)
+        return next((order[r] for r in rows if accepts(assignments[order[r]]) and self.shown(order[r])), None)
+
+    def _filter_rows(self, indices: Iterable[int] | None) -> None:
+        """Hide the rows the filter does not take: all of them, or only ``indices``'s (they changed)."""
+        if self._accepts is None:
+            for row in self._hidden:
+                self.setRowHidden(row, False)
+            self._hidden = set()
+            return
+        assignments = self.rows.assignments
+        for i in range(len(assignments)) if indices is None else indices:
+            row, hide = self.row_of(i), not self._accepts(assignments[i])
+            if hide != (row in self._hidden):
+                self.setRowHidden(row, hide)
+                (self._hidden.add if hide else self._hidden.discard)(row)
 
     def set_grouped(self, grouped: bool) -> None:
         self._grouped = grouped
@@ -218,8 +280,16 @@ class MentionTable(QTableView):
         return self.rows.index(self.row_of(index), 0).data(_OUTER)
 
     def neighbour(self, index: int | None, step: int) -> int | None:
-        """The mention ``step`` rows after ``index`` in display order (the first or last when none)."""
-        return self.rows.mention_index.neighbour(index, step, self._grouped)
+        """The mention ``step`` rows after ``index`` in display order (the first or last when none),
+        among those the filter shows."""
+        if self._accepts is None:
+            return self.rows.mention_index.neighbour(index, step, self._grouped)
+        found = self.find(index, step, self._accepts)
+        if found is not None:
+            return found
+        if index is not None and index < len(self.rows.assignments) and self.shown(index):
+            return index  # at the end: stay
+        return self.find(None, step, self._accepts)
 
     def _current_changed(self, cell: QModelIndex) -> None:
         if cell.isValid() and not self._selecting:

@@ -11,6 +11,7 @@ review is never replaced by an error.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -27,7 +28,7 @@ from engine.terms.code_search import CodeSearch
 from gui.errors import show_error
 from gui.worker import BackgroundOp, TaskState, heavy_op
 
-__all__ = ["CodingRun"]
+__all__ = ["CodingRun", "time_left"]
 
 class CodingRun(QObject):
     """Owns the Coder; ``widgets`` (message, progress bar, Cancel) belong in the status bar."""
@@ -46,6 +47,7 @@ class CodingRun(QObject):
         self._op: BackgroundOp[None] | None = None
         self._before: dict[str, tuple[DocumentResult | None, str | None]] = {}
         self._kept: list[str] = []  # re-coding failures whose previous results were kept
+        self._started = 0.0  # when the run began (time.monotonic), for the estimate of the time left
         self.message = QLabel()
         self.bar = QProgressBar()
         self.bar.setMaximumWidth(220)
@@ -69,6 +71,7 @@ class CodingRun(QObject):
             self.session.touch(request.key)
             self.document_changed.emit(request.key)
         self._kept = []
+        self._started = time.monotonic()
         self._progress(0, len(requests), "starting")
         self._op = BackgroundOp(
             self._parent, lambda state: self._code(requests, state),
@@ -138,7 +141,9 @@ class CodingRun(QObject):
     def _progress(self, done: int, total: int, message: str) -> None:
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(done)
-        self.message.setText(f"Coding {min(done + 1, total)}/{total}: {message}")
+        left = time_left(time.monotonic() - self._started, done, total)
+        shown = f"Coding {min(done + 1, total)}/{total}: {message}"
+        self.message.setText(f"{shown} · {left}" if left else shown)
 
     def _failed(self, error: BaseException) -> None:
         self._finish()
@@ -167,6 +172,18 @@ class CodingRun(QObject):
     def _show_widgets(self, visible: bool) -> None:
         for widget in self.widgets:
             widget.setVisible(visible)
+
+
+def time_left(elapsed_s: float, done: int, total: int) -> str:
+    """"about 4 min left" from the pace so far; "" until a document is done (no pace to go by)."""
+    if done <= 0 or done >= total:
+        return ""
+    seconds = elapsed_s / done * (total - done)
+    if seconds < 60:
+        return f"about {max(5, round(seconds / 5) * 5)} s left"
+    if seconds < 3600:
+        return f"about {round(seconds / 60)} min left"
+    return f"about {seconds / 3600:.1f} h left"
 
 
 def _unfinished(event: CodingEvent) -> str:

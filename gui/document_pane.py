@@ -27,11 +27,12 @@ from PySide6.QtWidgets import (
 
 from engine.core.codes import Edition
 from engine.core.model import Assignment
-from engine.records.review import open_count
+from engine.records.review import needs_confirmation, open_count
 from engine.records.session import SessionDocument
 from engine.terms.dictionary import LANGUAGES
 from gui.candidate_list import CandidateList
-from gui.code_table import CodeSummary, MentionTable
+from gui.code_table import MENTION_FILTERS, CodeSummary, MentionTable
+from gui.find_bar import FindBar
 from gui.mention_index import MentionIndex
 from gui.presentation import describe
 from gui.text_view import SLICE_BUDGET_S, MentionLegend, MentionTextView
@@ -66,6 +67,10 @@ class DocumentPane(QObject):
                                + [(f"{LANGUAGE_NAMES[code]} ({code})", code) for code in LANGUAGES])
         self.edition = _combo([("Language default", None)] + [(e.label, e) for e in Edition])
         self.legend = MentionLegend()
+        self.find_bar = FindBar(self.text)
+        self.mention_filter = _combo([(label, None) for label, _ in MENTION_FILTERS])
+        self.mention_filter.setToolTip("Which mentions the table lists; J and K move through those only")
+        self.mention_filter.activated.connect(self.filter_mentions)
         self.middle, self.right = self._build_layout()
         for source in (self.text.mention_clicked, self.mentions.mention_selected, self.summary.mention_selected):
             source.connect(self.select_mention)
@@ -84,6 +89,14 @@ class DocumentPane(QObject):
         self.text.set_current(self.current_index)
         self._show_details(document)
         self.changed.emit()
+
+    def filter_mentions(self, row: int) -> None:
+        """List only the mentions of ``MENTION_FILTERS[row]``; a current mention it hides gives way
+        to the first one shown."""
+        self.mention_filter.setCurrentIndex(row)
+        self.mentions.set_filter(MENTION_FILTERS[row][1])
+        if self.current_index is not None and not self.mentions.shown(self.current_index):
+            self.select_mention(self.mentions.neighbour(None, 1))
 
     def show(self, document: SessionDocument | None) -> None:
         """Show ``document`` (the current one), keeping the current mention where it still exists."""
@@ -167,6 +180,11 @@ class DocumentPane(QObject):
             self.details.setPlainText(document.error)
         elif document.unfinished and not document.coding:
             self.details.setPlainText(document.unfinished)
+        elif document.result is not None and needs_confirmation(document.result):
+            self.details.setHtml(
+                "<b>No mentions found.</b> This does not mean there is nothing to code: read the text. "
+                "If there is nothing to code, confirm it (<b>Ctrl+Return</b>); otherwise select the words of "
+                "a missed mention (or find them with <b>Ctrl+F</b>) and add it (<b>M</b>).")
         elif document.result is not None and document.result.document.warnings:
             # What the reader could not take in as it was (a misdecoded part, dropped XML): the codes may miss it.
             self.details.setPlainText("\n\n".join(document.result.document.warnings))
@@ -186,12 +204,18 @@ class DocumentPane(QObject):
         middle_layout.addWidget(self.title)
         middle_layout.addLayout(choices)
         middle_layout.addWidget(self.text, 1)
+        middle_layout.addWidget(self.find_bar)
         middle_layout.addWidget(self.legend)
         tabs = QTabWidget()
         tabs.addTab(self.mentions, "Mentions")
         tabs.addTab(self.summary, "Codes")
+        tables = QWidget()
+        tables_layout = QVBoxLayout(tables)
+        tables_layout.setContentsMargins(0, 0, 0, 0)
+        tables_layout.addWidget(self.mention_filter)
+        tables_layout.addWidget(tabs, 1)
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(tabs)
+        right.addWidget(tables)
         right.addWidget(self.details)
         right.addWidget(self.candidates)
         right.setSizes([460, 170, 150])
@@ -212,7 +236,7 @@ def _placeholder(document: SessionDocument) -> str:
         return "Coding…"
     if document.error:
         return f"This document could not be coded.\n\n{document.error}"
-    return "Not coded yet: press F5 (Coding → Code new documents) to read and code it."
+    return "Not coded yet — press F5 (Coding → Code new documents) to read and code it."
 
 
 def _language(document: SessionDocument | None) -> str:

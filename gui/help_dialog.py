@@ -17,12 +17,16 @@ __all__ = ["HelpDialog", "help_html"]
 
 _WORKFLOW = """
 <ol>
-<li>Open documents (<i>File → Open</i>, or drop files or folders on the window).</li>
+<li>Open documents (<i>File → Open</i>, or drop files or folders on the window). The list sorts by
+any column and filters by queue (to review, open mentions, no mentions found, errors…), language
+and the words of a file name.</li>
 <li>Code them: dictionary results appear at once; with a language model chosen, its answers
 fill in mention by mention.</li>
 <li>Review every mention: accept, reject, change its code or delete it; select missed words
-in the text and add them as a mention. A document is <b>reviewed</b> once every mention has a
-status.</li>
+in the text (or find them with Ctrl+F) and add them as a mention. A document is <b>reviewed</b>
+once every mention has a status; one in which nothing was found is <b>no mentions found</b> until
+you have read it and confirmed there is nothing to code (Ctrl+Return). After a document's last
+decision the next one to review opens; N goes to the next open mention, across documents.</li>
 <li>Export the current document or all of them as CSV or JSON.</li>
 </ol>
 <p>Your work is saved automatically every few seconds and when you close the window;

@@ -4,9 +4,9 @@ A thin shell: coding runs in ``CodingRun``, review edits are ``engine.records.re
 calls pushed on an undo stack (``ReviewActions``), saving is ``Autosave`` into
 the session database (``engine.records.session_db``), the current document is shown by
 ``DocumentPane``.  The window wires them together and owns the session's commands (open,
-code, remove, resume, choose a language or edition, dialogs): about 420 lines, kept whole
-because each command reads and changes the same few parts and a split would only pass the
-window around.
+code, remove, resume, choose a language or edition, move on to the next document to review,
+dialogs): about 480 lines, kept whole because each command reads and changes the same few parts
+and a split would only pass the window around.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QSplitter,
+    QVBoxLayout,
+    QWidget,
 )
 
 from engine.core.errors import FolderReadError, SessionError
@@ -42,6 +44,7 @@ from engine.records.session_db import SessionDatabase, open_session
 from engine.records.settings import AppSettings
 from engine.text.input_files import find_input_files
 from gui.autosave import Autosave
+from gui.code_table import is_open
 from gui.coding_run import CodingRun
 from gui.document_list import DocumentList
 from gui.document_pane import LANGUAGE_NAMES, DocumentPane
@@ -53,10 +56,12 @@ from gui.model_manager import ModelManagerDialog
 from gui.review_actions import ReviewActions
 from gui.settings_dialog import SettingsDialog
 from gui.site_dictionary_dialog import SiteDictionaryDialog
+from gui.window_state import restore_splitters, save_splitters
 
 __all__ = ["MainWindow"]
 
 _DOCUMENT_FILTER = "Documents (*.txt *.docx *.pdf);;All files (*)"
+_TO_REVIEW = (DocumentState.CODED, DocumentState.NO_MENTIONS)
 
 
 class MainWindow(QMainWindow):
@@ -158,6 +163,8 @@ class MainWindow(QMainWindow):
             action.setEnabled(reviewable)
         for action in self.review.mention_actions:
             action.setEnabled(reviewable and self.current_index is not None)
+        self.review.confirm_action.setEnabled(reviewable and document is not None
+                                              and document.state is DocumentState.NO_MENTIONS)
         running = self.coding.is_running()
         self.code_new_action.setEnabled(not running)
         self.code_selected_action.setEnabled(not running and document is not None)
@@ -233,15 +240,44 @@ class MainWindow(QMainWindow):
         self.autosave.changed()
 
     def apply_result(self, key: str, result: DocumentResult, select: int | None,
-                     step: ReviewStep | None = None) -> None:
-        """Store a reviewed result (from an edit, an undo or a redo: ``step``, for the audit log) and show it."""
+                     step: ReviewStep | None = None, shown: bool = True) -> None:
+        """Store a reviewed result (from an edit, an undo or a redo: ``step``, for the audit log) and show it
+        (not ``shown``: one of many documents an action changed, updated in the list only)."""
         self.session.set_result(key, result, step)
+        if not shown:
+            self.documents.update_document(self.session.get(key))
+            self.autosave.changed()
+            return
         if self.documents.current_key() != key:
             self.documents.select_key(key)
         self.documents.update_document(self.session.get(key))
         self._show_current()
         self.select_mention(select)
         self.autosave.changed()
+
+    def open_next_to_review(self, done: str | None = None) -> None:
+        """Open the next document in the list (as sorted and filtered) that still needs review, at its
+        first open mention; the status bar says where review moved, or that nothing is left.
+
+        ``done``: the document just reviewed.  Where the list is filtered to what needs review it has
+        left the list already, and the row after it became current: that one is next."""
+        current = self.documents.current_key()
+        if done is not None and current not in (None, done) and self.session.get(current).state in _TO_REVIEW:
+            key: str | None = current
+        else:
+            key = self.documents.next_key(lambda d: d.state in _TO_REVIEW, self.session.get, current)
+        if key is None:
+            self.statusBar().showMessage("No other document in the list needs review.", 8000)
+            return
+        finished = done if done is not None else current
+        done_name = self.session.get(finished).name if finished else ""
+        self.documents.select_key(key)
+        if not self.pane.preparing:
+            first = self.pane.mentions.find(None, 1, is_open)
+            if first is not None:
+                self.select_mention(first)
+        moved = f"{self.session.get(key).name} opened" + (f"; {done_name} is done" if done_name else "")
+        self.statusBar().showMessage(moved + " (Ctrl+Z goes back).", 8000)
 
     def offer_resume(self, keys: list[str]) -> None:
         """The app stopped during a coding run: offer to code its unfinished documents again."""
@@ -364,11 +400,14 @@ class MainWindow(QMainWindow):
     def showEvent(self, event: QShowEvent) -> None:
         if not self._shown:  # the window has its size only now
             self._shown = True
-            width = self.width()
-            self.splitter.setSizes([width * 21 // 100, width * 35 // 100, width * 44 // 100])
+            if not restore_splitters(self._splitters()):
+                width = self.width()
+                self.splitter.setSizes([width * 24 // 100, width * 34 // 100, width * 42 // 100])
         super().showEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self._shown:
+            save_splitters(self._splitters())
         self.coding.close()
         self.save_session()
         event.accept()
@@ -385,9 +424,18 @@ class MainWindow(QMainWindow):
 
     # --- layout and actions -------------------------------------------------------------
 
+    def _splitters(self) -> dict[str, QSplitter]:
+        """The dividers the coder may move, by the name they are remembered under."""
+        return {"columns": self.splitter, "results": self.pane.right}
+
     def _build_layout(self) -> None:
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        for widget in (self.documents, self.pane.middle, self.pane.right):
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.documents.filter_bar)
+        left_layout.addWidget(self.documents, 1)
+        for widget in (left, self.pane.middle, self.pane.right):
             self.splitter.addWidget(widget)
         self.splitter.setStretchFactor(1, 1)
         self.setCentralWidget(self.splitter)
@@ -412,6 +460,10 @@ class MainWindow(QMainWindow):
         redo = self.undo_stack.createRedoAction(self, "&Redo")
         redo.setShortcut(QKeySequence.StandardKey.Redo)
         settings = action("&Settings…", self.edit_settings, QKeySequence.StandardKey.Preferences)
+        find = [action("&Find in text…", self.pane.find_bar.start, QKeySequence.StandardKey.Find),
+                action("Find &next", self.pane.find_bar.find, QKeySequence.StandardKey.FindNext),
+                action("Find pre&vious", lambda: self.pane.find_bar.find(backward=True),
+                       QKeySequence.StandardKey.FindPrevious)]
         review_actions = self.review.build_actions(action)
         group = QAction("&Group nested mentions", self, checkable=True, checked=True)
         group.toggled.connect(self.pane.mentions.set_grouped)
@@ -419,7 +471,7 @@ class MainWindow(QMainWindow):
             action("Keyboard shortcuts and &help", self.show_help, QKeySequence.StandardKey.HelpContents),
             action("&Language models…", self.manage_models),
         ]
-        sections = [("&File", file_actions), ("&Edit", [undo, redo, settings]),
+        sections = [("&File", file_actions), ("&Edit", [undo, redo, *find, settings]),
                     ("&Review", [*review_actions, group]), ("&Coding", coding_actions), ("&Help", help_actions)]
         toolbar = [[file_actions[0], self.code_new_action, self.cancel_action], review_actions[2:],
                    [undo, file_actions[2]]]

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QToolBar, QWidget
 
-__all__ = ["Menus", "Shortcut", "install_menus", "make_action"]
+__all__ = ["Menus", "Shortcut", "install_menus", "make_action", "tooltip"]
 
 Shortcut = QKeySequence | QKeySequence.StandardKey | str
 Menus = list[tuple[str, list[QAction]]]  # (menu title, its actions)
@@ -22,6 +22,13 @@ def make_action(parent: QWidget, text: str, slot: Callable[[], object], shortcut
     return created
 
 
+def tooltip(action: QAction) -> str:
+    """The action's words with its shortcut, as the toolbar shows them on hover: "Accept (A)"."""
+    words = action.text().replace("&", "").removesuffix("…")
+    keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+    return f"{words} ({keys})" if keys else words
+
+
 def install_menus(window: QMainWindow, sections: Menus, toolbar: list[list[QAction]]) -> Menus:
     """Put ``sections`` in the menu bar and ``toolbar``'s groups (separated) in the toolbar.
 
@@ -29,6 +36,8 @@ def install_menus(window: QMainWindow, sections: Menus, toolbar: list[list[QActi
     Returns the menus without their ``&`` accelerators, for the help page.
     """
     for title, actions in sections:
+        for action in actions:
+            action.setToolTip(tooltip(action))
         menu = window.menuBar().addMenu(title)
         menu.addActions(actions)
         window.addActions(actions)

@@ -64,10 +64,11 @@ _UNDERLINES = {
     ReviewStatus.PENDING: QTextCharFormat.UnderlineStyle.DotLine,
     ReviewStatus.NEEDS_REVIEW: QTextCharFormat.UnderlineStyle.WaveUnderline,
 }
-STATE_COLORS = {
+STATE_COLORS = {  # "coded" is work to do, not a warning; what needs the coder's eye is orange or red
     DocumentState.NEW: "#616161",
-    DocumentState.CODING: "#1565c0",
-    DocumentState.CODED: "#e65100",
+    DocumentState.CODING: "#6a1b9a",
+    DocumentState.CODED: "#1565c0",
+    DocumentState.NO_MENTIONS: "#e65100",
     DocumentState.REVIEWED: "#2e7d32",
     DocumentState.ERROR: "#c62828",
 }

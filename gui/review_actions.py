@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
-from PySide6.QtWidgets import QDialog, QWidget
+from PySide6.QtWidgets import QDialog, QMessageBox, QPushButton, QWidget
 
 from engine.core.codes import Edition
 from engine.core.errors import ReviewError
@@ -25,7 +25,11 @@ from engine.records.review import (
     add_mention,
     change_code,
     choose_candidate,
+    code_everywhere,
+    confirm_no_mentions,
     delete,
+    is_reviewed,
+    occurrences,
     reject,
 )
 from engine.records.session import ReviewSession, SessionDocument
@@ -34,6 +38,7 @@ from engine.records.settings import AppSettings
 from engine.terms.catalog import Catalog
 from engine.terms.dictionary import DEFAULT_EDITIONS
 from gui.code_picker import CodePickerDialog
+from gui.code_table import is_open
 from gui.document_pane import DocumentPane
 from gui.errors import show_error
 
@@ -58,16 +63,21 @@ class ReviewHost(Protocol):
     def select_mention(self, index: int | None) -> None: ...
     def open_dialog(self, dialog: QDialog) -> None: ...
     def apply_result(self, key: str, result: DocumentResult, select: int | None,
-                     step: ReviewStep | None = None) -> None: ...
+                     step: ReviewStep | None = None, shown: bool = True) -> None: ...
+    def open_next_to_review(self, done: str | None = None) -> None: ...
 
 
 class _ResultChange(QUndoCommand):
-    """One review action; doing, undoing and redoing it each leave an audit row."""
+    """One review action; doing, undoing and redoing it each leave an audit row.
+
+    A step of an action on many documents (``_Together``) is applied without being shown
+    (``shown``), except the current document's."""
 
     def __init__(self, host: ReviewHost, key: str, before: DocumentResult, after: DocumentResult, text: str,
-                 action: Action, select_before: int | None, select_after: int | None) -> None:
+                 action: Action, select_before: int | None, select_after: int | None,
+                 shown: bool = True) -> None:
         super().__init__(text)
-        self._host, self._key, self._action = host, key, action
+        self._host, self._key, self._action, self._shown = host, key, action, shown
         self._before, self._after = (before, select_before), (after, select_after)
         self._step = Step.DO  # QUndoStack.push calls redo() once: that is the action itself
 
@@ -81,7 +91,27 @@ class _ResultChange(QUndoCommand):
     def _apply(self, old: DocumentResult, new: DocumentResult, select: int | None, step: Step) -> None:
         coder = self._host.settings.coder
         self._host.apply_result(self._key, new, select,
-                                  ReviewStep(self._key, self._action, step, old, new, coder, datetime.now(UTC)))
+                                ReviewStep(self._key, self._action, step, old, new, coder, datetime.now(UTC)),
+                                self._shown)
+
+
+class _Together(QUndoCommand):
+    """Review steps on several documents as one undo step (each still its own audit step).
+
+    Held in a Python list, not as Qt children: a child command's Python side was collected and
+    Qt then called a deleted object."""
+
+    def __init__(self, text: str, steps: list[_ResultChange]) -> None:
+        super().__init__(text)
+        self._steps = steps
+
+    def redo(self) -> None:
+        for step in self._steps:
+            step.redo()
+
+    def undo(self) -> None:
+        for step in reversed(self._steps):
+            step.undo()
 
 
 class ReviewActions:
@@ -107,8 +137,32 @@ class ReviewActions:
         remove = action("&Delete mention", self.delete, QKeySequence.StandardKey.Delete)
         self.mention_actions.append(remove)
         accept_all = action("Accept all &dictionary and site results", self.accept_dictionary, "Shift+A")
+        next_open = action("Next &open mention (then the next document)", self.next_open, "N")
+        self.confirm_action = action("C&onfirm: no mentions, nothing to code", self.confirm_no_mentions,
+                                     "Ctrl+Return")
         self.document_actions = [*navigation, add, accept_all]
-        return [*navigation, *self.mention_actions[:3], add, remove, accept_all]
+        return [*navigation, next_open, *self.mention_actions[:3], add, remove, accept_all,
+                self.confirm_action]
+
+    def next_open(self) -> None:
+        """The next mention without a decision (wrapping round); once none is left, the next
+        document to review."""
+        if self.host.current_document() is not None and not self.host.pane.preparing:
+            mentions = self.host.pane.mentions
+            found = mentions.find(self.host.current_index, 1, is_open)
+            if found is None:  # one skipped above the current mention
+                found = mentions.find(None, 1, is_open)
+            if found is not None:
+                self.host.select_mention(found)
+                return
+        self.host.open_next_to_review()
+
+    def confirm_no_mentions(self) -> None:
+        """A document in which nothing was found: the coder read it and confirms there is nothing to code."""
+        reviewable = self._reviewable()
+        if reviewable is not None:
+            self._edit(*reviewable, "Confirm no mentions", Action.CONFIRM_NO_MENTIONS, confirm_no_mentions,
+                       None)
 
     def next(self) -> None:
         self.host.select_mention(self.host.pane.mentions.neighbour(self.host.current_index, 1))
@@ -157,6 +211,7 @@ class ReviewActions:
             catalog = Catalog.bundled(assignment.edition)
             self._edit(key, now, "Change code", Action.CHANGE_CODE, lambda r: change_code(r, index, code, catalog),
                        index)
+            self._offer_everywhere(key, assignment.mention.text, code, catalog, Action.CHANGE_CODE, index)
 
         picker.accepted.connect(chosen)
         self.host.open_dialog(picker)
@@ -201,9 +256,69 @@ class ReviewActions:
 
             self._edit(key, now, "Add mention", Action.ADD_MENTION, lambda r: add_mention(r, [span], code, catalog),
                        added)
+            self._offer_everywhere(key, text[slice(*span)], code, catalog, Action.ADD_MENTION, None)
 
         picker.accepted.connect(chosen)
         self.host.open_dialog(picker)
+
+    def _offer_everywhere(self, key: str, term: str, code: str, catalog: Catalog, action: Action,
+                          select: int | None) -> None:
+        """After one mention got ``code``: offer it to every other occurrence of the term, in this document
+        and in the other open documents of the same language and edition (one undoable step)."""
+        now = self._result(key)
+        if now is None:
+            return
+        language = now.document.language
+        here = sum(map(len, _pending(now, term, code)))
+        elsewhere = {}
+        for document in self.host.session:
+            result = None if document.key == key or document.coding else document.result
+            if (result is not None and result.document.language == language
+                    and _edition(document.edition, result) is catalog.edition):
+                count = sum(map(len, _pending(result, term, code)))
+                if count:
+                    elsewhere[document.key] = count
+        if not here and not elsewhere:
+            return
+        places = [f"{here} more time(s) in this document"] if here else []
+        if elsewhere:
+            places.append(f"{sum(elsewhere.values())} time(s) in {len(elsewhere)} other open document(s)")
+        question = QMessageBox(QMessageBox.Icon.Question, "Apply to every occurrence?",
+                               f"“{term}” occurs {' and '.join(places)} without {code}. "
+                               f"Give them {code} too?",
+                               parent=self.parent)
+        question.addButton("Only this mention", QMessageBox.ButtonRole.RejectRole)
+        scopes: dict[QPushButton, list[str]] = {}
+        role = QMessageBox.ButtonRole.AcceptRole
+        if here:
+            scopes[question.addButton("Every occurrence in this document", role)] = [key]
+        if elsewhere:
+            scopes[question.addButton("…and in the open documents", role)] = [key, *elsewhere]
+        question.buttonClicked.connect(
+            lambda button: self._apply_everywhere(scopes[button], term, code, catalog, action, select)
+            if button in scopes else None)
+        self.host.open_dialog(question)
+
+    def _apply_everywhere(self, keys: list[str], term: str, code: str, catalog: Catalog, action: Action,
+                          select: int | None) -> None:
+        """One undo step of one review step per document: the audit log and the site learn each."""
+        current = self.host.current_document()
+        text, steps = f"Give {code} to every “{term}”", []
+        for key in keys:
+            before = self._result(key)
+            if before is None:
+                continue
+            try:
+                after = code_everywhere(before, term, code, catalog)
+            except ReviewError as error:
+                show_error(self.parent, error, "Apply to every occurrence")
+                return
+            if after is not before:
+                shown = current is not None and key == current.key
+                steps.append(_ResultChange(self.host, key, before, after, text, action,
+                                           select if shown else None, select if shown else None, shown))
+        if steps:
+            self.host.undo_stack.push(_Together(text, steps))
 
     def _on_current(self, text: str, action: Action, change: Callable[[DocumentResult, int], DocumentResult],
                     select: int | None) -> None:
@@ -231,6 +346,8 @@ class ReviewActions:
         self.host.undo_stack.push(
             _ResultChange(self.host, key, before, after, text, action, self.host.current_index, select)
         )
+        if is_reviewed(after) and not is_reviewed(before):  # the document's last decision: on to the next
+            self.host.open_next_to_review(key)
 
     def _learned(self, language: str, edition: Edition) -> dict[str, int]:
         """What this site's coders chose, per code, for the picker's ranking."""
@@ -250,6 +367,12 @@ class ReviewActions:
         except KeyError:  # removed meanwhile
             return None
         return None if document.coding else document.result
+
+
+def _pending(result: DocumentResult, term: str, code: str) -> tuple[list[int], list[tuple[int, int]]]:
+    """The occurrences of ``term`` that do not have ``code`` accepted yet (what applying it would change)."""
+    same, free = occurrences(result, term)
+    return [i for i in same if result.assignments[i].code != code or is_open(result.assignments[i])], free
 
 
 def _still_at(result: DocumentResult, index: int, mention: Mention) -> bool:

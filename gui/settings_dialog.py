@@ -36,6 +36,22 @@ __all__ = ["SettingsDialog"]
 
 _INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
 _CHOICE_TEXT = {"\t": "Tab", "": "(none: dictionary only)"}
+# What each setting is called in the dialog: a coder's words, not the setting's stored name
+# (a setting not named here gets its stored name in words).
+_LABELS = {
+    "default_language": "Language when it cannot be detected",
+    "fuzzy_threshold": "Lowest similarity of a near match",
+    "nested_mentions": "Also code terms inside longer terms",
+    "model": "Language model",
+    "gpu_layers": "Model layers on the graphics card",
+    "threads": "Processor threads for the model",
+    "context_size": "Longest text the model reads (tokens)",
+    "export_preset": "Export columns",
+    "export_only_accepted": "Export only accepted codes",
+    "export_excel_bom": "Excel-compatible CSV",
+    "export_delimiter": "CSV column separator",
+    "coder": "Your name or initials",
+}
 
 
 @dataclass(frozen=True)
@@ -140,4 +156,4 @@ def _model_choices(parent: QWidget, store: ModelStore | None, current: str) -> t
 
 
 def _label(name: str) -> str:
-    return name.replace("_", " ").capitalize().replace("Gpu", "GPU")
+    return _LABELS.get(name) or name.replace("_", " ").capitalize().replace("Gpu", "GPU")

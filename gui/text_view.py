@@ -134,7 +134,41 @@ class MentionTextView(QPlainTextEdit):
             self._assignments, self._index, self._current, self._band = (), MentionIndex(()), None, (0, 0)
             self._scroll_pending, self._drawn = False, {}
             self._load_more()
-        self.setPlaceholderText(placeholder)
+        if placeholder != self.placeholderText():
+            self.setPlaceholderText(placeholder)
+            # Qt repaints only when the placeholder appears or disappears: one document's message
+            # replaced by another's stayed on screen (broken.pdf's error shown for empty.txt).
+            self.viewport().update()
+
+    def find(self, words: str, backward: bool = False) -> tuple[int, int, int, int] | None:
+        """Select the next (or previous) place ``words`` occur, case-insensitively, wrapping round.
+
+        Returns (start, end, which, how many) in the Python string, or None if they are nowhere
+        (or only in the part of a long text that is not loaded yet).  The selection is what
+        "Add mention" takes, so a term found can be added as a missed mention at once.
+        """
+        words = words.strip()
+        if not self._text or not words:
+            return None
+        pattern = re.compile(re.escape(words), re.IGNORECASE)
+        cursor = self.textCursor()
+        start, end = (self._map.to_text(p) for p in (cursor.selectionStart(), cursor.selectionEnd()))
+        if backward:
+            spans = ([m.span() for m in pattern.finditer(self._text, 0, start)]
+                     or [m.span() for m in pattern.finditer(self._text)])  # wrapped round to the end
+            span = spans[-1] if spans else None
+        else:
+            match = pattern.search(self._text, end) or pattern.search(self._text)
+            span = match.span() if match else None
+        if span is None or span[1] > self._loaded:
+            return None
+        selection = QTextCursor(self.document())
+        selection.setPosition(self._map.to_qt(span[0]))
+        selection.setPosition(self._map.to_qt(span[1]), QTextCursor.MoveMode.KeepAnchor)
+        self.setTextCursor(selection)
+        self.ensureCursorVisible()
+        which = sum(1 for _ in pattern.finditer(self._text, 0, span[0])) + 1
+        return span[0], span[1], which, which + sum(1 for _ in pattern.finditer(self._text, span[1]))
 
     def is_loading(self) -> bool:
         return self._text is not None and self._loaded < len(self._text)

@@ -61,8 +61,8 @@ def main() -> None:
                 QTest.keyClick(window.focusWidget(), key)
                 status = document.result.assignments[index].status.value
                 print("DECISION", json.dumps([document.key, index, status]), flush=True)
-                if window.current_index == index:  # the last mention: the window stays on it
-                    break
+                if window.current_document() is not document or window.current_index == index:
+                    break  # the document's last decision opened the next one, or the last mention stays
                 yield
 
     def code() -> Iterator[None]:

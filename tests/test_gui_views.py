@@ -246,7 +246,8 @@ def test_document_list_shows_states_counts_and_errors(qtbot: QtBot, tmp_path: Pa
     assert rows == [
         ["a.txt", "es", "coded", "1", "1"], ["b.pdf", "", "error", "", ""], ["c.docx", "", "new", "", ""]
     ]
-    assert listing.item(1, 0).toolTip() == "[ICD-E101] b.pdf: damaged"
+    assert listing.item(1, 2).toolTip() == "[ICD-E101] b.pdf: damaged"
+    assert listing.item(1, 0).toolTip() == broken.source  # the full path: the name is elided at the end
     listing.select_key("b")
     assert listing.current_key() == "b" and changes[-1] == "b" and listing.selected_keys() == ["b"]
 

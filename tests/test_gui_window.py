@@ -155,7 +155,8 @@ def test_open_code_review_and_export(
     assert "ICD-E101" in (broken.error or "")
     row = [Path(d.key).name for d in window.session].index("escaneado.pdf")
     assert window.documents.item(row, 2).text() == "error"
-    assert window.documents.item(row, 0).toolTip() == broken.error
+    assert window.documents.item(row, 2).toolTip() == broken.error
+    assert window.documents.item(row, 0).toolTip() == broken.source  # the full path; the name is elided
 
     # Every coded document: one table row per mention, highlights exactly on the spans.
     for key in ("urgencias", "consulta"):

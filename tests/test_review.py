@@ -11,8 +11,12 @@ from engine.records.review import (
     accept_stage,
     add_mention,
     change_code,
+    code_everywhere,
+    confirm_no_mentions,
     delete,
     is_reviewed,
+    needs_confirmation,
+    occurrences,
     reject,
     review_counts,
 )
@@ -95,3 +99,29 @@ def test_delete_and_bad_indexes(coded: DocumentResult) -> None:
     assert result.assignments == coded.assignments[1:]
     with pytest.raises(ReviewError):
         accept(coded, len(coded.assignments))
+
+
+def test_a_document_without_mentions_is_reviewed_only_once_the_coder_confirms_it(coded: DocumentResult) -> None:
+    text = "Varón de 71 años. PSA 22 ng/ml. Control en seis meses."
+    nothing = Pipeline.bundled("es").code(Document("d2", text, "es"))
+    assert nothing.assignments == () and needs_confirmation(nothing) and not is_reviewed(nothing)
+    confirmed = confirm_no_mentions(nothing)
+    assert is_reviewed(confirmed) and not needs_confirmation(confirmed)
+    assert DocumentResult.from_dict(confirmed.to_dict()).confirmed_empty
+    assert "confirmed_empty" not in nothing.to_dict()  # exports and the CLI's JSON unchanged until confirmed
+    with pytest.raises(ReviewError, match="has mentions"):
+        confirm_no_mentions(coded)
+
+
+def test_a_code_for_every_occurrence_corrects_same_mentions_and_adds_missed_places(catalog: Catalog) -> None:
+    text = "Neumonía basal derecha. Antecedente de neumonia hace un año. Sin neumonías previas."
+    result = Pipeline.bundled("es").code(Document("d3", text, "es"))
+    same, free = occurrences(result, "neumonía")
+    places = [(0, 8), (text.index("neumonia"), text.index("neumonia") + 8)]
+    spans = [(result.assignments[i].mention.start, result.assignments[i].mention.end) for i in same]
+    assert sorted(spans + free) == places
+    everywhere = code_everywhere(result, "neumonía", "J15.9", catalog)
+    coded = sorted((a.mention.start, a.mention.end) for a in everywhere.assignments if a.code == "J15.9")
+    assert coded == places  # case and accents aside; "neumonías" and "Neumonía basal" are other terms
+    assert all(a.stage is Stage.USER for a in everywhere.assignments if a.code == "J15.9")
+    assert occurrences(everywhere, "neumonía")[1] == []  # nothing left outside a mention

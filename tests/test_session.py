@@ -325,3 +325,21 @@ def test_settings_round_trip_and_bad_values_fall_back(tmp_path: Path) -> None:
     assert AppSettings().with_changes(gpu_layers="12").gpu_layers_value() == 12
     with pytest.raises(SessionError):
         AppSettings().save(tmp_path / "settings.json" / "inside-a-file.json")
+
+
+def test_a_confirmed_empty_document_stays_confirmed_also_in_a_database_from_before(tmp_path: Path) -> None:
+    """A database written before "no mentions found" gains its column on opening and loses nothing."""
+    path = tmp_path / "session.sqlite3"
+    opened = open_session(path)
+    opened.session.documents.append(SessionDocument("empty", None))
+    opened.session.set_result("empty", coded("empty", "Control en seis meses."))
+    saved(opened).database.close()
+    with sqlite3.connect(path) as connection:
+        connection.execute("ALTER TABLE documents DROP COLUMN confirmed")  # as an older version wrote it
+    again = open_session(path)
+    document = again.session.get("empty")
+    assert document.result is not None and document.state is DocumentState.NO_MENTIONS
+    again.session.set_result("empty", replace(document.result, confirmed_empty=True))
+    restored = saved(again)
+    assert restored.session.get("empty").state is DocumentState.REVIEWED
+    restored.database.close()

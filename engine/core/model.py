@@ -199,17 +199,23 @@ class Assignment:
 
 @dataclass(frozen=True, slots=True)
 class DocumentResult:
-    """One document's outcome; ``error`` is set (and assignments empty) when it failed."""
+    """One document's outcome; ``error`` is set (and assignments empty) when it failed.
+
+    ``confirmed_empty``: the coder confirmed that a document without mentions has nothing to
+    code (until then "no mentions found" is a finding to check, not a finished review)."""
 
     document: Document
     assignments: tuple[Assignment, ...] = ()
     error: str | None = None
+    confirmed_empty: bool = False
 
     def to_dict(self) -> dict[str, Any]:
+        confirmed = {"confirmed_empty": True} if self.confirmed_empty else {}
         return {
             "document": self.document.to_dict(),
             "assignments": [a.to_dict() for a in self.assignments],
             "error": self.error,
+            **confirmed,
         }
 
     @classmethod
@@ -218,4 +224,5 @@ class DocumentResult:
             Document.from_dict(data["document"]),
             tuple(Assignment.from_dict(a) for a in data["assignments"]),
             data["error"],
+            bool(data.get("confirmed_empty")),
         )

@@ -29,6 +29,7 @@ class Action(StrEnum):
     ADD_MENTION = "add_mention"
     DELETE = "delete"
     ACCEPT_ALL = "accept_all"
+    CONFIRM_NO_MENTIONS = "confirm_no_mentions"  # a document without mentions confirmed as having none
 
 
 class Step(StrEnum):
@@ -94,7 +95,20 @@ def audit_rows(step: ReviewStep) -> list[AuditRow]:
         pairs.append((old, new))
     pairs += [(None, new) for new in added]
     at = step.at.astimezone(UTC).isoformat(timespec="milliseconds")
-    return [_row(step, at, old, new) for old, new in pairs if old != new]
+    rows = [_row(step, at, old, new) for old, new in pairs if old != new]
+    if not rows and step.before.confirmed_empty != step.after.confirmed_empty:
+        rows.append(_confirmation_row(step, at))
+    return rows
+
+
+def _confirmation_row(step: ReviewStep, at: str) -> AuditRow:
+    """Who confirmed (or, undoing, took back) that a document has nothing to code: a row with no mention."""
+    return AuditRow(
+        at=at, coder=step.coder, document=step.key, action=step.action.value, step=step.step.value,
+        spans="[]", mention="", edition="", code_before=None, code_after=None,
+        status_before=None, status_after=None, stage_before=None, stage_after=None,
+        model=None, model_sha256=None, prompt_version=None,
+    )
 
 
 def _row(step: ReviewStep, at: str, old: Assignment | None, new: Assignment | None) -> AuditRow:

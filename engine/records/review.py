@@ -8,13 +8,18 @@ stays in text order.
 
 from __future__ import annotations
 
+import unicodedata
+from bisect import bisect_left
 from collections.abc import Sequence
+from dataclasses import replace
+from itertools import accumulate
 from operator import attrgetter
 
 from engine.core.codes import normalize_code
 from engine.core.errors import ReviewError
 from engine.core.model import Assignment, DocumentResult, Mention, ReviewStatus, Span, Stage
 from engine.terms.catalog import Catalog
+from engine.text.normalize import term_key, tokenize
 
 __all__ = [
     "DONE_STATUSES",
@@ -23,8 +28,12 @@ __all__ = [
     "add_mention",
     "change_code",
     "choose_candidate",
+    "code_everywhere",
+    "confirm_no_mentions",
     "delete",
     "is_reviewed",
+    "needs_confirmation",
+    "occurrences",
     "open_count",
     "reject",
     "review_counts",
@@ -106,14 +115,76 @@ def add_mention(
     return DocumentResult(result.document, tuple(assignments), result.error)
 
 
+def occurrences(result: DocumentResult, term: str) -> tuple[list[int], list[tuple[int, int]]]:
+    """Where ``term`` occurs: the mentions that read the same (case and accents aside), and the places
+    in the text outside every mention where its words stand in a row (missed mentions)."""
+    key = term_key(term)
+    if not key:
+        return [], []
+    text = result.document.text
+    words = key.split(" ")
+    first = words[0]
+    if first.isascii() and first not in _ascii_folded(text):
+        return [], []  # folding every mention of every open document would take seconds; most lack the word
+    same = [i for i, a in enumerate(result.assignments) if term_key(a.mention.text) == key]
+    tokens = tokenize(text)
+    spans = sorted((s.start, s.end) for a in result.assignments for s in a.mention.spans)
+    starts = [start for start, _ in spans]
+    furthest = list(accumulate((end for _, end in spans), max))  # the furthest end of the spans so far
+    free = []
+    for n in range(len(tokens) - len(words) + 1):
+        if tokens[n].text == first and [t.text for t in tokens[n : n + len(words)]] == words:
+            start, end = tokens[n].start, tokens[n + len(words) - 1].end
+            before = bisect_left(starts, end)  # the spans that start before this place ends
+            if not before or furthest[before - 1] <= start:
+                free.append((start, end))
+    return same, free
+
+
+def code_everywhere(result: DocumentResult, term: str, code: str, catalog: Catalog) -> DocumentResult:
+    """Give ``code`` to every occurrence of ``term``: mentions that read the same are corrected (or
+    accepted, where they have the code already) and places outside every mention become mentions.
+    Each change is the same step as the single decision, so the audit log and the site dictionary
+    learn from each one."""
+    code = _checked(code, catalog)
+    same, free = occurrences(result, term)
+    for index in same:
+        assignment = result.assignments[index]
+        if assignment.code != code:
+            result = change_code(result, index, code, catalog)
+        elif assignment.status not in DONE_STATUSES:
+            result = set_status(result, index, ReviewStatus.ACCEPTED)
+    for span in free:
+        result = add_mention(result, [span], code, catalog)
+    return result
+
+
 def delete(result: DocumentResult, index: int) -> DocumentResult:
     _at(result, index)
     return DocumentResult(result.document, result.assignments[:index] + result.assignments[index + 1 :], result.error)
 
 
+def confirm_no_mentions(result: DocumentResult) -> DocumentResult:
+    """The coder read a document in which nothing was found and confirms there is nothing to code."""
+    if result.assignments:
+        raise ReviewError("this document has mentions: review them instead",
+                          hint="Only a document in which no mention was found is confirmed as a whole.")
+    return replace(result, confirmed_empty=True)
+
+
+def needs_confirmation(result: DocumentResult) -> bool:
+    """No mention was found and the coder has not confirmed it: a finding to check, not a finished review
+    (300 CodiEsp documents had 12 such, mentioning "hiperplasia nodular", "neoplasia", PSA 22)."""
+    return result.error is None and not result.assignments and not result.confirmed_empty
+
+
 def is_reviewed(result: DocumentResult) -> bool:
-    """Reviewed once every mention has a final status (a document with none counts as reviewed)."""
-    return result.error is None and all(a.status in DONE_STATUSES for a in result.assignments)
+    """Reviewed once every mention has a final status; a document with none once the coder confirmed it."""
+    if result.error is not None:
+        return False
+    if not result.assignments:
+        return result.confirmed_empty
+    return all(a.status in DONE_STATUSES for a in result.assignments)
 
 
 def open_count(result: DocumentResult) -> int:
@@ -127,6 +198,11 @@ def review_counts(result: DocumentResult) -> dict[ReviewStatus, int]:
     for assignment in result.assignments:
         counts[assignment.status] += 1
     return counts
+
+
+def _ascii_folded(text: str) -> str:
+    """Case and accents dropped in C: a fast first test for a folded ASCII word."""
+    return unicodedata.normalize("NFKD", text.casefold()).encode("ascii", "ignore").decode("ascii")
 
 
 def _at(result: DocumentResult, index: int) -> Assignment:

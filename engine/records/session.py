@@ -21,7 +21,7 @@ from platformdirs import user_data_dir
 from engine.core.codes import Edition
 from engine.core.model import DocumentResult
 from engine.records.audit import ReviewStep
-from engine.records.review import is_reviewed
+from engine.records.review import is_reviewed, needs_confirmation
 from engine.terms.site_dictionary import Lesson
 from engine.text.input_files import iter_input_files
 
@@ -34,6 +34,7 @@ class DocumentState(StrEnum):
     NEW = "new"
     CODING = "coding"
     CODED = "coded"
+    NO_MENTIONS = "no mentions found"  # nothing was found: the coder confirms it before it counts as reviewed
     REVIEWED = "reviewed"
     ERROR = "error"
 
@@ -71,6 +72,8 @@ class SessionDocument:
             return DocumentState.ERROR
         if self.result is None:
             return DocumentState.NEW
+        if needs_confirmation(self.result):
+            return DocumentState.NO_MENTIONS
         return DocumentState.REVIEWED if is_reviewed(self.result) else DocumentState.CODED
 
     def to_dict(self) -> dict[str, Any]:
@@ -167,8 +170,8 @@ class ReviewSession:
         document = self.get(key)
         document.result = None if result.error else result
         document.error = result.error
-        if not document.language_fixed:
-            document.language = result.document.language
+        if not document.language_fixed:  # an unreadable file has no language to detect
+            document.language = None if result.error else result.document.language
         if step is not None:
             self._steps.append(step)
         self.touch(key)

@@ -15,13 +15,15 @@ Schema (``meta.format`` = ``icdlinker-session-db-1``)::
         document TEXT,          -- JSON {id, language, source} of the coded text, NULL if not coded
         text BLOB,              -- that text, UTF-8; written when the document is (re)coded only
         assignments TEXT,       -- JSON list of engine.core.model.Assignment.to_dict()
-        saved TEXT)             -- when the row was last written (ISO 8601, UTC)
+        saved TEXT,             -- when the row was last written (ISO 8601, UTC)
+        confirmed INTEGER)      -- 1: the coder confirmed that a document without mentions has none
     decisions(                                    -- the audit log: one row per mention decided
         id INTEGER PRIMARY KEY, -- in the order decided
         at TEXT,                -- when (ISO 8601, UTC, milliseconds)
         coder TEXT,             -- the "coder" setting
         document BLOB,          -- documents.key (kept when the document is removed)
-        action TEXT,            -- accept, reject, change_code, add_mention, delete, accept_all
+        action TEXT,            -- accept, reject, change_code, add_mention, delete, accept_all,
+                                --   confirm_no_mentions (spans [], mention "": the whole document)
         step TEXT,              -- do, undo, redo
         spans TEXT,             -- JSON [[start, end], ...] into the text; mention TEXT: its words
         mention TEXT, edition TEXT,
@@ -58,7 +60,8 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS documents (
     key BLOB PRIMARY KEY, position INTEGER NOT NULL, source BLOB, language TEXT, edition TEXT,
     language_fixed INTEGER NOT NULL DEFAULT 0, error TEXT, coding INTEGER NOT NULL DEFAULT 0,
-    unfinished TEXT, document TEXT, text BLOB, assignments TEXT, saved TEXT NOT NULL);
+    unfinished TEXT, document TEXT, text BLOB, assignments TEXT, saved TEXT NOT NULL,
+    confirmed INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS decisions (
     id INTEGER PRIMARY KEY, at TEXT NOT NULL, coder TEXT NOT NULL, document BLOB NOT NULL,
     action TEXT NOT NULL, step TEXT NOT NULL, spans TEXT NOT NULL, mention TEXT NOT NULL, edition TEXT NOT NULL,
@@ -68,12 +71,12 @@ CREATE INDEX IF NOT EXISTS decisions_by_document ON decisions (document);
 """
 _UPSERT = """
 INSERT INTO documents (key, position, source, language, edition, language_fixed, error, coding, unfinished,
-                       assignments, saved)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       assignments, saved, confirmed)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET position = excluded.position, source = excluded.source,
     language = excluded.language, edition = excluded.edition, language_fixed = excluded.language_fixed,
     error = excluded.error, coding = excluded.coding, unfinished = excluded.unfinished,
-    assignments = excluded.assignments, saved = excluded.saved
+    assignments = excluded.assignments, saved = excluded.saved, confirmed = excluded.confirmed
 """
 _DECISION = f"INSERT INTO decisions ({', '.join(AuditRow.__slots__)}) VALUES ({', '.join('?' * len(AuditRow.__slots__))})"
 _DAMAGED = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
@@ -89,7 +92,7 @@ def read_documents(connection: sqlite3.Connection) -> Iterator[SessionDocument]:
     """Every saved document in list order; sqlite3 errors and bad rows propagate (the caller judges)."""
     rows = connection.execute(
         "SELECT key, source, language, edition, language_fixed, error, coding, unfinished, document, text, "
-        "assignments FROM documents ORDER BY position"
+        "assignments, confirmed FROM documents ORDER BY position"
     )
     for row in rows:
         yield _document(row)
@@ -204,6 +207,7 @@ def _write_documents(connection: sqlite3.Connection, documents: tuple[SessionDoc
             key, positions[document.key], os.fsencode(document.source) if document.source else None,
             document.language, document.edition.value if document.edition else None, int(document.language_fixed),
             _text(document.error), int(document.coding), _text(document.unfinished), assignments, saved,
+            int(bool(result and result.confirmed_empty)),
         ))
         coded = result.document if result else None
         if texts.get(document.key) is not coded:
@@ -217,13 +221,15 @@ def _write_documents(connection: sqlite3.Connection, documents: tuple[SessionDoc
 
 
 def _document(row: tuple[Any, ...]) -> SessionDocument:
-    key, source, language, edition, fixed, error, coding, unfinished, header, text, assignments = row
+    (key, source, language, edition, fixed, error, coding, unfinished, header, text, assignments,
+     confirmed) = row
     result = None
     if header is not None:
         coded = json.loads(header)
         document = Document(coded["id"], bytes(text).decode("utf-8", "surrogatepass"), coded["language"],
                             coded["source"])
-        result = DocumentResult(document, tuple(Assignment.from_dict(a) for a in json.loads(assignments)))
+        result = DocumentResult(document, tuple(Assignment.from_dict(a) for a in json.loads(assignments)),
+                                confirmed_empty=bool(confirmed))
     return SessionDocument(
         key=os.fsdecode(key), source=os.fsdecode(source) if source is not None else None, language=language,
         edition=Edition(edition) if edition else None, language_fixed=bool(fixed), result=result, error=error,
@@ -272,6 +278,9 @@ def connect(path: Path) -> sqlite3.Connection:
             if found is None or found[0] != FORMAT:
                 raise Damaged(f"not an icdlinker session database (format {found[0] if found else None!r})")
             connection.executescript(SITE_SCHEMA)  # a database from before the site dictionary gains its tables
+            columns = {name for (_, name, *_) in connection.execute("PRAGMA table_info(documents)")}
+            if "confirmed" not in columns:  # a database from before "no mentions found" was confirmed
+                connection.execute("ALTER TABLE documents ADD COLUMN confirmed INTEGER NOT NULL DEFAULT 0")
     except sqlite3.DatabaseError as error:
         connection.close()
         raise checked(error) from error
