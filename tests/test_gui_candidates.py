@@ -42,12 +42,14 @@ def test_an_ambiguous_term_says_why_and_ranks_its_own_codes_before_similar_ones(
     explained = explain(adipositas)
     assert "several codes" in explained.why and f"{adipositas.score:.0%}" in explained.why
     kinds = [r.candidate.source.partition(":")[0] for r in explained.candidates]
-    assert kinds == sorted(kinds, key=["dictionary", "fuzzy"].index)  # the term's codes, then similar ones
+    # The terminal codes under the term's category E66 first (it cannot be submitted), then the
+    # term's own codes, then similar ones.
+    assert kinds == sorted(kinds, key=["specific", "dictionary", "fuzzy"].index)
     for kind in ("dictionary", "fuzzy"):
         scores = [r.candidate.score for r in explained.candidates if r.candidate.source.startswith(kind)]
         assert scores == sorted(scores, reverse=True) and scores
     assert explained.candidates[0].chosen and explained.candidates[0].candidate.code == adipositas.code
-    assert all(("similarity" in r.reason) != r.candidate.source.startswith("dictionary")
+    assert all(("similarity" in r.reason) == r.candidate.source.startswith("fuzzy")
                for r in explained.candidates)
     settled = next(a for a in result.assignments if a.stage is Stage.DICTIONARY)
     assert explain(settled).why.startswith("exact dictionary term")
@@ -64,6 +66,7 @@ def test_clicking_a_candidate_chooses_it_and_the_audit_row_records_it(qtbot: QtB
     other = next(r for r in explain(proposed).candidates if r.candidate.source.startswith("fuzzy"))
     row = codes.index(other.candidate.code)
     item = candidates.topLevelItem(row)
+    candidates.scrollToItem(item)  # the codes under E66 come first: the similar ones may be below
     QTest.mouseClick(candidates.viewport(), Qt.MouseButton.LeftButton, pos=candidates.visualItemRect(item).center())
     chosen = window.current_document().result.assignments[index]  # type: ignore[union-attr]
     assert (chosen.code, chosen.status, chosen.stage) == (other.candidate.code, ReviewStatus.CORRECTED, Stage.USER)

@@ -59,12 +59,15 @@ def source_names(sources: str) -> str:
 
 
 def _group(source: str) -> int:
-    """The stages' order: the site's decisions, the term's own codes, then similar entries."""
+    """The stages' order: the site's decisions, the terminal codes under a proposed category
+    (``engine.linking.specificity``), the term's own codes, then similar entries."""
     if source == "site":
         return 0
-    if source.startswith("dictionary:"):
+    if source.startswith("specific:"):
         return 1
-    return 2
+    if source.startswith("dictionary:"):
+        return 2
+    return 3
 
 
 def _reason(candidate: Candidate) -> str:
@@ -73,6 +76,10 @@ def _reason(candidate: Candidate) -> str:
         return f"learned at this site, {candidate.score:.0%} of its coders' decisions"
     if kind == "dictionary":
         return f"dictionary term ({source_names(detail)}), {_share(candidate.score)}"
+    if kind == "specific":
+        return f"a code under {detail}, which cannot be submitted itself"
+    if kind == "not-in-version":
+        return "proposed, but not a code of this version"
     if kind == "site-like":
         return f"like “{detail}” learned at this site, similarity {candidate.score:.2f}"
     if kind == "fuzzy":
@@ -95,7 +102,8 @@ def _why(a: Assignment) -> str:
         return f"the model {provenance.get('model', '')} chose among {len(shown)} candidates".replace("  ", " ")
     if a.stage is Stage.SITE:
         return f"learned at this site: {a.evidence}" if a.evidence else "learned at this site"
-    chosen = next((c for c in a.candidates if c.code == a.code), None)
+    proposed = provenance.get("needs_specific_code") or a.code  # the category a stage named
+    chosen = next((c for c in a.candidates if c.code == proposed), None)
     if a.code is None:
         why = "nothing was close enough to propose: choose among the candidates"
     elif a.stage is Stage.DICTIONARY:
@@ -108,6 +116,8 @@ def _why(a: Assignment) -> str:
         why = f"closest match: {_reason(chosen)}"
     else:
         why = f"{a.evidence}, {a.score:.2f}" if a.evidence else f"score {a.score:.2f}"
+    if "needs_specific_code" in provenance:
+        why += f"; {provenance.get('specificity', 'needs a more specific code')}"
     if "llm_answer" in provenance:
         why += f"; the model gave no usable answer ({provenance['llm_answer']!s}), so the best candidate stays"
     return why
