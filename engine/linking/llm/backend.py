@@ -15,10 +15,7 @@ Written against llama-cpp-python 0.3.36; two behaviours of that version shape
   a 1.5B model on one core).  llama.cpp's abort callback, set on the context
   through the low-level API, is polled after every node of the compute graph,
   so on the CPU backend a cancel stops a decode after the node under way.
-* ``Llama()`` takes no load-progress callback, but builds its model parameters
-  with ``llama_model_default_params()``; ``_load_watched`` hands it parameters
-  that carry one for the duration of a load, so a cancel aborts loading the
-  tensors (polled per tensor) and the window can show how far the load is.
+* ``Llama()`` takes no load-progress callback (see ``callbacks.load_watched``).
 * ``response_format`` silently falls back to "any JSON" when the schema cannot
   be converted, and a grammar llama.cpp rejects crashes the process when
   sampling starts.  We convert and parse the grammar first and pass it as
@@ -28,12 +25,9 @@ Written against llama-cpp-python 0.3.36; two behaviours of that version shape
 from __future__ import annotations
 
 import json
-import logging
 import os
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -42,6 +36,7 @@ import numpy as np
 
 from engine.core.errors import BackendError, GrammarError, ModelFileError
 from engine.core.progress import Cancelled, Progress
+from engine.linking.llm.callbacks import OnLoad, OnPrompt, load_watched, polled
 from engine.models.vetting import check_model_file
 
 if TYPE_CHECKING:
@@ -58,14 +53,8 @@ __all__ = [
     "physical_cores",
 ]
 
-log = logging.getLogger(__name__)
-
 _GGUF_MAGIC = b"GGUF"
 _CONTEXT_STEP = 256
-_LOADING = threading.Lock()  # the default-parameters hook serves one load at a time
-
-OnLoad = Callable[[float], None]  # the fraction of the model's tensors loaded so far
-OnPrompt = Callable[[int, int], None]  # prompt tokens evaluated so far, of how many
 
 
 
@@ -193,7 +182,7 @@ class LlamaBackend:
         try:
             import llama_cpp
 
-            with _load_watched(cancel, on_load):
+            with load_watched(cancel, on_load):
                 llm = llama_cpp.Llama(
                     model_path=str(path),
                     n_gpu_layers=settings.gpu_layers(),
@@ -285,7 +274,7 @@ class LlamaBackend:
         pieces: list[str] = []
         finish_reason = "stop"
         try:
-            with _polled(llm, cancel, on_prompt, len(tokens) - evaluated, evaluated):
+            with polled(llm, cancel, on_prompt, len(tokens) - evaluated, evaluated):
                 for chunk in llm.create_completion(
                     tokens,
                     max_tokens=max_tokens,
@@ -364,85 +353,6 @@ def _chat_formatter(llm: Llama) -> ChatFormatter:
         bos_token=llm.detokenize([bos], special=True).decode("utf-8") if bos != -1 else "",
         stop_token_ids=[eos],
     )
-
-
-@contextmanager
-def _polled(
-    llm: Llama, cancel: Progress | None, on_prompt: OnPrompt | None, reused: int, evaluated: int
-) -> Iterator[None]:
-    """Let ``cancel`` abort llama.cpp inside ``llama_decode``, for the duration of one call.
-
-    An aborted decode returns 2 (``Llama.eval`` raises RuntimeError); llama.cpp
-    removes that batch's positions from the KV cache and ``Llama.eval`` has not
-    counted them, so the cache and ``n_tokens`` agree on what was evaluated.
-    The same callback, polled after every graph node, reports the prompt's
-    progress: ``Llama.eval`` counts ``n_tokens`` up after each batch.
-    Without either no callback is set: it costs a Python call per graph node.
-    """
-    if cancel is None and on_prompt is None:
-        yield
-        return
-    import llama_cpp
-
-    reported = 0
-
-    def poll(_data: object) -> bool:
-        nonlocal reported
-        read = llm.n_tokens - reused
-        if on_prompt is not None and reported < read <= evaluated:
-            reported = read
-            _quietly(on_prompt, read, evaluated)
-        return cancel is not None and cancel.cancelled()
-
-    callback = llama_cpp.ggml_abort_callback(poll)  # referenced until reset
-    llama_cpp.llama_set_abort_callback(llm.ctx, callback, None)
-    try:
-        yield
-    finally:
-        llama_cpp.llama_set_abort_callback(llm.ctx, llama_cpp.ggml_abort_callback(), None)
-
-
-@contextmanager
-def _load_watched(cancel: Progress | None, on_load: OnLoad | None) -> Iterator[None]:
-    """Make the next ``Llama()`` report its load to ``on_load`` and stop once ``cancel`` says so.
-
-    llama.cpp calls the progress callback for every tensor it loads and aborts the
-    load when it returns false (``Llama()`` then raises ValueError).  Reading the
-    header and vocabulary before the first tensor is not covered: the caller stops
-    waiting for a cancelled load rather than wait for that (``open_llm_stage``).
-    """
-    if cancel is None and on_load is None:
-        yield
-        return
-    import llama_cpp.llama_cpp as native
-
-    def report(fraction: float, _data: object) -> bool:
-        if on_load is not None:
-            _quietly(on_load, fraction)
-        return not (cancel is not None and cancel.cancelled())
-
-    callback = native.llama_progress_callback(report)
-    default_params = native.llama_model_default_params
-
-    def params_with_callback() -> Any:
-        params = default_params()
-        params.progress_callback = callback
-        return params
-
-    with _LOADING:
-        native.llama_model_default_params = params_with_callback
-        try:
-            yield
-        finally:
-            native.llama_model_default_params = default_params
-
-
-def _quietly(report: Callable[..., None], *args: object) -> None:
-    """Run a progress report from inside a llama.cpp callback, where an exception cannot propagate."""
-    try:
-        report(*args)
-    except Exception:  # a progress display must never break inference
-        log.exception("a progress report failed")
 
 
 def _compile_grammar(llm: Llama, schema: dict[str, Any]) -> LlamaGrammar:
