@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent, QTextCursor
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDialogButtonBox, QFileDialog, QMessageBox
@@ -563,7 +563,14 @@ def test_gemma_links_what_the_dictionary_cannot(
     window.coding.document_changed.connect(lambda key: updates.append(
         sum("llm_answer" in a.provenance for a in window.session.get(key).result.assignments)
         if window.session.get(key).result else -1))
+    shown: list[str] = []  # the status line, as the coder sees it every 10 ms
+    watch = QTimer(window)
+    watch.timeout.connect(lambda: shown.append(window.coding.message.text()))
+    watch.start(10)
     run_to_end(qtbot, window, window.code_new, timeout_s=300)
+    watch.stop()
+    assert any("loading model" in line and line.split("·")[0].rstrip().endswith("%") for line in shown), shown
+    assert any("model reading the document" in line for line in shown), sorted(set(shown))
     document = window.session.documents[0]
     assert document.state is DocumentState.CODED, document.error
     catalog = Catalog.bundled(Edition.CM)
