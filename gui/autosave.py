@@ -37,11 +37,11 @@ class Autosave(QObject):
         """The session changed: hand the change over as soon as this burst of events is done."""
         if not self._scheduled:
             self._scheduled = True
-            QTimer.singleShot(0, self, self._hand_over)
+            QTimer.singleShot(0, self, self.hand_over)
 
     def save_now(self) -> bool:
         """Hand over and wait until it is written (closing, the crash handler); False if that failed."""
-        self._hand_over()
+        self.hand_over()
         try:
             self.database.flush()
         except SessionError as error:
@@ -49,7 +49,8 @@ class Autosave(QObject):
             return False
         return True
 
-    def _hand_over(self) -> None:
+    def hand_over(self) -> None:
+        """Give the writer what changed, now (it writes on its own thread; ``save_now`` waits)."""
         self._scheduled = False
         if self.database.error is None:  # the writer has recovered: a new failure is worth showing
             self._failing = False

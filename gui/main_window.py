@@ -348,6 +348,7 @@ class MainWindow(QMainWindow):
         document = self.current_document()
         dialog = ExportDialog(self, self.settings, document is not None and document.result is not None)
         dialog.accepted.connect(lambda: self.apply_settings(dialog.remembered(self.settings)))  # the next export's
+        dialog.accepted.connect(self.autosave.hand_over)  # the audit rows the export reads include the last decision
         dialog.accepted.connect(lambda: export_session(self, self.session, self.current_document(), dialog.choice(),
                                                        self.database))
         self.open_dialog(dialog)
