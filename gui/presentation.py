@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QHeaderView
 
 from engine.core.model import Assignment, ReviewStatus, Stage
 from engine.linking.explain import explain
+from engine.linking.specificity import REASON as SPECIFICITY
 from engine.records.session import DocumentState
 
 __all__ = [
@@ -128,9 +129,9 @@ def describe(assignment: Assignment, language: str = "", candidates: bool = True
     if "site_conflict" in provenance:
         given = ", ".join(f"{escape(str(code))} ×{n}" for code, n in dict(provenance["site_conflict"]).items())
         lines.append(f"This site's coders disagree on this term: {given}; choose the code for this mention.")
-    if "specificity" in provenance:  # engine.linking.specificity: why this code and not the one proposed
+    if SPECIFICITY in provenance:  # why this code and not the category a stage proposed
         lines.append(f"<span style='color:{_STATUS_COLORS[ReviewStatus.NEEDS_REVIEW]}'>"
-                     f"{escape(str(provenance['specificity']))}</span>")
+                     f"{escape(str(provenance[SPECIFICITY]))}</span>")
     if "negated_by" in provenance:
         lines.append(f"Possibly negated by “{escape(str(provenance['negated_by']))}”")
     if "llm_answer" in provenance:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.core.model import Assignment, Candidate, Stage
+from engine.linking.specificity import NEEDS_SPECIFIC_CODE
 
 __all__ = ["Explanation", "RankedCandidate", "explain", "source_names"]
 
@@ -102,7 +103,7 @@ def _why(a: Assignment) -> str:
         return f"the model {provenance.get('model', '')} chose among {len(shown)} candidates".replace("  ", " ")
     if a.stage is Stage.SITE:
         return f"learned at this site: {a.evidence}" if a.evidence else "learned at this site"
-    proposed = provenance.get("needs_specific_code") or a.code  # the category a stage named
+    proposed = provenance.get(NEEDS_SPECIFIC_CODE) or a.code  # the category a stage named
     chosen = next((c for c in a.candidates if c.code == proposed), None)
     if a.code is None:
         why = "nothing was close enough to propose: choose among the candidates"
@@ -116,8 +117,6 @@ def _why(a: Assignment) -> str:
         why = f"closest match: {_reason(chosen)}"
     else:
         why = f"{a.evidence}, {a.score:.2f}" if a.evidence else f"score {a.score:.2f}"
-    if "needs_specific_code" in provenance:
-        why += f"; {provenance.get('specificity', 'needs a more specific code')}"
     if "llm_answer" in provenance:
         why += f"; the model gave no usable answer ({provenance['llm_answer']!s}), so the best candidate stays"
     return why

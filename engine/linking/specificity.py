@@ -15,10 +15,11 @@ tipo 2" → E11, from a WHO title), so every stage's result passes through here:
 from __future__ import annotations
 
 import re
+
 from engine.core.model import Assignment, Candidate, ReviewStatus
 from engine.terms.catalog import Catalog
 
-__all__ = ["NEEDS_SPECIFIC_CODE", "SpecificityRule"]
+__all__ = ["NEEDS_SPECIFIC_CODE", "REASON", "SpecificityRule"]
 
 # Provenance keys: the code the stage named, and the sentence the window shows.
 NEEDS_SPECIFIC_CODE = "needs_specific_code"
