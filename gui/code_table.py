@@ -39,6 +39,7 @@ from gui.presentation import (
     stage_label,
     status_color,
 )
+from gui.worker import ui_first
 
 __all__ = ["MENTION_FILTERS", "CodeSummary", "MentionTable", "is_open", "nesting"]
 
@@ -78,7 +79,8 @@ class _PythonTableModel(QAbstractTableModel):
     A view paints a cell by asking for seven roles at once (``multiData``); Qt's default
     asks ``data()`` once per role, and each call from C++ into Python must take the GIL.
     During a coding run the worker holds it and hands it over only every switch interval,
-    so those waits made one repaint of the mention table take over 100 ms.  Here a row's
+    so those waits made one repaint of the mention table take over 100 ms; a paint also
+    asks the worker to give way (``gui.worker.ui_first``).  Here a row's
     cells are worked out once (``_cells``) and kept until the row changes (``_forget``).
     """
 
@@ -108,6 +110,7 @@ class _PythonTableModel(QAbstractTableModel):
         return self._cell(index).get(role)
 
     def multiData(self, index: AnyIndex, roleDataSpan: QModelRoleDataSpan) -> None:  # noqa: N802, N803 — Qt's names
+        ui_first()  # a paint: a coding worker waits until it is done
         cell = self._cell(index)
         for role_data in roleDataSpan:
             role_data.setData(cell.get(role_data.role()))

@@ -57,6 +57,7 @@ from gui.review_actions import ReviewActions
 from gui.settings_dialog import SettingsDialog
 from gui.site_dictionary_dialog import SiteDictionaryDialog
 from gui.window_state import restore_splitters, save_splitters
+from gui.worker import ui_first
 
 __all__ = ["MainWindow"]
 
@@ -137,6 +138,7 @@ class MainWindow(QMainWindow):
         return self.pane.current_index
 
     def _refresh_dirty(self) -> None:
+        ui_first()
         dirty, self._dirty = self._dirty, set()
         current = self.documents.current_key()
         for key in dirty:

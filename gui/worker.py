@@ -11,6 +11,7 @@ import functools
 import gc
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,10 +21,10 @@ import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
-from engine.core.progress import Cancelled
+from engine.core.progress import Cancelled, set_give_way
 from gui.errors import show_error
 
-__all__ = ["BackgroundOp", "TaskState", "cancel_all", "heavy_op"]
+__all__ = ["BackgroundOp", "TaskState", "cancel_all", "heavy_op", "ui_first"]
 
 T = TypeVar("T")
 
@@ -37,6 +38,7 @@ _LOADED = 100_000
 # painting, since the interval matters only when a thread waits.
 _SWITCH_INTERVAL_S = 0.00005
 _POLL_MS = 50  # progress and partial results reach the UI at most 20 times a second
+_UI_TURN_S = 0.05  # the longest a worker waits at one checkpoint for the UI thread to go back to sleep
 
 _running: set[BackgroundOp[Any]] = set()  # keeps each op and its QThread alive until it has finished
 _quit_hooked: list[QCoreApplication] = []
@@ -75,6 +77,52 @@ class TaskState:
 
     def _take_partials(self) -> list[object]:
         return [self._partials.popleft() for _ in range(len(self._partials))]
+
+
+class _UiTurn:
+    """Workers wait at their checkpoints while the window does the work it has just begun.
+
+    Python threads have no priority: each of a paint's calls into Python waited for the busy
+    worker to hand over the GIL (140-290 µs), and a few hundred of them made pauses of 80 ms
+    while coding.  Work on the UI thread that must not wait (a paint's first call into
+    Python, results arriving) calls ``ui_first``; from then until the UI thread's event queue
+    has gone past that work (a zero timer posted behind it), a worker reaching
+    ``engine.core.progress.give_way`` (every checkpoint of the engine's long loops) waits with
+    the GIL released, at most ``_UI_TURN_S`` in all.  Only ops' threads wait: the session
+    database's writer must commit each decision at once.  (The event dispatcher's awake and
+    aboutToBlock signals cannot bracket this: a timer's slot runs after aboutToBlock.)
+    """
+
+    def __init__(self) -> None:
+        self._free = threading.Event()
+        self._free.set()
+        self._since = 0.0
+        self._worker = threading.local()  # ``giving_way`` is true on an op's thread only
+
+    def claim(self) -> None:
+        if self._free.is_set():
+            self._since = time.monotonic()
+            self._free.clear()
+            QTimer.singleShot(0, self._free.set)
+
+    def enroll(self) -> None:
+        """The calling thread (an op's) gives way from now on."""
+        self._worker.giving_way = True
+
+    def wait(self) -> None:
+        if not self._free.is_set() and getattr(self._worker, "giving_way", False):
+            left = self._since + _UI_TURN_S - time.monotonic()
+            if left > 0:
+                self._free.wait(left)
+
+
+_ui_turn = _UiTurn()
+set_give_way(_ui_turn.wait)
+
+
+def ui_first() -> None:
+    """On the UI thread, as work begins that must not wait for a worker (see ``_UiTurn``)."""
+    _ui_turn.claim()
 
 
 class BackgroundOp(QObject, Generic[T]):
@@ -135,6 +183,7 @@ class BackgroundOp(QObject, Generic[T]):
 
     def _work(self) -> None:
         """On the worker thread: run the op and remember which callback reports its outcome."""
+        _ui_turn.enroll()
         try:
             result = self._op(self._state)
         except Cancelled:
@@ -170,9 +219,12 @@ class BackgroundOp(QObject, Generic[T]):
         if not shiboken6.isValid(self._parent):
             return
         progress = self._state._new_progress()
+        partials = self._state._take_partials()
+        if progress is not None or partials:
+            ui_first()
         if progress is not None and self._progress is not None:
             self._progress(*progress)
-        for value in self._state._take_partials():
+        for value in partials:
             if self._partial is not None:
                 self._partial(value)
 

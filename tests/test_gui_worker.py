@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import faulthandler
+import functools
 import os
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from pytestqt.qtbot import QtBot
 from engine.core.errors import ExportError, ModelFileError
 from engine.core.progress import Cancelled
 from gui import errors
-from gui.worker import BackgroundOp, TaskState, cancel_all
+from gui.worker import BackgroundOp, TaskState, cancel_all, ui_first
 
 pytestmark = pytest.mark.usefixtures("messages")
 
@@ -264,3 +265,46 @@ def test_a_crash_in_a_thread_is_reported_on_the_ui_thread_even_if_saving_fails(
     assert calls == [True]
     assert "RuntimeError: thread crash" in messages[0]
     assert len(list(tmp_path.glob("crash-*.log"))) == 1
+
+
+def test_a_worker_gives_way_while_the_ui_thread_does_work_it_began_with_ui_first(
+    qtbot: QtBot, parent: QWidget
+) -> None:
+    """A worker looping through ``give_way`` (as every engine checkpoint does) waits while the UI
+    thread does work it began with ``ui_first`` (as a paint does), and runs as soon as that work
+    is over.  The same slot without ``ui_first`` lets the worker run in each of its pauses (each
+    of a paint's calls into Python is such a pause, the GIL being handed over)."""
+    from engine.core.progress import give_way
+
+    turns = [0]
+
+    def op(state: TaskState) -> None:
+        while not state.cancelled():
+            give_way()
+            turns[0] += 1
+        raise Cancelled
+
+    seen: dict[bool, list[int]] = {True: [], False: []}
+
+    def slot(first: bool) -> None:
+        if first:
+            ui_first()
+        before = turns[0]
+        for _ in range(10):
+            time.sleep(0.0005)  # the GIL is let go and taken back
+        seen[first].append(turns[0] - before)
+
+    running = BackgroundOp(parent, op).run()
+    try:
+        qtbot.waitUntil(lambda: turns[0] > 1000)
+        for first in (True, False) * 3:
+            QTimer.singleShot(0, functools.partial(slot, first))
+            qtbot.wait(20)
+        worked = turns[0]
+        qtbot.wait(50)
+        assert turns[0] - worked > 1000  # the UI thread's turn is over: the worker runs again
+    finally:
+        with qtbot.waitSignal(running.finished):
+            running.cancel()
+    assert len(seen[True]) == len(seen[False]) == 3
+    assert min(seen[True]) <= 2 and min(seen[False]) > 100, seen

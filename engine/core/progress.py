@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["CancelToken", "Cancelled", "Progress", "checkpoint"]
+__all__ = ["CancelToken", "Cancelled", "Progress", "checkpoint", "give_way", "set_give_way"]
 
 
 class Cancelled(Exception):
@@ -39,14 +39,37 @@ class CancelToken:
         """Nothing to show."""
 
 
+def _no_turn() -> None:
+    """No interactive thread waits for the interpreter (the command line)."""
+
+
+_give_way: list[Callable[[], None]] = [_no_turn]
+
+
+def give_way() -> None:
+    """Let an interactive thread run first, if one is handling events now.
+
+    Called inside long loops (and by every ``checkpoint``): Python threads have no
+    priority, so the window registers (``set_give_way``) how a worker waits while
+    its UI thread is busy.  A no-op on the command line.
+    """
+    _give_way[0]()
+
+
+def set_give_way(turn: Callable[[], None]) -> None:
+    """Install what ``give_way`` does (the window's UI thread, gui/worker.py)."""
+    _give_way[0] = turn
+
+
 def checkpoint(progress: Progress | None) -> Callable[[], None]:
-    """A function that raises Cancelled once ``progress`` is cancelled.
+    """A function that raises Cancelled once ``progress`` is cancelled, and gives way (``give_way``).
 
     Long loops inside one document (scanning, matching, linking) call it
     often, so a cancel takes effect within milliseconds, not at the next document.
     """
 
     def check() -> None:
+        give_way()
         if progress is not None and progress.cancelled():
             raise Cancelled()
 

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from engine.core.progress import give_way
+
 __all__ = ["bundled_models_dir", "compiled_dir", "load_compiled", "resources_dir"]
 
 _PIECE_BYTES = 64 * 1024  # well under a millisecond to decompress
@@ -52,7 +54,7 @@ def load_compiled(path: Path) -> Any:
     each of them.  The file is decompressed in small pieces; its text is ASCII
     (``dictionaries/build.py`` escapes the rest), which ``json.loads`` decodes at
     copying speed; and a Python hook per object and integer gives the parse points
-    to switch threads.  The result and the speed are the same.
+    to switch threads, and to give way to the window (``give_way``).  The result is the same.
     """
     with gzip.open(path, "rb") as reader:
         data = b"".join(iter(lambda: reader.read(_PIECE_BYTES), b""))
@@ -60,8 +62,10 @@ def load_compiled(path: Path) -> Any:
 
 
 def _switch_point(value: dict[str, Any]) -> dict[str, Any]:
+    give_way()
     return value
 
 
 def _parse_int(text: str) -> int:
+    give_way()
     return int(text)

@@ -25,6 +25,7 @@ from rapidfuzz import fuzz
 
 from engine.core.codes import Edition
 from engine.core.model import Candidate
+from engine.core.progress import give_way
 from engine.terms.catalog import Catalog
 from engine.terms.dictionary import TermDictionary
 from engine.text.normalize import term_key
@@ -32,7 +33,7 @@ from engine.text.normalize import term_key
 __all__ = ["CandidateIndex"]
 
 _STEM = 5
-_CHECK_EVERY = 4096  # choices between two cancel checks while the index is built
+_CHECK_EVERY = 512  # choices between two cancel checks while the index is built
 # Words that carry no meaning for retrieval, folded like everything else.
 _STOPWORDS = frozenset(
     ["a", "al", "con", "de", "del", "e", "el", "en", "la", "las", "lo", "los", "o", "para", "por", "sin", "su", "sus", "un", "una", "y", "no", "otro", "otra", "otros", "otras", "the", "of", "and", "or", "in", "on", "with", "without", "to", "by", "for", "other", "due", "unspecified", "an", "as", "at", "der", "die", "das", "des", "dem", "den", "und", "oder", "mit", "ohne", "bei", "durch", "fur", "im", "in", "nicht", "sonstige", "le", "la", "les", "de", "des", "du", "et", "ou", "avec", "sans", "dans", "par", "pour", "autre", "autres", "και", "με", "του", "της", "των", "το", "η", "ο", "σε", "απο", "χωρις", "αλλα", "αλλο"]
@@ -81,13 +82,13 @@ class CandidateIndex:
             if catalog.edition is Edition.CM and self.language != "en":
                 title_languages += ("en",)
         self.title_languages = title_languages
-        # Called every few thousand choices while the index is built (about a second): a cancel
+        # Called every few hundred choices while the index is built (about a second): a cancel
         # raises there, and the half-built index is dropped, to be built again when next needed.
         self.checkpoint: Callable[[], None] | None = None
 
     def _check(self, done: int) -> None:
-        if self.checkpoint is not None and not done % _CHECK_EVERY:
-            self.checkpoint()
+        if not done % _CHECK_EVERY:
+            (self.checkpoint or give_way)()
 
     @cached_property
     def _built(self) -> _Built:

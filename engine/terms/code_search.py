@@ -28,6 +28,7 @@ from rapidfuzz.distance import Levenshtein
 
 from engine.core.codes import Edition
 from engine.core.errors import DictionaryError
+from engine.core.progress import give_way
 from engine.terms.catalog import Catalog
 from engine.terms.dictionary import TermDictionary
 from engine.text.normalize import fold
@@ -87,10 +88,13 @@ class CodeSearch:
         self._uses = [0] * len(self.codes)
         folded: list[str] = []
         for start in range(0, len(self.titles), _CHUNK):
+            give_way()  # built on a worker while the window paints (engine.core.progress)
             folded.extend(_fold_all(self.titles[start : start + _CHUNK]))
         owners, vias = list(range(len(self.codes))), [""] * len(self.codes)  # entry → code, term shown
         if dictionary is not None and dictionary.edition is catalog.edition:
-            for key, display, codes, annotated in dictionary.term_codes():
+            for done, (key, display, codes, annotated) in enumerate(dictionary.term_codes()):
+                if not done % _CHUNK:
+                    give_way()
                 for code in dict(codes):  # a code once per term, its counts summed over the sources
                     if (at := index.get(code)) is not None:
                         if annotated:  # a count of coders' annotations, not of lists naming it

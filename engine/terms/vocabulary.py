@@ -22,6 +22,7 @@ from collections.abc import Callable
 from enum import Enum
 from functools import cached_property
 
+from engine.core.progress import give_way
 from engine.terms.catalog import Catalog
 from engine.terms.dictionary import TermDictionary
 from engine.text.normalize import term_key
@@ -79,7 +80,7 @@ _INJURY_CODES = ("S",)
 # "arteria mesentérica superior" but sits later in "aneurisma de arteria ..."; "metástasis"
 # starts most of its terms).
 _SITE_FIRST_SHARE = 0.1
-_CHECK_EVERY = 4096  # terms or titles between two cancel checks while an index is built
+_CHECK_EVERY = 512  # terms or titles between two cancel checks while an index is built
 # Words that join site words ("arteria de la pierna"), folded.
 _STOPWORDS = frozenset({
     "a", "al", "con", "de", "del", "e", "el", "en", "la", "las", "los", "o", "y", "of", "the", "and", "or",
@@ -189,8 +190,8 @@ class Vocabulary:
         return first, later, frozenset(site_words)
 
     def _check(self, done: int) -> None:
-        if self.checkpoint is not None and not done % _CHECK_EVERY:
-            self.checkpoint()
+        if not done % _CHECK_EVERY:
+            (self.checkpoint or give_way)()
 
 
 def _bits(counts: Counter[str]) -> float:
