@@ -94,11 +94,12 @@ def parse_lexicon(path: Path) -> Lexicon:
 
 
 def _parse_line(lexicon: Lexicon, number: int, line: str) -> LexiconEntry | None:
+    """One entry line; a term may leave its empty trailing fields off, as the build reads it."""
     fields = [part.strip() for part in line.split("\t")]
-    if len(fields) != len(HEADER):
-        lexicon.problem(number, f"expected {len(HEADER)} tab-separated fields ({', '.join(HEADER)}), found {len(fields)}")
+    if not 3 <= len(fields) <= len(HEADER):
+        lexicon.problem(number, f"expected 3 to 5 tab-separated fields ({', '.join(HEADER)}), found {len(fields)}")
         return None
-    code, term, kind, expansion, context = fields
+    code, term, kind, expansion, context = fields + [""] * (len(HEADER) - len(fields))
     cues = tuple(cue.strip() for cue in context.split("|")) if context else ()
     if kind not in KINDS:
         lexicon.problem(number, f"unknown kind {kind!r} (use {' or '.join(sorted(KINDS))})")
@@ -202,11 +203,14 @@ def count_lines(lang: str, total: Counts, catalog: Catalog) -> Iterator[str]:
 
 def check_language(lang: str, path: Path | None = None, *, quiet: bool = False) -> list[str]:
     """Parse, check and print one language's lexicon; return its problems."""
-    if lang not in DEFAULT_EDITIONS:
-        return [f"{lang}: no edition for this language (known: {', '.join(DEFAULT_EDITIONS)})"]
     path = path or lexicon_path(lang)
-    if not path.is_file():
-        return [f"{lang}: no lexicon file {path}"]
+    if lang not in DEFAULT_EDITIONS or not path.is_file():
+        known = ", ".join(DEFAULT_EDITIONS)
+        problem = f"{lang}: no lexicon file {path}" if lang in DEFAULT_EDITIONS else (
+            f"{lang}: no edition for this language (known: {known})"
+        )
+        print(f"PROBLEM {problem}")
+        return [problem]
     catalog = Catalog.bundled(DEFAULT_EDITIONS[lang])
     lexicon = parse_lexicon(path)
     check_codes(lexicon, catalog)
