@@ -97,7 +97,8 @@ def _parse_line(lexicon: Lexicon, number: int, line: str) -> LexiconEntry | None
     """One entry line; a term may leave its empty trailing fields off, as the build reads it."""
     fields = [part.strip() for part in line.split("\t")]
     if not 3 <= len(fields) <= len(HEADER):
-        lexicon.problem(number, f"expected 3 to 5 tab-separated fields ({', '.join(HEADER)}), found {len(fields)}")
+        names = ", ".join(HEADER)
+        lexicon.problem(number, f"expected 3 to 5 tab-separated fields ({names}), found {len(fields)}")
         return None
     code, term, kind, expansion, context = fields + [""] * (len(HEADER) - len(fields))
     cues = tuple(cue.strip() for cue in context.split("|")) if context else ()
@@ -133,19 +134,25 @@ def _check_duplicates(lexicon: Lexicon) -> None:
     for entry in lexicon.entries:
         key = (term_key(entry.term), entry.code)
         if key in first_line:
-            lexicon.problem(entry.line, f"duplicate of line {first_line[key]}: {entry.term!r} → {entry.code}")
+            first = first_line[key]
+            lexicon.problem(entry.line, f"duplicate of line {first}: {entry.term!r} → {entry.code}")
         else:
             first_line[key] = entry.line
 
 
 def check_codes(lexicon: Lexicon, catalog: Catalog) -> None:
-    """Every code must be in the edition and terminal in its default version."""
+    """Every code must be in the edition and terminal in its default version (the one the app codes
+    to unless a setting names another: CIE-10-ES 2018 for CM)."""
     for entry in lexicon.entries:
         if not catalog.is_valid(entry.code):
             lexicon.problem(entry.line, f"{entry.code} is not a code of {catalog.edition.label}")
+        elif not catalog.in_version(entry.code):
+            default = catalog.version().name
+            lexicon.problem(entry.line, f"{entry.code} is not in {default}, the edition's default version")
         elif not catalog.is_terminal(entry.code):
             below = ", ".join(catalog.terminal_descendants(entry.code)[:8])
-            lexicon.problem(entry.line, f"{entry.code} is not terminal in {catalog.edition.label}; choose one of {below}")
+            label = catalog.edition.label
+            lexicon.problem(entry.line, f"{entry.code} is not terminal in {label}; choose one of {below}")
 
 
 def chapter_of(catalog: Catalog, code: str) -> str:
@@ -225,8 +232,12 @@ def check_language(lang: str, path: Path | None = None, *, quiet: bool = False) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dictionaries.lexicon_check", description=__doc__.splitlines()[0])
-    parser.add_argument("languages", nargs="*", metavar="LANG", help="languages to check (default: every lexicon)")
+    parser = argparse.ArgumentParser(
+        prog="python -m dictionaries.lexicon_check", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "languages", nargs="*", metavar="LANG", help="languages to check (default: every lexicon)"
+    )
     parser.add_argument("--quiet", action="store_true", help="print problems and counts, not every entry")
     args = parser.parse_args(argv)
     problems: list[str] = []
