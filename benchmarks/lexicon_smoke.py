@@ -31,7 +31,8 @@ LANGUAGES = ("el", "fr", "de")
 
 SENTENCES = {
     "el": """\
-Ασθενής 74 ετών με ιστορικό αρτηριακής υπέρτασης, σακχαρώδους διαβήτη τύπου 2 και χρόνιας νεφρικής νόσου προσήλθε με δύσπνοια και οιδήματα κάτω άκρων.
+Ασθενής 74 ετών με ιστορικό αρτηριακής υπέρτασης, σακχαρώδους διαβήτη τύπου 2
+και χρόνιας νεφρικής νόσου προσήλθε με δύσπνοια και οιδήματα κάτω άκρων.
 Το ΗΚΓ έδειξε κολπική μαρμαρυγή με ταχεία κοιλιακή ανταπόκριση· ΚΜ γνωστή, σε αντιπηκτική αγωγή.
 Διάγνωση: απορρυθμισμένη καρδιακή ανεπάρκεια λόγω κολπικής μαρμαρυγής.
 Ιστορικό στεφανιαίας νόσου με παλαιό έμφραγμα μυοκαρδίου και τοποθέτηση stent.
@@ -41,7 +42,8 @@ SENTENCES = {
 Εξιτήριο με διάγνωση οξύ στεφανιαίο σύνδρομο, αναιμία και δυσλιπιδαιμία.
 """,
     "fr": """\
-Patient de 74 ans aux antécédents d'HTA, de diabète de type 2 et d'insuffisance rénale chronique, admis pour dyspnée et œdèmes des membres inférieurs.
+Patient de 74 ans aux antécédents d'HTA, de diabète de type 2
+et d'insuffisance rénale chronique, admis pour dyspnée et œdèmes des membres inférieurs.
 L'ECG retrouve une FA rapide; anticoagulation par apixaban.
 Diagnostic: insuffisance cardiaque décompensée sur fibrillation auriculaire.
 Antécédent de cardiopathie ischémique avec infarctus du myocarde ancien et stent coronaire.
@@ -51,7 +53,8 @@ Au cours du séjour, insuffisance rénale aiguë et hypokaliémie.
 Sortie avec diagnostic de syndrome coronarien aigu, anémie et dyslipidémie.
 """,
     "de": """\
-74-jähriger Patient mit bekannter arterieller Hypertonie, Diabetes mellitus Typ 2 und chronischer Niereninsuffizienz, Aufnahme wegen Dyspnoe und Beinödemen.
+74-jähriger Patient mit bekannter arterieller Hypertonie, Diabetes mellitus Typ 2
+und chronischer Niereninsuffizienz, Aufnahme wegen Dyspnoe und Beinödemen.
 Im EKG tachykardes Vorhofflimmern; VHF bekannt, Antikoagulation mit Apixaban.
 Diagnose: dekompensierte Herzinsuffizienz bei Vorhofflimmern.
 Bekannte KHK mit Z. n. Stentimplantation nach Herzinfarkt.
