@@ -93,7 +93,7 @@ def build(out: Path, without_lexicons: bool) -> None:
 
 def coded(lang: str, text: Path, dictionaries: Path, work: Path) -> list[dict[str, str]]:
     """The CSV rows of ``icdlinker code`` on one file, with the app's folders under ``work``."""
-    out = work / f"{lang}-{dictionaries.name}.csv"
+    out = work / f"{text.stem}-{dictionaries.name}.csv"
     env = dict(
         os.environ,
         ICDLINKER_DICTIONARIES=str(dictionaries),
