@@ -51,9 +51,13 @@ class Lexicon:
     path: Path
     entries: list[LexiconEntry] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth a look, not wrong
 
     def problem(self, line: int, message: str) -> None:
         self.problems.append(f"{self.path.name}:{line}: {message}")
+
+    def note(self, line: int, message: str) -> None:
+        self.notes.append(f"{self.path.name}:{line}: {message}")
 
 
 def lexicon_path(lang: str) -> Path:
@@ -129,15 +133,26 @@ def _parse_line(lexicon: Lexicon, number: int, line: str) -> LexiconEntry | None
 
 
 def _check_duplicates(lexicon: Lexicon) -> None:
-    """The same term (as the engine folds it) twice for one code is a duplicate."""
-    first_line: dict[tuple[str, str], int] = {}
+    """The same term twice for one code is a duplicate, and a term that is also an abbreviation
+    detects without the abbreviation's cues.  Two spellings the engine folds to one key ("é", "e")
+    are only noted: the build keeps one, and the line does no harm."""
+    first: dict[tuple[str, str], LexiconEntry] = {}
     for entry in lexicon.entries:
         key = (term_key(entry.term), entry.code)
-        if key in first_line:
-            first = first_line[key]
-            lexicon.problem(entry.line, f"duplicate of line {first}: {entry.term!r} → {entry.code}")
+        earlier = first.setdefault(key, entry)
+        if earlier is entry:
+            continue
+        if earlier.kind != entry.kind:
+            lexicon.problem(
+                entry.line,
+                f"{entry.term!r} → {entry.code} is both a term and an abbreviation (line {earlier.line}):"
+                " as a term it is found without the abbreviation's context cues",
+            )
+        elif " ".join(earlier.term.split()) == " ".join(entry.term.split()):
+            lexicon.problem(entry.line, f"duplicate of line {earlier.line}: {entry.term!r} → {entry.code}")
         else:
-            first_line[key] = entry.line
+            lexicon.note(entry.line, f"{entry.term!r} folds to the same key as line {earlier.line}'s "
+                         f"{earlier.term!r} → {entry.code}: the engine matches both with either")
 
 
 def check_codes(lexicon: Lexicon, catalog: Catalog) -> None:
@@ -224,6 +239,8 @@ def check_language(lang: str, path: Path | None = None, *, quiet: bool = False) 
     if not quiet:
         for line in review_lines(lexicon, catalog, lang):
             print(line)
+    for note in lexicon.notes:
+        print(f"NOTE {note}")
     for problem in lexicon.problems:
         print(f"PROBLEM {problem}")
     for line in count_lines(lang, counts(lexicon, catalog), catalog):

@@ -25,7 +25,7 @@ def test_a_shipped_lexicon_parses_without_problems_and_codes_its_edition(lang: s
     lexicon = parse_lexicon(lexicon_check.lexicon_path(lang))
     catalog = Catalog.bundled(DEFAULT_EDITIONS[lang])
     check_codes(lexicon, catalog)
-    assert lexicon.problems == []
+    assert lexicon.problems == []  # notes (two spellings of one folded key) are allowed
     for entry in lexicon.entries:
         assert catalog.is_valid(entry.code), entry
         assert catalog.is_terminal(entry.code), entry
@@ -72,14 +72,17 @@ def test_the_checker_names_each_malformed_line_by_its_number(tmp_path: Path) -> 
         "I10\thypertension\tmot\t\t",  # 4: unknown kind
         "I48.9\tFA\tabbr\t\tECG|rythme",  # 5: abbreviation without expansion
         "I48.9\tFA\tabbr\tfibrillation auriculaire\t",  # 6: abbreviation without context
-        "I10\tHypertension Artérielle\tterm",  # 7: duplicate of 3 once folded (trailing fields left off)
+        "I10\thypertension artérielle\tterm",  # 7: duplicate of 3 (trailing fields left off)
         "I10 hypertension term",  # 8: no tabs
         "I489\tfibrillation\tterm\t\t",  # 9: not dotted
         "XYZ\tquelque chose\tterm\t\t",  # 10: not a code
         "I20.9\tangor\tterm\tangine\t",  # 11: a term with an expansion
+        "I10\tHTA\tterm\t\t",  # 12: fine
+        "I10\tHTA\tabbr\thypertension artérielle\ttension",  # 13: also a term, so found without cues
+        "I10\tHypertension arterielle\tterm\t\t",  # 14: folds to line 3's key: a note only
     )
-    problems = parse_lexicon(path).problems
-    assert problems == [
+    lexicon = parse_lexicon(path)
+    assert lexicon.problems == [
         "xx.tsv:4: unknown kind 'mot' (use abbr or term)",
         "xx.tsv:5: abbreviation 'FA' has no expansion",
         "xx.tsv:6: abbreviation 'FA' needs context cue words (a|b|c), none may be empty",
@@ -87,8 +90,15 @@ def test_the_checker_names_each_malformed_line_by_its_number(tmp_path: Path) -> 
         "xx.tsv:9: write the code in dotted form: I48.9, not I489",
         "xx.tsv:10: 'XYZ' is not an ICD-10 code",
         "xx.tsv:11: term 'angor' has an expansion or context: only abbreviations take them",
-        "xx.tsv:7: duplicate of line 3: 'Hypertension Artérielle' → I10",
+        "xx.tsv:7: duplicate of line 3: 'hypertension artérielle' → I10",
+        "xx.tsv:13: 'HTA' → I10 is both a term and an abbreviation (line 12):"
+        " as a term it is found without the abbreviation's context cues",
     ]
+    assert lexicon.notes == [
+        "xx.tsv:14: 'Hypertension arterielle' folds to the same key as line 3's 'hypertension artérielle'"
+        " → I10: the engine matches both with either"
+    ]
+    assert [entry.line for entry in lexicon.entries] == [3, 7, 12, 13, 14]
 
 
 def test_the_checker_flags_codes_the_edition_lacks_or_that_are_not_terminal(tmp_path: Path) -> None:
