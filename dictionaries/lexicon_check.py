@@ -11,7 +11,8 @@ are what ``dictionaries/SOURCES.md`` records.
     python -m dictionaries.lexicon_check el fr      # some languages
     python -m dictionaries.lexicon_check --quiet de # problems and counts only
 
-The exit status is 1 when any file has a problem.
+A NOTE (two spellings the engine folds to one key) is printed but is no problem.  The exit
+status is 1 when any file has a problem.
 """
 
 from __future__ import annotations
