@@ -21,6 +21,7 @@ from typing import Any
 from engine.core.codes import Edition
 from engine.core.errors import DictionaryError
 from engine.core.resources import compiled_dir, load_compiled
+from engine.terms.abbreviations import Abbreviation
 from engine.text.normalize import Scan, term_key
 
 __all__ = ["DetectionPolicy", "LinkingRule", "Match", "TermDictionary", "TermEntry"]
@@ -135,6 +136,7 @@ class TermDictionary:
         sources: dict[str, dict[str, Any]],
         exclude: frozenset[str] = frozenset(),
         policy: DetectionPolicy | None = None,
+        abbreviations: dict[str, list[list[Any]]] | None = None,
     ) -> None:
         self.language = language
         self.edition = edition
@@ -144,6 +146,7 @@ class TermDictionary:
         self._occurrences = occurrences
         self._exclude = exclude
         self._entries: dict[str, TermEntry | None] = {}
+        self._abbreviation_rows = abbreviations or {}
 
     @classmethod
     def from_file(
@@ -155,7 +158,7 @@ class TermDictionary:
                 rows = {key: (display, codes) for key, display, codes in data["terms"]}
             return cls(
                 data["language"], Edition(data["edition"]), rows, data.get("occurrences", {}),
-                data["sources"], exclude, policy,
+                data["sources"], exclude, policy, data.get("abbreviations"),
             )
         except FileNotFoundError as error:
             raise DictionaryError(f"dictionary file missing: {path}") from error
@@ -224,11 +227,34 @@ class TermDictionary:
         return annotated, total
 
     @cached_property
+    def abbreviations(self) -> dict[str, Abbreviation]:
+        """The curated lexicons' abbreviations by key, from the sources kept."""
+        return {
+            key: Abbreviation.from_rows(key, rows)
+            for key, rows in self._abbreviation_rows.items()
+            if (entry := self.entry(key)) is not None and any(s.startswith("curated-") for s in entry.sources)
+        }
+
+    @cached_property
+    def cued(self) -> dict[str, Abbreviation]:
+        """Abbreviations that detect only with a context cue: those no other source gives.
+
+        A key a corpus or a title also gives ("HTA" in CodiEsp) keeps the rule it had: its
+        measured precision decides.
+        """
+        return {
+            key: abbreviation for key, abbreviation in self.abbreviations.items()
+            if all(s.startswith("curated-") for s in self.entry(key).sources)  # type: ignore[union-attr]
+        }
+
+    @cached_property
     def _index(self) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
         """(first tokens, keys and their token prefixes, full keys) of detection terms."""
         admits, measured = self.policy.admits, self._occurrences
+        cued = self.cued  # the context cue, not corpus statistics or length, decides these
         keys = frozenset(
-            key for key in self.keys() if admits(key, *(self._statistics(key) if key in measured else (0, 0)))
+            key for key in self.keys()
+            if key in cued or admits(key, *(self._statistics(key) if key in measured else (0, 0)))
         )
         prefixes = set(keys)
         level = {key.rpartition(" ")[0] for key in keys if " " in key}
