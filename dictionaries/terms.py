@@ -167,9 +167,9 @@ class TermTable:
     codes: dict[str, Counter[tuple[str, str]]] = field(default_factory=dict)
     surfaces: dict[str, Counter[str]] = field(default_factory=dict)
 
-    def add(self, text: str, key: str, code: str, source: str) -> None:
-        """Record one use of ``text`` (folded to ``key``) for ``code`` by ``source``."""
-        self.codes.setdefault(key, Counter())[(code, source)] += 1
+    def add(self, text: str, key: str, code: str, source: str, weight: int = 1) -> None:
+        """Record ``weight`` uses of ``text`` (folded to ``key``) for ``code`` by ``source``."""
+        self.codes.setdefault(key, Counter())[(code, source)] += weight
         self.surfaces.setdefault(key, Counter())[text] += 1
 
     def to_json(self) -> list[list[object]]:
@@ -189,6 +189,11 @@ class TermTable:
 
 
 Pair = tuple[str, str]  # (surface text, code)
+
+# A curated entry counts as three codings, a title as one: where a title gives the same words
+# another code ("lymphadenopathy", R59.1 in the CM inclusion terms), the lexicon's code has 3 of 4
+# counts and the linking rule settles it; against a corpus's many codings it is one voice among them.
+CURATED_WEIGHT = 3
 
 
 @dataclass
@@ -247,7 +252,8 @@ class TermBuilder:
             elif split or (key, code) not in seen:
                 seen.add((key, code))
                 report.kept += 1
-                self.table.add(" ".join(text.split()), key, code, source)
+                weight = CURATED_WEIGHT if source.startswith("curated-") else 1
+                self.table.add(" ".join(text.split()), key, code, source, weight)
         return report
 
     def _curated_pairs(self, valid: frozenset[str]) -> Iterator[Pair]:

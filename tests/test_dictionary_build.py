@@ -16,7 +16,7 @@ from engine.text.normalize import term_key
 
 COMPILED = build.COMPILED_DIR
 CATALOG_KEYS = {"format", "edition", "name", "attribution", "languages", "nodes", "versions", "default_version"}
-TERMS_KEYS = {"format", "language", "edition", "sources", "terms", "occurrences"}
+TERMS_KEYS = {"format", "language", "edition", "sources", "terms", "occurrences", "abbreviations"}
 KINDS = {"chapter", "block", "category", "subcategory", "code"}
 
 
