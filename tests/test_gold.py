@@ -120,6 +120,18 @@ def test_real_codiesp_split(split: str, documents: int, mentions: int) -> None:
     assert all(document.codes == {m.code for m in document.mentions} for document in gold)
 
 
+def test_translated_codiesp_texts_have_the_document_codes_and_no_mentions() -> None:
+    """``text_files_en`` beside the split: English texts, D codes, no spans (they index the Spanish)."""
+    split_dir = DATA / "codiesp" / "dev"
+    if not (split_dir / "text_files_en").is_dir():
+        pytest.skip(f"{split_dir / 'text_files_en'} not available")
+    spanish, english = load_codiesp(split_dir), load_codiesp(split_dir, "en")
+    assert [g.document.id for g in english] == [g.document.id for g in spanish]
+    assert all(not g.mentions and g.document.language == "en" for g in english)
+    assert [g.codes for g in english] == [g.codes for g in spanish]
+    assert english[0].document.text != spanish[0].document.text
+
+
 # -- brat ---------------------------------------------------------------------------------------
 
 ANN = tsv(

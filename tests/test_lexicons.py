@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from dictionaries import lexicon_check
-from dictionaries.lexicon_check import check_codes, counts, parse_lexicon, shipped_languages
+from dictionaries.lexicon_check import check_codes, counts
+from dictionaries.lexicon_source import HEADER as COLUMNS
+from dictionaries.lexicon_source import lexicon_path, parse_lexicon, shipped_languages
 from engine.terms.catalog import Catalog
 from engine.terms.dictionary import DEFAULT_EDITIONS
 
-HEADER = "\t".join(lexicon_check.HEADER)
+HEADER = "\t".join(COLUMNS)
 SHIPPED = shipped_languages()
 
 
@@ -22,7 +24,7 @@ def test_the_core_languages_ship_a_lexicon() -> None:
 
 @pytest.mark.parametrize("lang", SHIPPED)
 def test_a_shipped_lexicon_parses_without_problems_and_codes_its_edition(lang: str) -> None:
-    lexicon = parse_lexicon(lexicon_check.lexicon_path(lang))
+    lexicon = parse_lexicon(lexicon_path(lang))
     catalog = Catalog.bundled(DEFAULT_EDITIONS[lang])
     check_codes(lexicon, catalog)
     assert lexicon.problems == []  # notes (two spellings of one folded key) are allowed
@@ -35,7 +37,7 @@ def test_a_shipped_lexicon_parses_without_problems_and_codes_its_edition(lang: s
 
 @pytest.mark.parametrize("lang", ["el", "fr", "de"])
 def test_a_core_lexicon_has_breadth_and_abbreviations(lang: str) -> None:
-    lexicon = parse_lexicon(lexicon_check.lexicon_path(lang))
+    lexicon = parse_lexicon(lexicon_path(lang))
     total = counts(lexicon, Catalog.bundled(DEFAULT_EDITIONS[lang]))
     assert total.entries >= 1000 and total.codes >= 400, total
     assert total.abbreviations >= 80, total
@@ -44,15 +46,15 @@ def test_a_core_lexicon_has_breadth_and_abbreviations(lang: str) -> None:
 
 def test_greek_lexicon_covers_the_chapters_greek_titles_lack() -> None:
     """The WHO Greek titles have almost none in chapters IX-XI, XIV and XVIII."""
-    lexicon = parse_lexicon(lexicon_check.lexicon_path("el"))
+    lexicon = parse_lexicon(lexicon_path("el"))
     chapters = counts(lexicon, Catalog.bundled(DEFAULT_EDITIONS["el"])).chapters
     for chapter in ("I00-I99", "J00-J99", "K00-K93", "N00-N99", "R00-R99"):
         assert chapters[chapter] >= 20, (chapter, chapters[chapter])
 
 
 def test_english_abbreviations_greek_and_german_letters_use_are_there() -> None:
-    greek = {e.term for e in parse_lexicon(lexicon_check.lexicon_path("el")).entries if e.kind == "abbr"}
-    german = {e.term for e in parse_lexicon(lexicon_check.lexicon_path("de")).entries if e.kind == "abbr"}
+    greek = {e.term for e in parse_lexicon(lexicon_path("el")).entries if e.kind == "abbr"}
+    german = {e.term for e in parse_lexicon(lexicon_path("de")).entries if e.kind == "abbr"}
     assert {"ΣΔ", "ΑΥ", "ΚΜ", "ΧΑΠ", "ΝΑ", "AF", "CAD", "COPD"} <= greek
     assert {"VHF", "KHK", "HI", "DM", "AP", "NI", "COPD"} <= german
 

@@ -20,12 +20,17 @@ def detect_mentions(
 ) -> list[Mention]:
     """Dictionary matches (see ``TermDictionary.find``), with exact original offsets, left to right.
 
-    With ``site``, its learned terms are found too (nested or longest-first as the dictionary's
+    A curated abbreviation without another source is found only beside one of its cue words
+    (``engine.terms.abbreviations``).  With ``site``, its learned terms are found too (nested or longest-first as the dictionary's
     policy says), and terms the site's coders rejected are not reported at all.
     ``checkpoint`` is called often while a long document is scanned; a cancel raises there.
     """
     scanned = scan(document.text, checkpoint)
-    spans = [scanned.span(m.first, m.last) for m in dictionary.find(scanned, checkpoint)]
+    cued = dictionary.cued
+    spans = [
+        scanned.span(m.first, m.last) for m in dictionary.find(scanned, checkpoint)
+        if m.key not in cued or cued[m.key].detects(scanned, document.text, m.first, m.last)
+    ]
     if site is None or not len(site):
         return [_mention(document, start, end) for start, end in spans]
     spans += [scanned.span(m.first, m.last) for m in site.find(scanned, checkpoint)]

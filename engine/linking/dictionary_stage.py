@@ -10,8 +10,12 @@ from engine.linking.candidates import CandidateIndex
 from engine.linking.mention_checks import MentionChecks
 from engine.terms.catalog import Catalog
 from engine.terms.dictionary import LinkingRule, TermDictionary, TermEntry
+from engine.text.normalize import term_key
 
-__all__ = ["DictionaryLinker", "LinkerSettings"]
+__all__ = ["ABBREVIATION", "DictionaryLinker", "LinkerSettings"]
+
+# Provenance key: what a lexicon abbreviation the mention is stands for ("atrial fibrillation" for "AF").
+ABBREVIATION = "abbreviation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +60,11 @@ class DictionaryLinker:
 
     def _decide_text(self, text: str) -> Assignment:
         self.checks.vocabulary.checkpoint = self.index.checkpoint  # a cancel also stops its first measuring
-        return self.checks.review(self._lookup_or_rank(Mention((Span(0, len(text)),), text)))
+        assignment = self._lookup_or_rank(Mention((Span(0, len(text)),), text))
+        if abbreviation := self.dictionary.abbreviations.get(term_key(text)):
+            expansion = {ABBREVIATION: abbreviation.expansion(assignment.code)}
+            assignment = replace(assignment, provenance={**assignment.provenance, **expansion})
+        return self.checks.review(assignment)
 
     def _lookup_or_rank(self, mention: Mention) -> Assignment:
         entry = self.dictionary.lookup(mention.text)

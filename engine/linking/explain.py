@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.core.model import Assignment, Candidate, Stage
+from engine.linking.dictionary_stage import ABBREVIATION
 from engine.linking.specificity import NEEDS_SPECIFIC_CODE
 
 __all__ = ["Explanation", "RankedCandidate", "explain", "source_names"]
@@ -24,6 +25,7 @@ _SOURCE_NAMES = {
     "gm-alpha": "GM alphabetical index", "gm-title": "GM titles", "cm-title": "CM titles",
     "cm-inclusion": "CM inclusion terms",
 }
+_PREFIX_NAMES = {"who": "WHO titles", "curated": "project lexicon"}
 _SIMILAR = {"title": "similar title", "term": "similar dictionary term"}
 
 
@@ -53,7 +55,7 @@ def source_names(sources: str) -> str:
     """"codiesp-train,who-es" → "CodiEsp train, WHO titles"."""
     names = []
     for source in sources.split(","):
-        name = _SOURCE_NAMES.get(source) or ("WHO titles" if source.startswith("who-") else source)
+        name = _SOURCE_NAMES.get(source) or _PREFIX_NAMES.get(source.partition("-")[0], source)
         if name not in names:
             names.append(name)
     return ", ".join(names)
@@ -117,6 +119,8 @@ def _why(a: Assignment) -> str:
         why = f"closest match: {_reason(chosen)}"
     else:
         why = f"{a.evidence}, {a.score:.2f}" if a.evidence else f"score {a.score:.2f}"
+    if expansion := provenance.get(ABBREVIATION):
+        why += f"; “{a.mention.text}” is read as “{expansion}”"
     if "llm_answer" in provenance:
         why += f"; the model gave no usable answer ({provenance['llm_answer']!s}), so the best candidate stays"
     return why

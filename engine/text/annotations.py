@@ -100,16 +100,22 @@ def load_codiesp(split_dir: Path, language: str = "es") -> list[GoldDocument]:
 
     Spans are kept as given even where the text reference disagrees (a handful
     of CodiEsp offsets are one punctuation character off); procedures are skipped.
-    Without a D file, a document's codes are those of its mentions.
+    Without a D file, a document's codes are those of its mentions.  For a language other than
+    Spanish, a ``text_files_<lang>`` folder (the machine-translated texts beside CodiEsp's)
+    is read instead; its documents have codes from ``*D.tsv`` but no mentions, since the
+    spans of ``*X.tsv`` are offsets into the Spanish texts: only document-level scores apply.
     """
     text_dir = split_dir / "text_files"
     x_tsv = _single_file(split_dir, "*X.tsv")
     if x_tsv is None or not text_dir.is_dir():
         raise _fail(split_dir, None, "a CodiEsp split needs a text_files/ folder and a *X.tsv file")
+    translated = split_dir / f"text_files_{language}"
+    if language != "es" and translated.is_dir():
+        text_dir = translated
     texts = sorted(path for path in text_dir.glob("*.txt") if not is_hidden(path))
     documents = {path.stem: read_document(path, language) for path in texts}
     mentions: dict[str, list[GoldMention]] = defaultdict(list)
-    for row in _codiesp_rows(x_tsv):
+    for row in _codiesp_rows(x_tsv) if text_dir.name == "text_files" else ():
         text = _known_document(documents, row.doc_id, row.fail).text
         mentions[row.doc_id].append(GoldMention(_mention(text, row.spans, row.fail), row.code))
     d_tsv = _single_file(split_dir, "*D.tsv")
