@@ -343,6 +343,9 @@ def _format_scores(scores: dict, mode: str) -> str:
     for group in ("mentions", "documents"):
         for level, s in scores[group].items():
             lines.append(f"{group:<9} {level:<11}  P {s['p']:.3f}  R {s['r']:.3f}  F1 {s['f1']:.3f}")
+    x = scores["codiesp_x"]
+    lines.append(f"codiesp-x (diagnoses, ±10 chars)  P {x['p']:.3f}  R {x['r']:.3f}  F1 {x['f1']:.3f}")
+    lines.append(f"codiesp-d MAP {scores['codiesp_d_map']:.3f}")
     return "\n".join(lines)
 
 
