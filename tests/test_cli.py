@@ -25,7 +25,7 @@ def test_code_the_bundled_samples_prints_a_table() -> None:
     done = run_cli("code", str(SAMPLES / "es"))
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].split() == ["document", "spans", "mention", "code", "stage", "score", "title"]
+    assert lines[0].split() == ["document", "spans", "mention", "code", "language", "stage", "score", "title"]
     assert any("alta-neumologia" in line and "I10" in line for line in lines)
     assert any("consulta-urologia" in line and "N28.1" in line for line in lines)
 

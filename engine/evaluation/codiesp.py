@@ -25,7 +25,9 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from engine.core.model import Assignment, ReviewStatus, Stage
 
-__all__ = ["DEPTH", "TOLERANCE", "Reference", "explainability_counts", "mean_average_precision", "ranked_codes"]
+__all__ = [
+    "DEPTH", "TOLERANCE", "Reference", "explainability_counts", "mean_average_precision", "ranked_codes",
+]
 
 TOLERANCE = 10  # characters of slack at each end of a gold span
 DEPTH = 1000  # trectools' default cut-off: codes ranked below it are not read

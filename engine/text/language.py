@@ -11,7 +11,7 @@ import re
 
 from engine.text.normalize import fold_char
 
-__all__ = ["detect_language"]
+__all__ = ["detect_language", "detected_language"]
 
 _FUNCTION_WORDS = {
     "es": "el la los las de del y en con por para que se un una es al sin no su como pero mas fue"
@@ -27,6 +27,11 @@ _GREEK = re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]")
 
 def detect_language(text: str, default: str = "es") -> str:
     """The likeliest of es/en/de/fr/el for ``text``; ``default`` when there is no evidence."""
+    return detected_language(text) or default
+
+
+def detected_language(text: str) -> str | None:
+    """The likeliest of es/en/de/fr/el for ``text``; None when nothing in it tells (a date, a code)."""
     sample = text[:20_000]
     letters = sum(1 for ch in sample if ch.isalpha())
     if letters and len(_GREEK.findall(sample)) > letters / 3:
@@ -38,4 +43,4 @@ def detect_language(text: str, default: str = "es") -> str:
             if folded in words:
                 scores[language] += 1
     best = max(scores, key=lambda language: scores[language])
-    return best if scores[best] > 0 else default
+    return best if scores[best] > 0 else None
