@@ -1,6 +1,7 @@
 """`icdlinker code` without --lang: each document in its own language, dictionary and edition."""
 
 import csv
+import json
 import shutil
 from pathlib import Path
 
@@ -108,3 +109,18 @@ def test_a_spanish_batch_builds_only_the_spanish_pipeline() -> None:
     assert built == ["es"] and set(pipelines.loaded) == {"es"}
     assert len(results) == count and all(r.error is None and r.document.language == "es" for r in results)
     assert sum(1 for r in results for a in r.assignments if a.code == "I10") == count // 2
+
+
+def test_one_model_serves_every_language_of_a_batch(tmp_path: Path, user_dirs: Path, gemma_gguf: Path, capsys) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    # Marked mentions no dictionary settles, so the model is asked about each, in each document's language.
+    (folder / "es.txt").write_text("La paciente presenta *un dolor raro en la barriga* desde ayer.", encoding="utf-8")
+    (folder / "en.txt").write_text("The patient was admitted with *a funny ache in the belly*.", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    assert main(["code", str(folder), "--marked", "--model", str(gemma_gguf), "-o", str(out)]) == 0
+    rows = _rows(out)
+    assert sorted((Path(r["path"]).stem, r["language"]) for r in rows) == [("en", "en"), ("es", "es")]
+    assert all(json.loads(r["provenance"]).get("model") for r in rows)  # the model saw both
+    summary = [line for line in capsys.readouterr().err.splitlines() if line.startswith("llm:")]
+    assert len(summary) == 1 and summary[0].startswith("llm: 2 mentions")  # one model, both languages' figures
