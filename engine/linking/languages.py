@@ -16,7 +16,7 @@ from pathlib import Path
 
 from engine.core.errors import LanguageWarning
 from engine.core.model import Document, DocumentResult
-from engine.core.progress import Cancelled, Progress
+from engine.core.progress import Progress
 from engine.linking.pipeline import LinkTask, Pipeline, failed_result, run_tasks
 from engine.text.language import detected_language
 from engine.text.readers import document_id, read_document
@@ -66,12 +66,10 @@ class LanguagePipelines:
             if isinstance(source, Path):
                 document = read_document(source, language)
             document = self._in_its_language(document)
-            pipeline = self.get(document.language)
-        except Cancelled:
-            raise
-        except Exception as error:  # a bad document or a dictionary that fails to load: the batch goes on
+        except Exception as error:  # one bad document never stops a batch
             return failed_result(document, error)
-        return pipeline.code_task(replace(task, source=document), progress)
+        # A dictionary or model that cannot load is no document's fault: its error stops the batch.
+        return self.get(document.language).code_task(replace(task, source=document), progress)
 
     def _in_its_language(self, document: Document) -> Document:
         language = self.forced or detected_language(document.text)
