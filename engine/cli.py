@@ -12,8 +12,9 @@ import os
 import shutil
 import stat
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
 from typing import TextIO
 
@@ -24,7 +25,9 @@ from engine.core.errors import EngineError
 from engine.core.model import DocumentResult, Mention, Span
 from engine.evaluation.learning import format_curve, learning_curve
 from engine.evaluation.metrics import CandidateRecall, ModelVersusFuzzy, TerminalCheck, evaluate
-from engine.linking.llm.session import open_llm_stage
+from engine.linking.languages import LanguagePipelines
+from engine.linking.llm.linker import LLMLinker, LLMStats
+from engine.linking.llm.session import LLMStage, open_llm_stage
 from engine.linking.pipeline import LinkTask, Pipeline
 from engine.models import commands as models_commands
 from engine.records import site_commands
@@ -74,8 +77,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def language_options(command: argparse.ArgumentParser) -> None:
-        command.add_argument("--lang", choices=LANGUAGES, default="es", help="document language (default es)")
+    def language_options(command: argparse.ArgumentParser, detect: bool = False) -> None:
+        if detect:
+            command.add_argument(
+                "--lang", choices=LANGUAGES,
+                help="code every document in this language (default: detect each document's; when its text "
+                     "does not tell, the default_language setting, with an ICD-W102 note)",
+            )
+        else:
+            command.add_argument("--lang", choices=LANGUAGES, default="es", help="document language (default es)")
         command.add_argument(
             "--edition", choices=[e.value for e in Edition], help="ICD-10 edition (default: the language's)"
         )
@@ -87,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
 
     code = commands.add_parser("code", help="code documents (.txt, .docx, .pdf; files or folders)")
     code.add_argument("paths", nargs="+", type=Path)
-    language_options(code)
+    language_options(code, detect=True)
     code.add_argument("-o", "--output", type=Path, help="write a CSV here instead of printing a table")
     code.add_argument(
         "--preset", choices=[p.value for p in ExportPreset], default=ExportPreset.FULL.value,
@@ -159,39 +169,58 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 @contextmanager
+def _pipelines(
+    args: argparse.Namespace, exclude: frozenset[str] = frozenset(), settings: AppSettings | None = None
+) -> Iterator[LanguagePipelines]:
+    """The pipelines the options ask for, one per language used (``--lang`` forces one), each built
+    when first needed; with ``--model`` the LLM stage is loaded with the first and freed after.
+
+    Detection, the fuzzy threshold, the CM version and the language of a text that does not tell
+    follow the coder's saved settings (unless ``settings`` are given), as in the window, so a
+    batch CSV and the window find the same mentions in a document; ``--edition`` and
+    ``--cm-version`` override the language's edition and the version.
+    """
+    settings = settings or AppSettings.load()
+    model = None if getattr(args, "no_llm", False) else getattr(args, "model", None)
+    stages: list[LLMStage] = []  # the one model, shared by every language's pipeline
+
+    def build(language: str) -> Pipeline:
+        pipeline = Pipeline.bundled(
+            language, Edition(args.edition) if args.edition else None, exclude=exclude,
+            policy=settings.detection_policy(), settings=settings.linker_settings(),
+            version=args.cm_version or settings.cm_version,
+        )
+        if model:
+            if not stages:
+                stages.append(open_llm_stage(model, language, pipeline.catalog))
+            first = stages[0].linker
+            pipeline.llm = first if first.language == language else LLMLinker(
+                first.generate, pipeline.catalog, language, first.model)
+            pipeline.llm.child_codes = getattr(args, "llm_child_codes", 0)
+        return pipeline
+
+    try:
+        yield LanguagePipelines(build, settings.default_language, args.lang)
+    finally:
+        for stage in stages:
+            stage.close()
+
+
+@contextmanager
 def _pipeline(
     args: argparse.Namespace, exclude: frozenset[str] = frozenset(), settings: AppSettings | None = None
 ) -> Iterator[Pipeline]:
-    """The pipeline the options ask for; with ``--model`` the LLM stage is loaded and freed after.
-
-    Detection, the fuzzy threshold and the CM version follow the coder's saved settings (unless
-    ``settings`` are given), as in the window, so a batch CSV and the window find the same
-    mentions in a document; ``--cm-version`` overrides the version.
-    """
-    settings = settings or AppSettings.load()
-    pipeline = Pipeline.bundled(
-        args.lang, Edition(args.edition) if args.edition else None, exclude=exclude,
-        policy=settings.detection_policy(), settings=settings.linker_settings(),
-        version=args.cm_version or settings.cm_version,
-    )
-    model = getattr(args, "model", None)
-    if not model or getattr(args, "no_llm", False):
-        yield pipeline
-        return
-    stage = open_llm_stage(model, args.lang, pipeline.catalog)
-    stage.linker.child_codes = getattr(args, "llm_child_codes", 0)
-    pipeline.llm = stage.linker
-    try:
-        yield pipeline
-    finally:
-        stage.close()
+    """The pipeline of ``--lang`` (eval and lookup work in one language)."""
+    with _pipelines(args, exclude, settings) as pipelines:
+        yield pipelines.get(args.lang)
 
 
-def _llm_summary(pipeline: Pipeline, documents: int) -> str:
-    """What the LLM stage did, per document: the figures the README reports."""
-    s = pipeline.llm.stats if pipeline.llm else None
-    if s is None or not documents:
+def _llm_summary(pipelines: Iterable[Pipeline], documents: int) -> str:
+    """What the LLM stage did, per document (every language's together): the figures the README reports."""
+    stats = [p.llm.stats for p in pipelines if p.llm]
+    if not stats or not documents:
         return ""
+    s = LLMStats(*(sum(getattr(one, f.name) for one in stats) for f in fields(LLMStats)))
     overhead = 1 - s.llama_seconds / s.seconds if s.seconds else 0.0
     return (
         f"llm: {s.mentions} mentions in {s.calls} calls: {s.answered} answered, {s.none} none, "
@@ -213,17 +242,17 @@ def _code(args: argparse.Namespace) -> int:
     files = found.files
     tasks = [LinkTask(path, mentions_from=args.mentions_from, marked=args.marked) for path in files]
     results: list[DocumentResult] = []
-    with _pipeline(args) as pipeline:
+    with _pipelines(args) as pipelines:
         bar = _BarProgress(len(files), "doc")
         try:
-            for result in pipeline.run(tasks, bar):
+            for result in pipelines.run(tasks, bar):
                 for line in (result.error, *result.document.warnings):
                     if line:
                         tqdm.write(f"icdlinker: {line}", file=sys.stderr)
                 results.append(result)
         finally:
             bar.close()
-        summary = _llm_summary(pipeline, len(results))
+        summary = _llm_summary(pipelines.loaded.values(), len(results))
     if summary:
         print(summary, file=sys.stderr)
     coded = sum(1 for r in results if not r.error)
@@ -265,10 +294,10 @@ def _is_regular_file(path: Path) -> bool:
 
 
 def _print_table(rows: list[list[str]], out: TextIO) -> None:
-    shown = ("document", "spans", "mention", "code", "stage", "score", "title")
+    shown = ("document", "spans", "mention", "code", "language", "stage", "score", "title")
     index = [CSV_COLUMNS.index(c) for c in shown]
     width = shutil.get_terminal_size((140, 20)).columns
-    limits = {"document": 26, "spans": 11, "mention": 32, "code": 8, "stage": 10, "score": 5}
+    limits = {"document": 26, "spans": 11, "mention": 32, "code": 8, "language": 8, "stage": 10, "score": 5}
     limits["title"] = max(20, width - sum(limits.values()) - 2 * len(limits))
 
     def line(cells: Sequence[str]) -> str:
@@ -313,7 +342,7 @@ def _eval(args: argparse.Namespace) -> int:
                 scores = evaluate(pipeline, corpus, args.mentions, bar, observer)
         finally:
             bar.close()
-        summary = _llm_summary(pipeline, len(teach_first) + len(corpus))
+        summary = _llm_summary([pipeline], len(teach_first) + len(corpus))
     print(_format_scores(scores, args.mentions))
     if args.learn:
         print(format_curve(scores["learning"]))
@@ -344,6 +373,9 @@ def _format_scores(scores: dict, mode: str) -> str:
     for group in ("mentions", "documents") if scores["n_mentions"] else ("documents",):
         for level, s in scores[group].items():
             lines.append(f"{group:<9} {level:<11}  P {s['p']:.3f}  R {s['r']:.3f}  F1 {s['f1']:.3f}")
+    x = scores["codiesp_x"]
+    lines.append(f"codiesp-x (diagnoses, ±10 chars)  P {x['p']:.3f}  R {x['r']:.3f}  F1 {x['f1']:.3f}")
+    lines.append(f"codiesp-d MAP {scores['codiesp_d_map']:.3f}")
     return "\n".join(lines)
 
 

@@ -25,7 +25,7 @@ def test_code_the_bundled_samples_prints_a_table() -> None:
     done = run_cli("code", str(SAMPLES / "es"))
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].split() == ["document", "spans", "mention", "code", "stage", "score", "title"]
+    assert lines[0].split() == ["document", "spans", "mention", "code", "language", "stage", "score", "title"]
     assert any("alta-neumologia" in line and "I10" in line for line in lines)
     assert any("consulta-urologia" in line and "N28.1" in line for line in lines)
 
@@ -103,7 +103,7 @@ def test_eval_writes_exactly_the_documented_json(tmp_path: Path, mode: str) -> N
     done = run_cli("eval", str(split), "--mentions", mode, "--no-llm", "--dictionary-exclude", "dev", "--json", str(out))
     assert done.returncode == 0, done.stderr
     scores = json.loads(out.read_text())
-    assert set(scores) == {"mentions", "documents", "n_documents", "n_mentions", "seconds"}
+    assert set(scores) == {"mentions", "documents", "codiesp_x", "codiesp_d_map", "n_documents", "n_mentions", "seconds"}
     assert set(scores["mentions"]) == {"category", "subcategory", "full"}
     assert set(scores["documents"]) == {"category", "full"}
     assert all(set(s) == {"p", "r", "f1"} for s in [*scores["mentions"].values(), *scores["documents"].values()])

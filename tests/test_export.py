@@ -201,3 +201,16 @@ def test_provenance_holds_stage_evidence_model_and_the_coders_decisions_from_the
     untouched = by_spans[after.assignments[0].mention.span_text]
     assert "decisions" not in untouched and untouched["stage"] == after.assignments[0].stage.value
     opened.database.close()
+
+
+@pytest.mark.parametrize("preset", list(ExportPreset))
+def test_every_row_says_the_language_its_document_was_coded_in_beside_the_edition(
+    reviewed: DocumentResult, tmp_path: Path, preset: ExportPreset
+) -> None:
+    german = Pipeline.bundled("de").code(Document("brief", "Patient mit arterieller Hypertonie.", "de"))
+    options = ExportOptions(preset, only_accepted=False)
+    write_csv(tmp_path / "out.csv", [reviewed, german], options)
+    rows = read(tmp_path / "out.csv", options)
+    assert options.columns.index("language") == options.columns.index("edition") + 1
+    used = {(r["document"], r["edition"], r["language"]) for r in rows}
+    assert used == {("caso-ñ", "cm", "es"), ("brief", "gm", "de")}

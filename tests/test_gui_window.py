@@ -218,6 +218,7 @@ def test_open_code_review_and_export(
     assert len(rows) == sum(len(r.assignments) for r in coded)
     assert {Path(r["path"]).stem for r in rows} == {"urgencias", "consulta"}
     assert {r["document"].partition("~")[0] for r in rows} == {"urgencias", "consulta"}  # name~path hash
+    assert {r["language"] for r in rows} == {r.document.language for r in coded} == {"es"}  # as detected
     provenance = [json.loads(r["provenance"]) for r in rows]
     assert all(p["stage"] for p in provenance)  # the audit rows name the coder of every decision made
     assert {p["coder"] for p in provenance if "decisions" in p} == {window.settings.coder}

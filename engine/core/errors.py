@@ -18,6 +18,7 @@ __all__ = [
     "FolderReadError",
     "GoldFormatError",
     "GrammarError",
+    "LanguageWarning",
     "ModelDownloadError",
     "ModelError",
     "ModelFileError",
@@ -168,3 +169,11 @@ class SiteDictionaryError(EngineError):
     code = "ICD-E404"
     hint = ("Import only files exported by icdlinker's site dictionary (File → Site dictionary → Export, "
             "or `icdlinker site export`); ask for a fresh export if this one was damaged on the way.")
+
+
+class LanguageWarning(DocumentWarning):
+    """Not raised: a document whose language could not be told was coded in the default language."""
+
+    code = "ICD-W102"
+    hint = ("Give the language with --lang (or choose it in the window), or change the default_language "
+            "setting, if this document is not in that language.")

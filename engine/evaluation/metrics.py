@@ -5,6 +5,8 @@ levels (precision over mentions given a code, recall over all gold mentions).
 Mention level, detect mode: CodiEsp-X style, a prediction counts when its
 document, span (start of first piece, end of last) and code all match.
 Document level: CodiEsp-D style code sets per document, micro-averaged.
+Beside them, in every mode, CodiEsp's official figures (``codiesp``): CodiEsp-X
+over diagnoses with the task's span slack, and CodiEsp-D MAP.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from engine.core.codes import Level, at_level
 from engine.core.model import DocumentResult, ReviewStatus, Stage
 from engine.core.progress import Progress
+from engine.evaluation.codiesp import explainability_counts, mean_average_precision, ranked_codes
 from engine.linking.pipeline import LinkTask, Pipeline
 from engine.terms.catalog import Catalog
 from engine.text.annotations import GoldDocument
@@ -203,6 +206,7 @@ class ScoreTally:
         self._predicted_keys: list[_Key] = []
         self._gold_docs: dict[str, set[str]] = {}
         self._predicted_docs: dict[str, set[str]] = {}
+        self._ranked_docs: dict[str, list[str]] = {}
 
     def add(self, gold_document: GoldDocument, result: DocumentResult) -> None:
         doc_id = gold_document.document.id
@@ -216,9 +220,11 @@ class ScoreTally:
         self._predicted_keys += [(doc_id, a.mention.start, a.mention.end, a.code) for a in coded]
         self._gold_docs[doc_id] = set(gold_document.codes)
         self._predicted_docs[doc_id] = {a.code for a in coded}
+        self._ranked_docs[doc_id] = ranked_codes(coded)
 
     def scores(self) -> dict[str, Any]:
-        """``mentions`` and ``documents`` scores per level, ``n_documents``, ``n_mentions``."""
+        """``mentions`` and ``documents`` scores per level, ``codiesp_x`` (diagnoses: P/R/F1),
+        ``codiesp_d_map``, ``n_documents``, ``n_mentions``."""
         if self.mode == "gold":
             mentions = {lv.value: mention_scores_gold(self._pairs, lv).as_dict() for lv in MENTION_LEVELS}
         else:
@@ -232,6 +238,9 @@ class ScoreTally:
                 lv.value: document_scores(self._gold_docs, self._predicted_docs, lv).as_dict()
                 for lv in DOCUMENT_LEVELS
             },
+            "codiesp_x": Scores(*explainability_counts(self._gold_keys, self._predicted_keys))
+            .as_dict(),
+            "codiesp_d_map": round(mean_average_precision(self._gold_docs, self._ranked_docs), 4),
             "n_documents": self.documents,
             "n_mentions": len(self._gold_keys),
         }

@@ -30,7 +30,7 @@ from engine.text.annotations import external_mentions, parse_asterisk_markup
 from engine.text.negation import negation_cue
 from engine.text.readers import document_id, read_document
 
-__all__ = ["LinkTask", "OnPartial", "Pipeline", "failed_result"]
+__all__ = ["LinkTask", "OnPartial", "Pipeline", "failed_result", "run_tasks"]
 
 # A result that is not final yet: the dictionary's at once, then one more LLM answer each time.
 OnPartial = Callable[[DocumentResult, LinkProgress | None], None]
@@ -183,16 +183,10 @@ class Pipeline:
 
         Raises Cancelled once ``progress`` says so, between documents or inside one.
         """
-        progress = progress or CancelToken()
-        work = [t if isinstance(t, LinkTask) else LinkTask(t) for t in tasks]
-        for done, task in enumerate(work):
-            if progress.cancelled():
-                raise Cancelled()
-            progress.update(done, len(work), _name(task.source))
-            yield self._code_task(task, progress)
-        progress.update(len(work), len(work), "done")
+        return run_tasks(tasks, self.code_task, progress)
 
-    def _code_task(self, task: LinkTask, progress: Progress) -> DocumentResult:
+    def code_task(self, task: LinkTask, progress: Progress) -> DocumentResult:
+        """One task read (a file in this pipeline's language) and coded; a failure becomes its result."""
         source = task.source
         if isinstance(source, Document):
             document = source
@@ -207,6 +201,22 @@ class Pipeline:
             raise
         except Exception as error:  # one bad document never stops a batch
             return failed_result(document, error)
+
+
+def run_tasks(
+    tasks: Iterable[LinkTask | Path | Document],
+    code_task: Callable[[LinkTask, Progress], DocumentResult],
+    progress: Progress | None = None,
+) -> Iterator[DocumentResult]:
+    """``code_task`` on each task in turn, with progress between them; raises Cancelled once asked."""
+    progress = progress or CancelToken()
+    work = [t if isinstance(t, LinkTask) else LinkTask(t) for t in tasks]
+    for done, task in enumerate(work):
+        if progress.cancelled():
+            raise Cancelled()
+        progress.update(done, len(work), _name(task.source))
+        yield code_task(task, progress)
+    progress.update(len(work), len(work), "done")
 
 
 def failed_result(document: Document, error: Exception) -> DocumentResult:

@@ -7,7 +7,9 @@ asked otherwise (the summary says how many were left out).  ``document`` is a
 stable id that stays unique across folders (the file's name and a hash of its
 resolved path; the path has its own column); ``provenance`` is JSON of the stage,
 evidence, model and the coders' decisions from the session's audit rows.
-New columns go at the end, so readers by position keep working.  Where an export goes is checked before
+New columns go at the end, so readers by position keep working; ``language`` (the language
+the document was coded in: its dictionary, and the titles') sits beside ``edition``, which
+it completes.  Where an export goes is checked before
 the work that fills it (``check_writable``), so a batch of 100,000 files does
 not fail at its very end; a device or pipe (``/dev/stdout``) is written to, never
 replaced by a file.
@@ -26,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from engine.core.atomic import stat_or_none, write_atomic, write_text_atomic
 from engine.core.errors import ExportError
@@ -49,10 +51,10 @@ __all__ = [
 ]
 
 CSV_COLUMNS = (
-    "document", "spans", "mention", "code", "edition", "title", "stage", "score", "status",
+    "document", "spans", "mention", "code", "edition", "language", "title", "stage", "score", "status",
     "evidence", "candidates", "provenance", "path",
 )
-REGISTRY_COLUMNS = ("document", "code", "edition", "title", "status", "path")
+REGISTRY_COLUMNS = ("document", "code", "edition", "language", "title", "status", "path")
 
 _FINAL = (ReviewStatus.ACCEPTED, ReviewStatus.CORRECTED)
 # For a registry row that stands for several mentions: the most settled status wins.
@@ -130,7 +132,7 @@ def _iter_rows(results: Iterable[DocumentResult], options: ExportOptions, audit:
         document = result.document
         ordered = sorted(result.assignments, key=lambda a: a.mention.spans)
         kept = [a for a in ordered if not options.accepted_only or a.status in _FINAL]
-        ids = (export_id(document), _printable(document.source or ""))
+        ids = _Ids(export_id(document), _printable(document.source or ""), document.language)
         if options.preset is ExportPreset.REGISTRY:
             rows = _registry_rows(ids, kept)
             summary.left_out += len({a.code for a in ordered if a.code and a.status is not ReviewStatus.REJECTED}
@@ -143,12 +145,20 @@ def _iter_rows(results: Iterable[DocumentResult], options: ExportOptions, audit:
         yield from rows
 
 
-def _full_row(ids: tuple[str, str], a: Assignment, decisions: list[Decision]) -> list[str]:
+class _Ids(NamedTuple):
+    """What every row of a document repeats."""
+
+    document: str
+    path: str
+    language: str
+
+
+def _full_row(ids: _Ids, a: Assignment, decisions: list[Decision]) -> list[str]:
     return [
-        ids[0], a.mention.span_text, a.mention.text, a.code or "", a.edition.value, a.title,
+        ids.document, a.mention.span_text, a.mention.text, a.code or "", a.edition.value, ids.language, a.title,
         a.stage.value if a.stage else "", f"{a.score:.3f}", a.status.value, a.evidence,
         " ".join(f"{c.code}:{c.score:.2f}" for c in a.candidates),
-        json.dumps(_provenance(a, decisions), ensure_ascii=False, sort_keys=True), ids[1],
+        json.dumps(_provenance(a, decisions), ensure_ascii=False, sort_keys=True), ids.path,
     ]
 
 
@@ -167,14 +177,15 @@ def _provenance(a: Assignment, decisions: list[Decision]) -> dict[str, Any]:
     return provenance
 
 
-def _registry_rows(ids: tuple[str, str], assignments: list[Assignment]) -> list[list[str]]:
+def _registry_rows(ids: _Ids, assignments: list[Assignment]) -> list[list[str]]:
     best: dict[str, Assignment] = {}
     for a in assignments:
         if a.code is None or a.status is ReviewStatus.REJECTED:
             continue
         if a.code not in best or _STATUS_RANK[a.status] > _STATUS_RANK[best[a.code].status]:
             best[a.code] = a
-    return [[ids[0], a.code or "", a.edition.value, a.title, a.status.value, ids[1]] for a in best.values()]
+    return [[ids.document, a.code or "", a.edition.value, ids.language, a.title, a.status.value, ids.path]
+            for a in best.values()]
 
 
 def write_csv(path: Path, results: Iterable[DocumentResult], options: ExportOptions = ExportOptions(),
