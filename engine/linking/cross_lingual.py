@@ -38,7 +38,8 @@ _LOCK = threading.Lock()
 def in_edition(code: str, catalog: Catalog) -> str | None:
     """``code`` as ``catalog``'s edition has it: itself, else its nearest valid ancestor, else None.
 
-    GM's E11.90 is CM's E11.9; WHO's I84.1 (haemorrhoids, K64 in CM) is nothing in CM.
+    GM's E11.90 is CM's E11.9, WHO's B20.0 is CM's B20; WHO's A16.0 (respiratory tuberculosis not
+    confirmed, all under A15 in CM) is nothing in CM.
     """
     try:
         code = normalize_code(code)
