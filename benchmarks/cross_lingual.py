@@ -13,6 +13,7 @@ without train and dev (titles only) to choose the threshold; report dev with ``e
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import replace
@@ -28,6 +29,14 @@ from engine.records.settings import AppSettings
 from engine.text.annotations import load_gold
 
 
+def _rss_mb() -> float:
+    """This process's resident memory now (Linux; 0 elsewhere)."""
+    try:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):
+        return 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("split", type=Path)
@@ -38,10 +47,13 @@ def main() -> None:
     settings = AppSettings()
     pipeline = Pipeline.bundled("es", settings=settings.linker_settings(), version=settings.cm_version)
     base = pipeline.linker
-    started = time.perf_counter()
-    len(base.index), len(base.cross_lingual)  # built before timing the thresholds
-    print(f"{len(corpus)} documents, {sum(len(g.mentions) for g in corpus)} gold mentions; "
-          f"indexes built in {time.perf_counter() - started:.1f} s ({len(base.cross_lingual)} cross-lingual choices)")
+    costs = []
+    for name, index in (("own-language", base.index), ("cross-lingual", base.cross_lingual)):
+        before, started = _rss_mb(), time.perf_counter()
+        size = len(index)  # built before timing the thresholds
+        costs.append(f"{name} index {size} choices, {time.perf_counter() - started:.1f} s, "
+                     f"+{_rss_mb() - before:.0f} MB resident")
+    print(f"{len(corpus)} documents, {sum(len(g.mentions) for g in corpus)} gold mentions; " + "; ".join(costs))
     for below in args.below:
         linker = DictionaryLinker(base.dictionary, base.catalog, base.index,
                                   replace(base.settings, cross_lingual_below=below), base.cross_lingual)

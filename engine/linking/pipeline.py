@@ -131,7 +131,8 @@ class Pipeline:
         Raises Cancelled within milliseconds of ``progress`` saying so, even
         in the middle of a long document (scanning, matching, linking).
         """
-        indexes = [self.linker.index, *filter(None, [self.linker.cross_lingual])]
+        other = self.linker.cross_lingual
+        indexes = [self.linker.index] if other is None else [self.linker.index, other]  # no len(): it builds
         for index in indexes:
             index.checkpoint = checkpoint(progress)  # also while a fuzzy index is first built
         try:
