@@ -49,10 +49,10 @@ def main() -> None:
     base = pipeline.linker
     costs = []
     for name, index in (("own-language", base.index), ("cross-lingual", base.cross_lingual)):
-        before, started = _rss_mb(), time.perf_counter()
+        before, started, cpu = _rss_mb(), time.perf_counter(), time.process_time()
         size = len(index)  # built before timing the thresholds
-        costs.append(f"{name} index {size} choices, {time.perf_counter() - started:.1f} s, "
-                     f"+{_rss_mb() - before:.0f} MB resident")
+        costs.append(f"{name} index {size} choices, {time.perf_counter() - started:.1f} s "
+                     f"({time.process_time() - cpu:.1f} s CPU), +{_rss_mb() - before:.0f} MB resident")
     print(f"{len(corpus)} documents, {sum(len(g.mentions) for g in corpus)} gold mentions; " + "; ".join(costs))
     for below in args.below:
         linker = DictionaryLinker(base.dictionary, base.catalog, base.index,

@@ -119,6 +119,7 @@ class CrossLingualIndex(FuzzyIndex):
             dictionary = TermDictionary.bundled(lang, self.exclude)
             for _, display, found, _ in dictionary.term_codes():
                 yield lang, display, found
+            del dictionary  # freed before the next one loads: two at once would double the peak
         # Not the process's cached WHO catalog: read once here, it is 10 MB that nothing else keeps.
         who = self.catalog if self.catalog.edition is Edition.WHO else Catalog.from_file(
             compiled_dir() / f"{Edition.WHO.value}.catalog.json.gz")
