@@ -55,8 +55,8 @@ def main() -> None:
                      f"({time.process_time() - cpu:.1f} s CPU), +{_rss_mb() - before:.0f} MB resident")
     print(f"{len(corpus)} documents, {sum(len(g.mentions) for g in corpus)} gold mentions; " + "; ".join(costs))
     for below in args.below:
-        linker = DictionaryLinker(base.dictionary, base.catalog, base.index,
-                                  replace(base.settings, cross_lingual_below=below), base.cross_lingual)
+        settings = replace(base.settings, cross_lingual_below=below)
+        linker = DictionaryLinker(base.dictionary, base.catalog, base.index, settings, base.cross_lingual)
         pairs, hits, crossed = [], 0, 0
         started = time.perf_counter()
         for gold_document in corpus:

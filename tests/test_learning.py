@@ -158,7 +158,8 @@ def test_eval_learn_writes_todays_keys_and_the_curve(tmp_path: Path) -> None:
                    "--dictionary-exclude", "train", "--dictionary-exclude", "dev", "--json", str(out))
     assert done.returncode == 0, done.stderr
     scores = json.loads(out.read_text())
-    assert set(scores) == {"mentions", "documents", "n_documents", "n_mentions", "seconds", "learning"}
+    assert set(scores) == {"mentions", "documents", "n_documents", "n_mentions", "seconds", "learning",
+                           "candidate_recall"}
     assert (scores["n_documents"], scores["n_mentions"]) == (1, 1)  # only d2 is scored
     assert scores["mentions"]["full"] == {"p": 1.0, "r": 1.0, "f1": 1.0}  # FA, learned from d1
     learning = scores["learning"]
