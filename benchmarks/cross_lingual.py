@@ -1,7 +1,7 @@
 """When to search the other languages: the cross-lingual threshold, tuned on gold mentions.
 
     ICDLINKER_DICTIONARIES=/tmp/xling-titles python benchmarks/cross_lingual.py SPLIT
-        [--below 0 0.6 0.7 ...] [--limit N]
+        [--below 0 0.6 0.7 ...] [--languages en de ...] [--limit N]
 
 Links every gold mention of SPLIT (a CodiEsp folder) with the dictionary stage, once per
 threshold (``LinkerSettings.cross_lingual_below``; 0 = own language only, the peer), and prints
@@ -23,9 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.core.codes import Level, at_level
 from engine.evaluation.metrics import mention_scores_gold
+from engine.linking.cross_lingual import CrossLingualIndex
 from engine.linking.dictionary_stage import DictionaryLinker
 from engine.linking.pipeline import Pipeline
 from engine.records.settings import AppSettings
+from engine.terms.dictionary import LANGUAGES
 from engine.text.annotations import load_gold
 
 
@@ -41,12 +43,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("split", type=Path)
     parser.add_argument("--below", type=float, nargs="+", default=[0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01])
+    parser.add_argument("--languages", nargs="+", choices=LANGUAGES,
+                        help="only these other languages' terms and titles (default: all)")
     parser.add_argument("--limit", type=int)
     args = parser.parse_args()
     corpus = load_gold(args.split, "es")[: args.limit]
     settings = AppSettings()
     pipeline = Pipeline.bundled("es", settings=settings.linker_settings(), version=settings.cm_version)
     base = pipeline.linker
+    if args.languages:
+        base.cross_lingual = CrossLingualIndex(base.catalog, "es", base.dictionary.excluded, tuple(args.languages))
     costs = []
     for name, index in (("own-language", base.index), ("cross-lingual", base.cross_lingual)):
         before, started, cpu = _rss_mb(), time.perf_counter(), time.process_time()
