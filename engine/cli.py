@@ -140,6 +140,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="with --learn: score documents from index N on (0-based; those before only teach)")
     ev.add_argument("--learn-from", type=Path, metavar="SPLIT2",
                     help="with --learn: review SPLIT2 first (not scored), then code SPLIT, learning on")
+    ev.add_argument("--cross-lingual", choices=("on", "off"),
+                    help="candidates from other languages' terms for weak mentions (default: the setting's default)")
     ev.add_argument("--json", type=Path, help="also write the scores as JSON here")
 
     lookup = commands.add_parser("lookup", help="show what the dictionary and candidates say about a term")
@@ -324,13 +326,16 @@ def _eval(args: argparse.Namespace) -> int:
     recall, versus = CandidateRecall(), ModelVersusFuzzy()
 
     # Scores measure the shipped defaults, not whatever this workstation's coder saved.
-    with _pipeline(args, exclude, AppSettings()) as pipeline:
+    settings = AppSettings()
+    if args.cross_lingual:
+        settings = settings.with_changes(cross_lingual=args.cross_lingual == "on")
+    with _pipeline(args, exclude, settings) as pipeline:
         terminal = TerminalCheck(pipeline.catalog, pipeline.specificity.version.id)
 
         def observer(gold: GoldDocument, result: DocumentResult) -> None:
             terminal.add(result)
+            recall.add(gold, result)
             if args.mentions == "gold":
-                recall.add(gold, result)
                 versus.add(gold, result)
 
         bar = _BarProgress(len(teach_first) + len(corpus), "doc")
@@ -347,14 +352,13 @@ def _eval(args: argparse.Namespace) -> int:
     if args.learn:
         print(format_curve(scores["learning"]))
     print(terminal.report())
-    if args.mentions == "gold":
-        print(recall.report())
-        if versus.asked:
-            print(versus.report())
+    print(recall.report())
+    if versus.asked:
+        print(versus.report())
     if summary:
         print(summary)
     if args.json:
-        write_text(args.json, json.dumps(scores, indent=2) + "\n")
+        write_text(args.json, json.dumps({**scores, "candidate_recall": recall.as_dict()}, indent=2) + "\n")
     return EXIT_OK
 
 

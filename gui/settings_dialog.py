@@ -42,6 +42,7 @@ _LABELS = {
     "default_language": "Language when it cannot be detected",
     "fuzzy_threshold": "Lowest similarity of a near match",
     "nested_mentions": "Also code terms inside longer terms",
+    "cross_lingual": "Also search other languages' terms",
     "model": "Language model",
     "gpu_layers": "Model layers on the graphics card",
     "threads": "Processor threads for the model",

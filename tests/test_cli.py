@@ -103,7 +103,11 @@ def test_eval_writes_exactly_the_documented_json(tmp_path: Path, mode: str) -> N
     done = run_cli("eval", str(split), "--mentions", mode, "--no-llm", "--dictionary-exclude", "dev", "--json", str(out))
     assert done.returncode == 0, done.stderr
     scores = json.loads(out.read_text())
-    assert set(scores) == {"mentions", "documents", "codiesp_x", "codiesp_d_map", "n_documents", "n_mentions", "seconds"}
+    assert set(scores) == {"mentions", "documents", "codiesp_x", "codiesp_d_map", "n_documents", "n_mentions", "seconds",
+                           "candidate_recall"}
+    assert set(scores["candidate_recall"]) == {"all", "open"}
+    assert set(scores["candidate_recall"]["all"]) == {"@1", "@3", "@5", "@10"}
+    assert 0.75 <= scores["candidate_recall"]["all"]["@10"]["category"] <= 1.0  # textbook terms, as below
     assert set(scores["mentions"]) == {"category", "subcategory", "full"}
     assert set(scores["documents"]) == {"category", "full"}
     assert all(set(s) == {"p", "r", "f1"} for s in [*scores["mentions"].values(), *scores["documents"].values()])

@@ -214,7 +214,7 @@ def test_select_and_remove_an_installed_model(qtbot: QtBot, store: ModelStore, t
 # --- settings --------------------------------------------------------------------------
 
 CHANGED = {  # a valid, non-default value for every setting
-    "default_language": "de", "fuzzy_threshold": 0.55, "nested_mentions": True, "model": "tiny",
+    "default_language": "de", "fuzzy_threshold": 0.55, "nested_mentions": True, "cross_lingual": False, "model": "tiny",
     "cm_version": "2026", "gpu_layers": "12", "threads": 3, "context_size": 4096, "export_preset": "registry",
     "export_only_accepted": True, "export_registry_only_accepted": False, "export_scope": "all",
     "export_format": "json", "export_excel_bom": False, "export_delimiter": "\t", "coder": "M. García",
@@ -261,7 +261,7 @@ def test_settings_editors_follow_the_schema(qtbot: QtBot, tiny_store: ModelStore
     kinds = {name: type(editor.widget) for name, editor in dialog.editors.items()}
     assert kinds == {
         "default_language": QComboBox, "cm_version": QComboBox, "fuzzy_threshold": QDoubleSpinBox,
-        "nested_mentions": QCheckBox,
+        "nested_mentions": QCheckBox, "cross_lingual": QCheckBox,
         "model": QComboBox, "gpu_layers": QLineEdit, "threads": QSpinBox, "context_size": QSpinBox,
         "export_preset": QComboBox, "export_only_accepted": QCheckBox, "export_registry_only_accepted": QCheckBox,
         "export_scope": QComboBox, "export_format": QComboBox, "export_excel_bom": QCheckBox,

@@ -159,7 +159,7 @@ def test_eval_learn_writes_todays_keys_and_the_curve(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     scores = json.loads(out.read_text())
     assert set(scores) == {"mentions", "documents", "codiesp_x", "codiesp_d_map", "n_documents", "n_mentions",
-                           "seconds", "learning"}
+                           "seconds", "learning", "candidate_recall"}
     assert (scores["n_documents"], scores["n_mentions"]) == (1, 1)  # only d2 is scored
     assert scores["mentions"]["full"] == {"p": 1.0, "r": 1.0, "f1": 1.0}  # FA, learned from d1
     learning = scores["learning"]

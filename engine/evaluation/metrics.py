@@ -103,34 +103,52 @@ def document_scores(gold: dict[str, set[str]], predicted: dict[str, set[str]], l
 
 
 class CandidateRecall:
-    """How often the gold code is among the candidates of mentions the dictionary left open.
+    """How often the gold code is among a mention's candidates: over every gold mention, and over
+    the mentions the dictionary left open (those a later stage picks for).
 
-    Whatever later stage picks from the candidates, it cannot do better than this.
+    Whatever later stage picks from the candidates, it cannot do better than this.  A gold
+    mention is matched to the assignment with its span (in detect mode one may have none: a miss).
     """
 
     KS = (1, 3, 5, 10)
 
     def __init__(self) -> None:
-        self._cases: list[tuple[str, tuple[str, ...]]] = []
+        self._cases: list[tuple[str, tuple[str, ...], bool]] = []  # (gold code, candidates, left open)
 
     def add(self, gold_document: GoldDocument, result: DocumentResult) -> None:
-        for gold, assignment in zip(gold_document.mentions, result.assignments):
-            if not assignment.settled:  # a dictionary's, or the site's without a conflict
-                self._cases.append((gold.code, tuple(c.code for c in assignment.candidates)))
+        by_span = {(a.mention.start, a.mention.end): a for a in result.assignments}
+        for gold in gold_document.mentions:
+            assignment = by_span.get((gold.mention.start, gold.mention.end))
+            if assignment is None:
+                self._cases.append((gold.code, (), False))
+            else:  # settled: a dictionary's, or the site's without a conflict
+                codes = tuple(c.code for c in assignment.candidates)
+                self._cases.append((gold.code, codes, not assignment.settled))
 
-    def recall(self, k: int, level: Level) -> float:
-        if not self._cases:
+    def recall(self, k: int, level: Level, open_only: bool = True) -> float:
+        cases = [(gold, codes) for gold, codes, left_open in self._cases if left_open or not open_only]
+        if not cases:
             return 0.0
-        hits = sum(
-            at_level(gold, level) in {at_level(code, level) for code in codes[:k]} for gold, codes in self._cases
-        )
-        return hits / len(self._cases)
+        hits = sum(at_level(gold, level) in {at_level(code, level) for code in codes[:k]} for gold, codes in cases)
+        return hits / len(cases)
+
+    def as_dict(self) -> dict[str, dict[str, dict[str, float]]]:
+        """The JSON ``candidate_recall``: ``all`` gold mentions and ``open`` ones, @k per level."""
+        return {
+            group: {f"@{k}": {level.value: round(self.recall(k, level, group == "open"), 4)
+                              for level in (Level.CATEGORY, Level.FULL)} for k in self.KS}
+            for group in ("all", "open")
+        }
 
     def report(self) -> str:
-        cells = [
-            f"@{k} {self.recall(k, Level.CATEGORY):.3f}/{self.recall(k, Level.FULL):.3f}" for k in self.KS
-        ]
-        return f"candidate recall (category/full) over {len(self._cases)} open mentions: " + "  ".join(cells)
+        lines = []
+        for group, open_only in (("open", True), ("all", False)):
+            count = sum(1 for case in self._cases if case[2] or not open_only)
+            cells = [f"@{k} {self.recall(k, Level.CATEGORY, open_only):.3f}/{self.recall(k, Level.FULL, open_only):.3f}"
+                     for k in self.KS]
+            what = "open mentions" if open_only else "gold mentions"
+            lines.append(f"candidate recall (category/full) over {count} {what}: " + "  ".join(cells))
+        return "\n".join(lines)
 
 
 class ModelVersusFuzzy:

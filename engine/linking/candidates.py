@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -30,58 +30,46 @@ from engine.terms.catalog import Catalog
 from engine.terms.dictionary import TermDictionary
 from engine.text.normalize import term_key
 
-__all__ = ["CandidateIndex"]
+__all__ = ["STOPWORDS", "BuiltIndex", "CandidateIndex", "Choice", "FuzzyIndex"]
 
 _STEM = 5
 _CHECK_EVERY = 512  # choices between two cancel checks while the index is built
 # Words that carry no meaning for retrieval, folded like everything else.
-_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     ["a", "al", "con", "de", "del", "e", "el", "en", "la", "las", "lo", "los", "o", "para", "por", "sin", "su", "sus", "un", "una", "y", "no", "otro", "otra", "otros", "otras", "the", "of", "and", "or", "in", "on", "with", "without", "to", "by", "for", "other", "due", "unspecified", "an", "as", "at", "der", "die", "das", "des", "dem", "den", "und", "oder", "mit", "ohne", "bei", "durch", "fur", "im", "in", "nicht", "sonstige", "le", "la", "les", "de", "des", "du", "et", "ou", "avec", "sans", "dans", "par", "pour", "autre", "autres", "και", "με", "του", "της", "των", "το", "η", "ο", "σε", "απο", "χωρις", "αλλα", "αλλο"]
 )
 
 
 @dataclass(frozen=True, slots=True)
-class _Choice:
+class Choice:
     key: str
     codes: tuple[tuple[str, int], ...]  # (code, weight) most likely first
-    source: str
+    source: str  # the candidate's: "fuzzy:term", "cross-lingual:en dyspnoea"
 
 
 def _stems(key: str) -> set[str]:
-    return {word[:_STEM] for word in key.split() if word not in _STOPWORDS}
+    return {word[:_STEM] for word in key.split() if word not in STOPWORDS}
 
 
 @dataclass(frozen=True, slots=True)
-class _Built:
-    choices: list[_Choice]
+class BuiltIndex:
+    choices: list[Choice]
     idf: dict[str, float]
     postings: dict[str, list[int]]
     weights: list[float]  # each choice's total informative weight: the denominator of the overlap score
 
 
-class CandidateIndex:
-    """Ranks codes for a mention by word overlap, then fuzzy similarity.
+class FuzzyIndex:
+    """Ranks codes for a mention by word overlap, then fuzzy similarity, over ``_choices()``.
 
     Built on the first retrieval (about a second): a batch whose mentions all
     match the dictionary exactly never needs it.
     """
 
-    def __init__(
-        self,
-        dictionary: TermDictionary,
-        catalog: Catalog,
-        title_languages: tuple[str, ...] | None = None,
-        shortlist: int = 60,
-    ) -> None:
+    def __init__(self, catalog: Catalog, language: str, shortlist: int = 60) -> None:
         self.catalog = catalog
-        self.dictionary = dictionary
-        self.language = dictionary.language
+        self.language = language
         self.shortlist = shortlist
-        if title_languages is None:
-            title_languages = (self.language,)
-            if catalog.edition is Edition.CM and self.language != "en":
-                title_languages += ("en",)
-        self.title_languages = title_languages
         # Called every few hundred choices while the index is built (about a second): a cancel
         # raises there, and the half-built index is dropped, to be built again when next needed.
         self.checkpoint: Callable[[], None] | None = None
@@ -90,22 +78,20 @@ class CandidateIndex:
         if not done % _CHECK_EVERY:
             (self.checkpoint or give_way)()
 
+    def _choices(self) -> Iterable[Choice]:
+        """What the index retrieves from, each key folded by ``_key``."""
+        raise NotImplementedError
+
+    def _key(self, text: str) -> str:
+        """A mention's or a choice's folded form, the one both are compared in."""
+        return term_key(text)
+
     @cached_property
-    def _built(self) -> _Built:
-        choices: dict[str, _Choice] = {}
-        for done, key in enumerate(self.dictionary.keys()):
-            self._check(done)
-            entry = self.dictionary.entry(key)
-            if entry is not None:
-                choices[key] = _Choice(key, entry.codes, "term")
-        for done, node in enumerate(self.catalog.codes()):
-            self._check(done)
-            for language in self.title_languages:
-                title = node.titles.get(language)
-                key = term_key(title) if title else ""
-                if key and key not in choices:
-                    choices[key] = _Choice(key, ((node.code, 1),), f"title-{language}")
-        ordered = list(choices.values())
+    def _built(self) -> BuiltIndex:
+        return self._build()
+
+    def _build(self) -> BuiltIndex:
+        ordered = list(self._choices())
         # Each choice's stems are dropped as soon as they are posted: a list of 100k sets freed at
         # once held the GIL for 70 ms at the end of the build, freezing the window meanwhile.
         postings: dict[str, list[int]] = defaultdict(list)
@@ -118,7 +104,7 @@ class CandidateIndex:
         for stem, ids in postings.items():
             for index in ids:
                 weights[index] += idf[stem]
-        return _Built(ordered, idf, dict(postings), weights)
+        return BuiltIndex(ordered, idf, dict(postings), weights)
 
     def __len__(self) -> int:
         return len(self._built.choices)
@@ -126,7 +112,7 @@ class CandidateIndex:
     def retrieve(self, text: str, limit: int = 10) -> list[Candidate]:
         """Up to ``limit`` valid codes, best first, scored 0–1."""
         built = self._built
-        query = term_key(text)
+        query = self._key(text)
         stems = _stems(query)
         query_weight = sum(built.idf.get(s, 0.0) for s in stems)
         if not query_weight:
@@ -149,7 +135,42 @@ class CandidateIndex:
                     best[code] = rank
         ranked = sorted(best.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))
         return [
-            Candidate(code, self.catalog.edition, self.catalog.title(code, self.language), score, f"fuzzy:{source}")
+            Candidate(code, self.catalog.edition, self.catalog.title(code, self.language), score, source)
             for code, (score, _, source) in ranked
             if self.catalog.is_valid(code)
         ][:limit]
+
+
+class CandidateIndex(FuzzyIndex):
+    """The document language's dictionary terms and catalog titles."""
+
+    def __init__(
+        self,
+        dictionary: TermDictionary,
+        catalog: Catalog,
+        title_languages: tuple[str, ...] | None = None,
+        shortlist: int = 60,
+    ) -> None:
+        super().__init__(catalog, dictionary.language, shortlist)
+        self.dictionary = dictionary
+        if title_languages is None:
+            title_languages = (self.language,)
+            if catalog.edition is Edition.CM and self.language != "en":
+                title_languages += ("en",)
+        self.title_languages = title_languages
+
+    def _choices(self) -> Iterable[Choice]:
+        choices: dict[str, Choice] = {}
+        for done, key in enumerate(self.dictionary.keys()):
+            self._check(done)
+            entry = self.dictionary.entry(key)
+            if entry is not None:
+                choices[key] = Choice(key, entry.codes, "fuzzy:term")
+        for done, node in enumerate(self.catalog.codes()):
+            self._check(done)
+            for language in self.title_languages:
+                title = node.titles.get(language)
+                key = term_key(title) if title else ""
+                if key and key not in choices:
+                    choices[key] = Choice(key, ((node.code, 1),), f"fuzzy:title-{language}")
+        return choices.values()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.core.model import Assignment, Candidate, Stage
+from engine.linking.cross_lingual import CROSS_LINGUAL
 from engine.linking.dictionary_stage import ABBREVIATION
 from engine.linking.specificity import NEEDS_SPECIFIC_CODE
 
@@ -85,6 +86,8 @@ def _reason(candidate: Candidate) -> str:
         return "proposed, but not a code of this version"
     if kind == "site-like":
         return f"like “{detail}” learned at this site, similarity {candidate.score:.2f}"
+    if kind == CROSS_LINGUAL:  # "en dyspnoea": the other language's term whose code this is
+        return f"cross-lingual: {detail}, similarity {candidate.score:.2f}"
     if kind == "fuzzy":
         return f"{_SIMILAR.get(detail.partition('-')[0], 'similar entry')}, similarity {candidate.score:.2f}"
     return f"{candidate.source}, {candidate.score:.2f}"

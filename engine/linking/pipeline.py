@@ -17,6 +17,7 @@ from engine.core.errors import EngineError
 from engine.core.model import Assignment, Document, DocumentResult, Mention, ReviewStatus
 from engine.core.progress import Cancelled, CancelToken, Progress, checkpoint
 from engine.linking.candidates import CandidateIndex
+from engine.linking.cross_lingual import CrossLingualIndex
 from engine.linking.detection import detect_mentions, without_repeated_inner
 from engine.linking.dictionary_stage import DictionaryLinker, LinkerSettings
 from engine.linking.llm.linker import LinkProgress, LLMLinker
@@ -107,9 +108,13 @@ class Pipeline:
 
     @cached_property
     def linker(self) -> DictionaryLinker:
-        # The fuzzy index builds itself on the first mention that needs it (about a second).
+        # The fuzzy indexes build themselves on the first mention that needs them (about a second;
+        # the other languages' several seconds, on the first mention its own language misses).
         index = CandidateIndex(self.dictionary, self.catalog)
-        return DictionaryLinker(self.dictionary, self.catalog, index, self.settings)
+        other = None
+        if self.settings.cross_lingual:  # the dictionary's sources left out are left out of every language's
+            other = CrossLingualIndex(self.catalog, self.language, self.dictionary.excluded)
+        return DictionaryLinker(self.dictionary, self.catalog, index, self.settings, other)
 
     def code(
         self,
@@ -126,11 +131,15 @@ class Pipeline:
         Raises Cancelled within milliseconds of ``progress`` saying so, even
         in the middle of a long document (scanning, matching, linking).
         """
-        self.linker.index.checkpoint = checkpoint(progress)  # also while the fuzzy index is first built
+        other = self.linker.cross_lingual
+        indexes = [self.linker.index] if other is None else [self.linker.index, other]  # no len(): it builds
+        for index in indexes:
+            index.checkpoint = checkpoint(progress)  # also while a fuzzy index is first built
         try:
             return self._code(document, mentions, progress, on_partial)
         finally:
-            self.linker.index.checkpoint = None
+            for index in indexes:
+                index.checkpoint = None
 
     def _code(
         self,

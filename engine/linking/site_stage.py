@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from engine.core.model import Assignment, Candidate, Mention, ReviewStatus, Stage
+from engine.linking.cross_lingual import CROSS_LINGUAL
 from engine.linking.dictionary_stage import DictionaryLinker
 from engine.terms.catalog import Catalog
 from engine.terms.site_dictionary import SiteDecision, SiteDictionary, SiteEntry, Verdict
@@ -67,8 +68,10 @@ class SiteLinker:
                                             f"site-like:{entry.display}"), entry)
         if not ours:
             return base
+        # What this site's coders decided for a term like it comes before another language's guess.
         ranked = sorted([c for c, _ in ours.values()] + [c for c in base.candidates if c.code not in ours],
-                        key=lambda c: -c.score)[: self.fallback.settings.candidates]
+                        key=lambda c: (c.source.startswith(f"{CROSS_LINGUAL}:"), -c.score))
+        ranked = ranked[: self.fallback.settings.candidates]
         best = ranked[0]
         if best.code not in ours or best.score < self.fallback.settings.fuzzy_threshold:
             return replace(base, candidates=tuple(ranked))

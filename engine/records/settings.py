@@ -68,6 +68,10 @@ class AppSettings:
     nested_mentions: bool = _setting(
         True, "Also find shorter dictionary terms inside longer ones (CodiEsp codes both)."
     )
+    cross_lingual: bool = _setting(
+        True, "When a mention has no close term in its own language, also offer codes from the other "
+        "languages' terms and titles (medical words are shared: disnea, dyspnoea, Dyspnoe, δύσπνοια)."
+    )
     model: str = _setting("", "Language model for the LLM stage (installed id or .gguf path); empty: dictionary only.")
     gpu_layers: str = _setting(
         "auto", "Model layers on the GPU: 'auto' (all when llama.cpp was built with GPU support, else none) or a number."
@@ -106,7 +110,7 @@ class AppSettings:
         return DetectionPolicy(nested=self.nested_mentions)
 
     def linker_settings(self) -> LinkerSettings:
-        return LinkerSettings(fuzzy_threshold=self.fuzzy_threshold)
+        return LinkerSettings(fuzzy_threshold=self.fuzzy_threshold, cross_lingual=self.cross_lingual)
 
     def gpu_layers_value(self) -> int | str:
         return "auto" if self.gpu_layers == "auto" else int(self.gpu_layers)

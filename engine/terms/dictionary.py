@@ -177,6 +177,11 @@ class TermDictionary:
             )
         return cls.from_file(compiled_dir() / f"{language}.terms.json.gz", exclude, policy)
 
+    @property
+    def excluded(self) -> frozenset[str]:
+        """The sources left out when loading (an honest evaluation leaves its corpus out of all)."""
+        return self._exclude
+
     def keys(self) -> list[str]:
         """Every key with at least one code from the sources kept."""
         if not self._exclude:
