@@ -18,7 +18,7 @@ from engine.core.codes import normalize_code
 from engine.text.normalize import scan
 from engine.text.normalize import term_key as _term_key
 
-from . import codiesp
+from . import cantemist, codiesp, icdo
 from . import vendored as src
 from .catalog_tree import CODE_KINDS, Catalog
 from .catalogs import DIMDI_NOTICE, cie_titles, cm_diags
@@ -91,6 +91,22 @@ SOURCE_INFO: dict[str, SourceInfo] = {
     "who-de": _who_info("de"),
     "who-fr": _who_info("fr"),
     "who-el": _who_info("el"),
+    **{
+        cantemist.source_id(split): SourceInfo(
+            f"CANTEMIST {split} MORFOLOGIA_NEOPLASIA mentions. {cantemist.CITATION}",
+            f"CANTEMIST 2020 (Zenodo 3978041), {split} split",
+            "CC-BY-4.0",
+        )
+        for split in cantemist.SPLITS
+    },
+    "icdo3-es": SourceInfo(
+        "eCIE-O-3.1 morphology descriptions (as listed by CANTEMIST), without SAI, grades after the histology",
+        "eCIE-O-3.1", "eCIE-O-3.1 (c) Ministerio de Sanidad; ICD-O-3.1 (c) WHO",
+    ),
+    "icdo3-en": SourceInfo(
+        "WHO/IARC ICD-O-3.1 morphology titles and synonyms, also without NOS",
+        "ICD-O-3.1 (2011 update)", "ICD-O-3.1 (c) WHO / IARC",
+    ),
 }
 
 
@@ -109,6 +125,15 @@ LANGUAGES: dict[str, LanguagePlan] = {
     "fr": LanguagePlan("who", ("who-fr",)),
     "el": LanguagePlan("who", ("who-el",)),
 }
+
+# Dictionaries of a classification other than the language's ICD-10 edition, by (language, edition);
+# each is compiled to ``LANG.EDITION.terms.json.gz``.
+EDITION_PLANS: dict[tuple[str, str], LanguagePlan] = {
+    ("es", "icdo3"): LanguagePlan("icdo3", (*map(cantemist.source_id, cantemist.SPLITS), "icdo3-es")),
+    ("en", "icdo3"): LanguagePlan("icdo3", ("icdo3-en",)),
+}
+# Annotated corpora: their mentions are terms and their texts give the occurrence statistics.
+CORPORA = (codiesp, cantemist)
 
 # Trailing "unspecified" qualifiers stripped to make a title variant; the
 # title itself is always kept too.  Greek titles get no variant.
@@ -211,8 +236,8 @@ class TermBuilder:
     def _collect(self, source: str, valid: frozenset[str]) -> SourceReport:
         """Add one source's terms; CodiEsp counts annotations, other sources count 1."""
         report = SourceReport()
-        split = codiesp.split_of(source)
-        pairs = ((m.text, m.code) for m in codiesp.mentions(split)) if split else self._title_pairs(source)
+        split = corpus_split(source)
+        pairs = ((m.text, m.code) for m in split[0].mentions(split[1])) if split else self._title_pairs(source)
         seen: set[tuple[str, str]] = set()
         for text, code in pairs:
             key = term_key(text)
@@ -242,19 +267,24 @@ class TermBuilder:
         Title terms get these statistics too: a title that occurs often in the
         annotated texts but is never annotated is not used for detection.
         """
-        splits = [s for s in codiesp.SPLITS if codiesp.source_id(s) in self.sources]
+        splits = [(corpus, s) for corpus in CORPORA for s in corpus.SPLITS if corpus.source_id(s) in self.sources]
         if not splits:
             return {}
         keys = set(self.table.codes)
         stats: dict[str, dict[str, list[int]]] = {}
-        for split in splits:
-            spans = {(m.document, m.span): m.text for m in codiesp.mentions(split) if ";" not in m.span}
+        for corpus, split in splits:
+            spans = {(m.document, m.span): m.text for m in corpus.mentions(split) if ";" not in m.span}
             annotated = Counter(term_key(text) for text in spans.values())
-            total = count_occurrences(keys, codiesp.texts(split))
+            total = count_occurrences(keys, corpus.texts(split))
             for key in sorted(keys):
                 if annotated[key] or total[key]:
-                    stats.setdefault(key, {})[codiesp.source_id(split)] = [annotated[key], total[key]]
+                    stats.setdefault(key, {})[corpus.source_id(split)] = [annotated[key], total[key]]
         return dict(sorted(stats.items()))
+
+
+def corpus_split(source: str) -> tuple[Any, str] | None:
+    """(corpus module, split) of an annotated-corpus source ("cantemist-dev2"), None for title sources."""
+    return next(((corpus, split) for corpus in CORPORA if (split := corpus.split_of(source))), None)
 
 
 def count_occurrences(keys: set[str], texts: Iterable[str]) -> Counter[str]:
@@ -379,4 +409,6 @@ TITLE_SOURCES: dict[str, Callable[[TermBuilder], Iterator[Pair]]] = {
     "cm-inclusion": _cm_inclusion_terms,
     "gm-title": _gm_titles,
     "gm-alpha": _gm_alpha,
+    "icdo3-es": lambda builder: icdo.spanish_title_pairs(),
+    "icdo3-en": lambda builder: icdo.english_title_pairs(),
 }

@@ -77,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     def language_options(command: argparse.ArgumentParser) -> None:
         command.add_argument("--lang", choices=LANGUAGES, default="es", help="document language (default es)")
         command.add_argument(
-            "--edition", choices=[e.value for e in Edition], help="ICD-10 edition (default: the language's)"
+            "--edition", choices=[e.value for e in Edition],
+            help="ICD-10 edition, or icdo3 for ICD-O-3 morphology (default: the language's ICD-10 edition)"
         )
         command.add_argument(
             "--cm-version", choices=_CM_VERSIONS,
@@ -118,7 +119,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     ev.add_argument(
         "--dictionary-exclude", action="append", default=[], metavar="SPLIT",
-        help="leave a CodiEsp split out of the dictionary (e.g. dev) for an honest evaluation",
+        help="leave a corpus split out of the dictionary for an honest evaluation: a CodiEsp split (dev) "
+             "or a CANTEMIST one (cantemist-dev2)",
     )
     ev.add_argument("--limit", type=int, help="only the first N documents")
     ev.add_argument(
@@ -289,9 +291,12 @@ def _eval(args: argparse.Namespace) -> int:
         print("icdlinker: --score-from and --learn-from are for a learning curve: add --learn",
               file=sys.stderr)
         return EXIT_ERROR
-    exclude = frozenset(s if s.startswith("codiesp-") else f"codiesp-{s}" for s in args.dictionary_exclude)
-    corpus = load_gold(args.split, args.lang)[: args.limit]
-    teach_first = load_gold(args.learn_from, args.lang) if args.learn_from else []
+    exclude = frozenset(
+        s if s.startswith(("codiesp-", "cantemist-")) else f"codiesp-{s}" for s in args.dictionary_exclude
+    )
+    edition = Edition(args.edition) if args.edition else None
+    corpus = load_gold(args.split, args.lang, edition)[: args.limit]
+    teach_first = load_gold(args.learn_from, args.lang, edition) if args.learn_from else []
     recall, versus = CandidateRecall(), ModelVersusFuzzy()
 
     # Scores measure the shipped defaults, not whatever this workstation's coder saved.

@@ -98,7 +98,7 @@ class Pipeline:
         version: str | None = None,
     ) -> Pipeline:
         """The pipeline on the dictionaries shipped with the app."""
-        dictionary = TermDictionary.bundled(language, exclude, policy)
+        dictionary = TermDictionary.bundled(language, exclude, policy, edition)
         return cls(dictionary, Catalog.bundled(edition or dictionary.edition), settings, version=version)
 
     @property
