@@ -63,6 +63,15 @@ def gold_codes(split: str) -> set[str]:
     return {mention.code for mention in mentions(split)}
 
 
+def annotated_texts(split: str) -> list[tuple[str, list[tuple[int, int]]]]:
+    """Each document's text with its annotated spans, in document-id order."""
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for mention in mentions(split):
+        start, end = mention.span.split()
+        spans.setdefault(mention.document, []).append((int(start), int(end)))
+    return [(document["text"], spans.get(document["id"], [])) for document in _documents(split)]
+
+
 def texts(split: str) -> list[str]:
     """The split's document texts, in document-id order."""
     return [document["text"] for document in _documents(split)]

@@ -12,7 +12,7 @@ import gc
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from itertools import compress, count
 from pathlib import Path
@@ -160,6 +160,8 @@ class TermDictionary:
             with _collector_paused():
                 data = load_compiled(path)
                 rows = {key: (display, codes) for key, display, codes in data["terms"]}
+            if detection := data.get("detection"):  # its corpus's conventions (CANTEMIST: longest span only)
+                policy = replace(policy or DetectionPolicy(), **detection)
             return cls(
                 data["language"], Edition(data["edition"]), rows, data.get("occurrences", {}),
                 data["sources"], exclude, policy,
