@@ -23,7 +23,7 @@ from engine.core.codes import Edition
 from engine.core.errors import EngineError
 from engine.core.model import DocumentResult, Mention, Span
 from engine.evaluation.learning import format_curve, learning_curve
-from engine.evaluation.metrics import CandidateRecall, ModelVersusFuzzy, TerminalCheck, evaluate
+from engine.evaluation.metrics import CandidateRecall, CodingMAP, ModelVersusFuzzy, TerminalCheck, evaluate
 from engine.linking.llm.session import open_llm_stage
 from engine.linking.pipeline import LinkTask, Pipeline
 from engine.models import commands as models_commands
@@ -92,7 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     code.add_argument("-o", "--output", type=Path, help="write a CSV here instead of printing a table")
     code.add_argument(
         "--preset", choices=[p.value for p in ExportPreset], default=ExportPreset.FULL.value,
-        help="CSV columns: full (every mention, with provenance) or registry (one row per code)",
+        help="CSV columns: full (every mention, with provenance), registry (one row per code) or tumour "
+             "(one row per tumour: ICD-10, ICD-O-3 topography and morphology; codes ICD-O-3 too)",
     )
     code.add_argument("--excel", action="store_true", help="CSV for Excel: UTF-8 with BOM, ';' delimiter")
     code.add_argument(
@@ -226,6 +227,8 @@ def _code(args: argparse.Namespace) -> int:
         finally:
             bar.close()
         summary = _llm_summary(pipeline, len(results))
+    if args.preset == ExportPreset.TUMOUR.value and args.edition != Edition.ICDO3.value:
+        results = _with_morphology(args, tasks, results)
     if summary:
         print(summary, file=sys.stderr)
     coded = sum(1 for r in results if not r.error)
@@ -246,6 +249,19 @@ def _code(args: argparse.Namespace) -> int:
         inputs = len(files) + len(missing) + len(found.unreadable)
         print(f"icdlinker: {failed} of {inputs} inputs failed", file=sys.stderr)
     return EXIT_DOCUMENT_FAILED if failed or not files else EXIT_OK
+
+
+def _with_morphology(
+    args: argparse.Namespace, tasks: list[LinkTask], results: list[DocumentResult]
+) -> list[DocumentResult]:
+    """The tumour preset needs both classifications: the ICD-10 results with ICD-O-3 morphology added."""
+    morphology_args = argparse.Namespace(**{**vars(args), "edition": Edition.ICDO3.value, "model": None})
+    with _pipeline(morphology_args) as pipeline:
+        morphology = list(pipeline.run(tasks))
+    return [
+        DocumentResult(icd10.document, icd10.assignments + icdo.assignments, icd10.error or icdo.error)
+        for icd10, icdo in zip(results, morphology)
+    ]
 
 
 def _missing(path: Path) -> bool:
@@ -297,7 +313,7 @@ def _eval(args: argparse.Namespace) -> int:
     edition = Edition(args.edition) if args.edition else None
     corpus = load_gold(args.split, args.lang, edition)[: args.limit]
     teach_first = load_gold(args.learn_from, args.lang, edition) if args.learn_from else []
-    recall, versus = CandidateRecall(), ModelVersusFuzzy()
+    recall, versus, ranking = CandidateRecall(), ModelVersusFuzzy(), CodingMAP()
 
     # Scores measure the shipped defaults, not whatever this workstation's coder saved.
     with _pipeline(args, exclude, AppSettings()) as pipeline:
@@ -305,6 +321,7 @@ def _eval(args: argparse.Namespace) -> int:
 
         def observer(gold: GoldDocument, result: DocumentResult) -> None:
             terminal.add(result)
+            ranking.add(gold, result)
             if args.mentions == "gold":
                 recall.add(gold, result)
                 versus.add(gold, result)
@@ -322,6 +339,7 @@ def _eval(args: argparse.Namespace) -> int:
     print(_format_scores(scores, args.mentions))
     if args.learn:
         print(format_curve(scores["learning"]))
+    print(ranking.report())
     print(terminal.report())
     if args.mentions == "gold":
         print(recall.report())

@@ -4,7 +4,8 @@ Mention level, gold mode: every gold mention is linked and scored at three code
 levels (precision over mentions given a code, recall over all gold mentions).
 Mention level, detect mode: CodiEsp-X style, a prediction counts when its
 document, span (start of first piece, end of last) and code all match.
-Document level: CodiEsp-D style code sets per document, micro-averaged.
+Document level: CodiEsp-D style code sets per document, micro-averaged; and
+CANTEMIST-CODING's mean average precision of each document's ranked codes.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ __all__ = [
     "gold_tasks",
     "mention_scores_detect",
     "mention_scores_gold",
+    "CodingMAP",
+    "mean_average_precision",
 ]
 
 MENTION_LEVELS = (Level.CATEGORY, Level.SUBCATEGORY, Level.FULL)
@@ -97,6 +100,46 @@ def document_scores(gold: dict[str, set[str]], predicted: dict[str, set[str]], l
         n_predicted += len(predicted_codes)
         n_gold += len(gold_codes)
     return Scores(tp, n_predicted, n_gold)
+
+
+def mean_average_precision(gold: dict[str, set[str]], ranked: dict[str, list[str]], level: Level) -> float:
+    """CANTEMIST-CODING: per document with gold codes, precision at each rank that holds a gold code,
+    summed and divided by the number of gold codes; averaged over those documents."""
+    averages = []
+    for doc_id, codes in gold.items():
+        relevant = {at_level(c, level) for c in codes}
+        if not relevant:
+            continue
+        hits, total = 0, 0.0
+        for rank, code in enumerate(dict.fromkeys(at_level(c, level) for c in ranked.get(doc_id, ())), start=1):
+            if code in relevant:
+                hits += 1
+                total += hits / rank
+        averages.append(total / len(relevant))
+    return sum(averages) / len(averages) if averages else 0.0
+
+
+class CodingMAP:
+    """Document codes as a ranked list (CANTEMIST-CODING): most often assigned first, then by best
+    score, then by first appearance; ``eval`` prints their mean average precision."""
+
+    def __init__(self) -> None:
+        self._gold: dict[str, set[str]] = {}
+        self._ranked: dict[str, list[str]] = {}
+
+    def add(self, gold_document: GoldDocument, result: DocumentResult) -> None:
+        tally: dict[str, tuple[int, float]] = {}
+        for a in result.assignments:
+            if a.code is not None and a.status is not ReviewStatus.REJECTED:
+                count, score = tally.get(a.code, (0, 0.0))
+                tally[a.code] = (count + 1, max(score, a.score))
+        doc_id = gold_document.document.id
+        self._gold[doc_id] = set(gold_document.codes)
+        self._ranked[doc_id] = sorted(tally, key=lambda code: (-tally[code][0], -tally[code][1]))
+
+    def report(self) -> str:
+        cells = [f"{lv.value} {mean_average_precision(self._gold, self._ranked, lv):.3f}" for lv in DOCUMENT_LEVELS]
+        return "documents MAP (codes ranked by mentions, then score): " + "  ".join(cells)
 
 
 class CandidateRecall:
