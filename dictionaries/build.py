@@ -7,8 +7,8 @@ Reads only ``dictionaries/sources/`` (checksums verified) and writes gzipped
 JSON whose bytes depend on the sources alone: sorted keys and lists, gzip
 without a timestamp.  ``--exclude codiesp-dev`` leaves the dev split out of
 every output, for honest evaluation on it (``--exclude cantemist-dev2`` likewise).
-``--only`` names languages, editions (``icdo3``) or both: an output is built when its
-language and its edition are among those named (either kind unnamed: any).  The ICD-O-3
+``--only`` names languages, editions (``icdo3``) or both: languages alone build their ICD-10
+outputs; with an edition, that edition's outputs (of the languages named, else of all).  The ICD-O-3
 catalogs (morphology ``icdo3``, topography ``icdo3t``) come with the ``icdo3`` dictionaries.
 The counts it prints are the Markdown block that ``--update-sources-md`` puts into SOURCES.md.
 """
@@ -153,7 +153,8 @@ def planned(only: frozenset[str]) -> dict[str, tuple[str, LanguagePlan]]:
     languages = only & set(LANGUAGES)
     editions = only - languages
     plans = {lang: (lang, plan) for lang, plan in LANGUAGES.items()}
-    plans |= {f"{lang}.{edition}": (lang, plan) for (lang, edition), plan in EDITION_PLANS.items()}
+    if not languages or editions:
+        plans |= {f"{lang}.{edition}": (lang, plan) for (lang, edition), plan in EDITION_PLANS.items()}
     return {
         name: (lang, plan) for name, (lang, plan) in plans.items()
         if (not languages or lang in languages) and (not editions or plan.edition in editions)

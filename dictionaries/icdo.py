@@ -25,7 +25,7 @@ from functools import cache
 from engine.core.codes import normalize_code, normalize_morphology
 
 from . import vendored as src
-from .catalog_tree import BLOCK, Catalog, Version, as_range
+from .catalog_tree import BLOCK, CHAPTER, Catalog, Version, as_range
 
 MORPH_EN = "icdo-Morphenglish.txt.gz"
 TOPO_EN = "icdo-Topoenglish.txt.gz"
@@ -50,6 +50,19 @@ GRADE_EN = {
     "7": "null cell",
     "8": "NK cell",
     "9": "grade or cell type not determined",
+}
+# Fifth digit; a code neither list titles (eCIE-O-3.1 lists every behaviour of every histology)
+# is titled with its histology's title and this.
+BEHAVIOUR = {
+    "en": {
+        "0": "benign", "1": "uncertain whether benign or malignant", "2": "in situ",
+        "3": "malignant, primary site", "6": "malignant, metastatic site",
+        "9": "malignant, uncertain whether primary or metastatic",
+    },
+    "es": {
+        "0": "benigno", "1": "incierto si benigno o maligno", "2": "in situ", "3": "maligno, localización primaria",
+        "6": "maligno, localización metastásica", "9": "maligno, incierto si primario o metastásico",
+    },
 }
 # Clinical Spanish writes the grade after the histology ("adenocarcinoma pobremente diferenciado").
 GRADE_PHRASES_ES = {
@@ -118,6 +131,8 @@ def build_morphology() -> Catalog:
     en = {code: term for code, term, preferred in english_terms() if preferred}
     codes = {code for code, _, _ in rows} | {code for code, _, _ in english_terms()}
     histologies = sorted({code[:4] for code in codes})
+    chapter = as_range(histologies[0], histologies[-1])
+    catalog.add(chapter, CHAPTER, None, {"en": "Morphology (ICD-O-3.1)", "es": "Morfología (CIE-O-3.1)"})
     groups: dict[str, list[str]] = {}
     for histology in histologies:
         groups.setdefault(histology[:3], []).append(histology)
@@ -126,7 +141,7 @@ def build_morphology() -> Catalog:
         block = as_range(members[0], members[-1])
         for histology in members:
             block_of[histology] = block
-        catalog.add(block, BLOCK, None, {
+        catalog.add(block, BLOCK, chapter, {
             "en": f"Histologies {members[0]}-{members[-1]}", "es": f"Histologías {members[0]}-{members[-1]}",
         })
     for histology in histologies:
@@ -152,18 +167,26 @@ def build_morphology() -> Catalog:
             }
             catalog.add(code, "code", parent, titles)
         else:
-            catalog.add(code, "subcategory", histology, {"en": en.get(code, ""), "es": es.get(code, "")})
+            general = catalog.nodes[histology].titles
+            titles = {
+                lang: own.get(code) or (f"{general[lang]} - {BEHAVIOUR[lang][behaviour]}" if lang in general else "")
+                for lang, own in (("en", en), ("es", es))
+            }
+            catalog.add(code, "subcategory", histology, titles)
     terminal = frozenset(code for code, node in catalog.nodes.items() if node.kind in ("subcategory", "code"))
     catalog.versions = {VERSION_ID: Version("ICD-O-3.1", terminal)}
     return catalog
 
 
 def build_topography() -> Catalog:
-    """The ``icdo3t`` catalog: C00–C80 sites (three and four characters), English titles."""
+    """The ``icdo3t`` catalog: C00–C80 sites (three and four characters) under one chapter, English titles."""
     catalog = Catalog("icdo3", "ICD-O-3.1 topography", ("en",), ICDO_ATTRIBUTION)  # icdo3's second catalog
-    for code, level, title in _topography_rows():
+    rows = list(_topography_rows())
+    chapter = as_range(rows[0][0], rows[-1][0][:3])
+    catalog.add(chapter, CHAPTER, None, {"en": "Topography (ICD-O-3.1)"})
+    for code, level, title in rows:
         if level == "3":
-            catalog.add(code, "category", None, {"en": title.capitalize()})
+            catalog.add(code, "category", chapter, {"en": title.capitalize()})
         elif level == "4":
             catalog.add(code, "subcategory", code[:3], {"en": title})
     catalog.versions = {VERSION_ID: Version("ICD-O-3.1", catalog.leaves())}

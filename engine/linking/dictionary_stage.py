@@ -74,9 +74,12 @@ class DictionaryLinker:
                 return self._assign(mention, code, Stage.DICTIONARY, share, entry.display, exact)
         candidates = _merge(exact, self.index.retrieve(mention.text, self.settings.candidates))
         candidates = candidates[: self.settings.candidates]
+        composed = self.composer.compose(mention.text) if self.composer is not None and not exact else None
+        if composed is not None and composed.modified:  # a known histology, its behaviour or grade changed
+            return self._composed(mention, composed, candidates)
         best = candidates[0] if candidates else None
         if best is None or (not exact and best.score < self.settings.fuzzy_threshold):
-            if self.composer is not None and (composed := self.composer.compose(mention.text)):
+            if composed is not None:
                 return self._composed(mention, composed, candidates)
             return Assignment(
                 mention, None, self.catalog.edition, "", None, 0.0,

@@ -46,6 +46,7 @@ class Composed:
     code: str
     evidence: str  # the dictionary term and the modifiers it was composed from
     share: float  # the histology term's share of its dictionary counts
+    modified: bool  # a known histology with behaviour or grade changed by the mention's words
 
 
 class MorphologyComposer:
@@ -63,7 +64,7 @@ class MorphologyComposer:
         head = self._histology(words)
         metastatic = any(word in _METASTATIC for word in words)
         if head is None:
-            return Composed(_GENERIC_METASTATIC, "metastatic words", 0.5) if metastatic else None
+            return Composed(_GENERIC_METASTATIC, "metastatic words", 0.5, False) if metastatic else None
         term, code, share = head
         histology, behaviour = code[:4], code[5]
         grade = next((digit for pattern, digit in _GRADES if pattern.search(key)), code[6:7].strip("/"))
@@ -80,7 +81,7 @@ class MorphologyComposer:
             return None
         for candidate in (f"{histology}/{behaviour}{grade}", f"{histology}/{behaviour}", code):
             if self.catalog.is_valid(candidate):
-                return Composed(candidate, " + ".join([term, *modifiers]), share)
+                return Composed(candidate, " + ".join([term, *modifiers]), share, True)
         return None
 
     def _histology(self, words: list[str]) -> tuple[str, str, float] | None:
