@@ -20,8 +20,7 @@ SPLITS = ("train", "dev1", "dev2")  # the test split is held back by the maintai
 CITATION = (
     "Miranda-Escalada A., Farré E., Krallinger M. (2020). Named Entity Recognition, Concept "
     "Normalization and Clinical Coding: Overview of the Cantemist Track for Cancer Text Mining "
-    "in Spanish, Corpus, Guidelines, Methods and Results. IberLEF 2020. "
-    "https://doi.org/10.5281/zenodo.3878178"
+    "in Spanish, Corpus, Guidelines, Methods and Results. IberLEF 2020. Corpus: Zenodo 3978041"
 )
 
 
