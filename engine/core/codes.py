@@ -17,6 +17,7 @@ import re
 from enum import StrEnum
 
 __all__ = [
+    "ICD10_EDITIONS",
     "Edition",
     "Level",
     "at_level",
@@ -45,6 +46,8 @@ class Edition(StrEnum):
         """The name a coder knows the edition by in ``language``: CM codes in Spanish are CIE-10-ES."""
         return _LOCAL_LABELS.get((self, language), self.label)
 
+
+ICD10_EDITIONS = (Edition.WHO, Edition.CM, Edition.GM)
 
 _EDITION_LABELS = {
     Edition.WHO: "WHO ICD-10",
