@@ -210,3 +210,18 @@ def test_tumour_rows_pair_overlapping_mentions_and_mark_every_gap(tmp_path: Path
         assert row["morphology"] or NO_MORPHOLOGY in row["gap"]
         assert not row["icd10_code"].startswith("I")  # hypertension is no tumour
     assert write_csv(tmp_path / "final.csv", [both], ExportOptions(ExportPreset.TUMOUR)).rows == 0  # none accepted
+
+
+def test_code_with_the_tumour_preset_codes_both_classifications(user_dirs: Path, tmp_path: Path) -> None:
+    text = sorted(_split("dev2").glob("*.txt"))[0]
+    out = tmp_path / "tumours.csv"
+    done = subprocess.run(
+        [sys.executable, "-m", "engine", "code", str(text), "--lang", "es", "--preset", "tumour", "--all-codes",
+         "-o", str(out)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = _read(out)
+    assert rows and all(row["morphology"] or row["icd10_code"] for row in rows)
+    assert any(row["morphology"] and row["icd10_code"] for row in rows)  # a site and its histology, paired
+    assert {row["icd10_edition"] for row in rows} <= {"cm", ""}
