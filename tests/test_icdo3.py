@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 
 from dictionaries import build, cantemist
-from engine.core.codes import Edition, Level, at_level, canonical_code, is_code_like, normalize_code, normalize_morphology
+from engine.core.codes import (
+    Edition,
+    Level,
+    at_level,
+    canonical_code,
+    is_code_like,
+    normalize_code,
+    normalize_morphology,
+)
 from engine.core.model import Document, DocumentResult, Mention, Span
 from engine.linking.pipeline import Pipeline
 from engine.records.export import TUMOUR_COLUMNS, ExportOptions, ExportPreset, write_csv
@@ -36,7 +44,10 @@ def load(path: Path) -> dict:
 
 @pytest.mark.parametrize(
     ("raw", "canonical"),
-    [("8140/3", "8140/3"), ("M-8140/3", "8140/3"), ("m8140/33", "8140/33"), ("8010/3/h", "8010/3/H"), (" 8000/6 ", "8000/6")],
+    [
+        ("8140/3", "8140/3"), ("M-8140/3", "8140/3"), ("m8140/33", "8140/33"), ("8010/3/h", "8010/3/H"),
+        (" 8000/6 ", "8000/6"),
+    ],
 )
 def test_morphology_codes_normalise(raw: str, canonical: str) -> None:
     assert normalize_morphology(raw) == canonical == canonical_code(raw)

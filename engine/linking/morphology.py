@@ -30,14 +30,14 @@ _METASTATIC = frozenset(
 )
 _GENERIC_METASTATIC = "8000/6"
 # Grade (ICD-O-3 sixth digit) written in the mention.
-_GRADES = (
-    (re.compile(r"\b(bien diferenciad[oa]s?|grado (i|1)|g1|well differentiated|grade (i|1))\b"), "1"),
-    (re.compile(r"\b(moderadamente diferenciad[oa]s?|grado (ii|2)|g2|moderately differentiated|grade (ii|2))\b"),
-     "2"),
-    (re.compile(r"\b((poco|pobremente|mal) diferenciad[oa]s?|grado (iii|3)|g3|poorly differentiated|grade (iii|3))\b"),
-     "3"),
-    (re.compile(r"\b(indiferenciad[oa]s?|anaplasic[oa]s?|grado (iv|4)|g4|undifferentiated|anaplastic|grade (iv|4))\b"),
-     "4"),
+_GRADES = tuple(
+    (re.compile(rf"\b({words}|grado ({roman}|{digit})|g{digit}|grade ({roman}|{digit}))\b"), str(digit))
+    for digit, roman, words in (
+        (1, "i", "bien diferenciad[oa]s?|well differentiated"),
+        (2, "ii", "moderadamente diferenciad[oa]s?|moderately differentiated"),
+        (3, "iii", "(poco|pobremente|mal) diferenciad[oa]s?|poorly differentiated"),
+        (4, "iv", "indiferenciad[oa]s?|anaplasic[oa]s?|undifferentiated|anaplastic"),
+    )
 )
 
 
