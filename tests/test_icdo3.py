@@ -28,6 +28,7 @@ from engine.records.export import TUMOUR_COLUMNS, ExportOptions, ExportPreset, w
 from engine.records.tumour_export import NO_MORPHOLOGY, NO_SITE
 from engine.terms.catalog import Catalog
 from engine.terms.dictionary import LinkingRule, TermDictionary, TermEntry
+from engine.text.abbreviations import defined_abbreviations
 from engine.text.annotations import load_brat
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -236,3 +237,14 @@ def test_code_with_the_tumour_preset_codes_both_classifications(user_dirs: Path,
     assert rows and all(row["morphology"] or row["icd10_code"] for row in rows)
     assert any(row["morphology"] and row["icd10_code"] for row in rows)  # a site and its histology, paired
     assert {row["icd10_edition"] for row in rows} <= {"cm", ""}
+
+
+def test_an_abbreviation_the_report_defines_is_linked_through_its_long_form(pipeline: Pipeline) -> None:
+    text = "Paciente con carcinoma hepatocelular (CAHEP) multifocal. Se trata el CAHEP con sorafenib."
+    assert defined_abbreviations(text) == {"CAHEP": "carcinoma hepatocelular"}
+    start = text.rindex("CAHEP")
+    short = Mention((Span(start, start + 5),), "CAHEP")
+    assert pipeline.linker.link(short).code is None  # the dictionary does not know it
+    coded = pipeline.code(Document("d", text, "es"), [short]).assignments[0]
+    assert coded.code == pipeline.linker.link(Mention((Span(13, 36),), "carcinoma hepatocelular")).code == "8170/3"
+    assert coded.mention == short and coded.evidence == "CAHEP = carcinoma hepatocelular"
