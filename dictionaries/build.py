@@ -1,13 +1,16 @@
 """Build the compiled catalogs and term dictionaries from the vendored sources.
 
-    python3 -m dictionaries.build [--exclude codiesp-dev ...] [--only LANG ...] [--out DIR]
+    python3 -m dictionaries.build [--exclude codiesp-dev ...] [--only LANG|icdo3 ...] [--out DIR]
                                   [--update-sources-md]
 
 Reads only ``dictionaries/sources/`` (checksums verified) and writes gzipped
 JSON whose bytes depend on the sources alone: sorted keys and lists, gzip
 without a timestamp.  ``--exclude codiesp-dev`` leaves the dev split out of
-every output, for honest evaluation on it.  The counts it prints are the
-Markdown block that ``--update-sources-md`` puts into SOURCES.md.
+every output, for honest evaluation on it (``--exclude cantemist-dev2`` likewise).
+``--only`` names languages, editions (``icdo3``) or both: languages alone build their ICD-10
+outputs; with an edition, that edition's outputs (of the languages named, else of all).  The ICD-O-3
+catalogs (morphology ``icdo3``, topography ``icdo3t``) come with the ``icdo3`` dictionaries.
+The counts it prints are the Markdown block that ``--update-sources-md`` puts into SOURCES.md.
 """
 
 from __future__ import annotations
@@ -21,12 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import codiesp
+from . import codiesp, icdo
 from .catalog_tree import Catalog
 from .catalog_tree import Version
 from .catalogs import CmVersions, add_under_prefix, build_cm, build_gm, build_who, cm_versions, unsupported_cm_codes
 from .notes import build_cm_notes
-from .terms import LANGUAGES, SOURCE_INFO, SourceReport, TermBuilder
+from .terms import EDITION_PLANS, LANGUAGES, SOURCE_INFO, LanguagePlan, SourceReport, TermBuilder
 from .vendored import SourceError, verify_all
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -145,23 +148,43 @@ def build_catalogs(splits: tuple[str, ...], report: Report) -> dict[str, Catalog
     return {"who": who, "cm": cm, "gm": gm}
 
 
-def build(out: Path, languages: tuple[str, ...], excluded: frozenset[str]) -> Report:
-    """Write the catalogs of the chosen languages' editions, then their dictionaries."""
+def planned(only: frozenset[str]) -> dict[str, tuple[str, LanguagePlan]]:
+    """Dictionaries to build, by output name ("es", "es.icdo3"): (language, plan), as ``--only`` asks."""
+    languages = only & set(LANGUAGES)
+    editions = only - languages
+    plans = {lang: (lang, plan) for lang, plan in LANGUAGES.items()}
+    if not languages or editions:
+        plans |= {f"{lang}.{edition}": (lang, plan) for (lang, edition), plan in EDITION_PLANS.items()}
+    return {
+        name: (lang, plan) for name, (lang, plan) in plans.items()
+        if (not languages or lang in languages) and (not editions or plan.edition in editions)
+    }
+
+
+def build(out: Path, only: frozenset[str], excluded: frozenset[str]) -> Report:
+    """Write the catalogs of the chosen dictionaries' editions, then the dictionaries."""
     verify_all()
     out.mkdir(parents=True, exist_ok=True)
     report = Report()
-    splits = tuple(split for split in codiesp.SPLITS if codiesp.source_id(split) not in excluded)
-    catalogs = build_catalogs(splits, report)
-    for edition in sorted({LANGUAGES[lang].edition for lang in languages}):
+    plans = planned(only)
+    editions = sorted({plan.edition for _, plan in plans.values()})
+    catalogs: dict[str, Catalog] = {}
+    if set(editions) - {"icdo3"}:
+        splits = tuple(split for split in codiesp.SPLITS if codiesp.source_id(split) not in excluded)
+        catalogs = build_catalogs(splits, report)
+    if "icdo3" in editions:
+        catalogs |= {"icdo3": icdo.build_morphology(), "icdo3t": icdo.build_topography()}
+        editions.append("icdo3t")
+    for edition in editions:
         size = write_json_gz(out / f"{edition}.catalog.json.gz", catalogs[edition].to_json())
         report.catalogs[edition] = (catalogs[edition], size)
     if "cm" in report.catalogs:
         write_notes(out)
-    for lang in languages:
-        builder = TermBuilder(lang, LANGUAGES[lang], catalogs, excluded)
+    for name, (lang, plan) in plans.items():
+        builder = TermBuilder(lang, plan, catalogs, excluded)
         document = builder.build()
-        size = write_json_gz(out / f"{lang}.terms.json.gz", document)
-        report.dictionaries[lang] = (document, builder.reports, size)
+        size = write_json_gz(out / f"{name}.terms.json.gz", document)
+        report.dictionaries[name] = (document, builder.reports, size)
     return report
 
 
@@ -203,9 +226,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         nargs="+",
         action="extend",
         default=[],
-        choices=sorted(LANGUAGES),
-        metavar="LANG",
-        help="build only these languages and their editions' catalogs",
+        choices=sorted({*LANGUAGES, *(edition for _, edition in EDITION_PLANS)}),
+        metavar="LANG|EDITION",
+        help="build only these languages and/or editions (icdo3) and their catalogs",
     )
     parser.add_argument("--out", type=Path, default=COMPILED_DIR, help="output folder (default: compiled/)")
     parser.add_argument(
@@ -222,9 +245,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.update_sources_md and (args.only or args.exclude):
         raise SystemExit("--update-sources-md records the full default build only")
     started = time.perf_counter()
-    languages = tuple(lang for lang in LANGUAGES if not args.only or lang in args.only)
     try:
-        report = build(args.out, languages, frozenset(args.exclude))
+        report = build(args.out, frozenset(args.only), frozenset(args.exclude))
     except SourceError as error:
         raise SystemExit(f"dictionary build failed: {error}") from error
     markdown = report.markdown()

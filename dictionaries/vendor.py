@@ -24,6 +24,12 @@ SHARED_DATA = Path("/work/shared/data")
 
 CODIESP_LICENCE = "CC-BY-4.0"
 DIMDI_LICENCE = "DIMDI/BfArM download conditions (ICD-10-GM; attribution required)"
+CANTEMIST_LICENCE = "CC-BY-4.0"
+WHO_ICDO_LICENCE = "ICD-O-3.1 (c) World Health Organization; WHO/IARC distribution files, attribution required"
+ECIEO_LICENCE = (
+    "eCIE-O-3.1 (c) Ministerio de Sanidad, Spain, translation of ICD-O-3.1 (c) WHO; "
+    "as distributed with CANTEMIST (CC-BY-4.0)"
+)
 
 
 @dataclass(frozen=True)
@@ -68,9 +74,15 @@ SHARED_FILES = (
     ("codiesp/train/trainD.tsv", "codiesp-trainD.tsv", False, CODIESP_LICENCE),
     ("codiesp/dev/devX.tsv", "codiesp-devX.tsv", False, CODIESP_LICENCE),
     ("codiesp/dev/devD.tsv", "codiesp-devD.tsv", False, CODIESP_LICENCE),
+    ("icdo/Morphenglish.txt", "icdo-Morphenglish.txt.gz", True, WHO_ICDO_LICENCE),
+    ("icdo/Topoenglish.txt", "icdo-Topoenglish.txt.gz", True, WHO_ICDO_LICENCE),
+    ("icdo/icd_o_31_histologies.csv", "icdo-icd_o_31_histologies.csv.gz", True, WHO_ICDO_LICENCE),
+    ("icdo/icd_o_31_histology_synonyms.csv", "icdo-icd_o_31_histology_synonyms.csv.gz", True, WHO_ICDO_LICENCE),
+    ("icdo/cantemist_valid-codes_es.tsv", "icdo-cantemist_valid-codes_es.tsv.gz", True, ECIEO_LICENCE),
 )
 
 CODIESP_SPLITS = ("train", "dev")
+CANTEMIST_SPLITS = ("train", "dev1", "dev2")  # the test split is held back by the maintainers
 
 
 def sha256(data: bytes) -> str:
@@ -141,13 +153,46 @@ def pack_codiesp_texts(target: Path) -> dict[str, dict[str, str]]:
     return entries
 
 
+def pack_cantemist(target: Path) -> dict[str, dict[str, str]]:
+    """One gzipped JSONL per CANTEMIST split: ``{"id", "text", "ann"}`` per document, sorted by id.
+
+    ``ann`` is the brat file unchanged, so the build reads the annotators' codes as they wrote them.
+    """
+    entries = {}
+    for split in CANTEMIST_SPLITS:
+        folder = SHARED_DATA / "cantemist" / split
+        lines = [
+            json.dumps(
+                {
+                    "id": path.stem,
+                    "text": path.read_bytes().decode("utf-8"),
+                    "ann": path.with_suffix(".ann").read_bytes().decode("utf-8"),
+                },
+                ensure_ascii=False,
+                sort_keys=True,
+            )
+            for path in sorted(folder.glob("*.txt"))
+        ]
+        data = gzip_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+        name = f"cantemist-{split}.jsonl.gz"
+        (target / name).write_bytes(data)
+        entries[name] = {
+            "sha256": sha256(data),
+            "origin": f"shared/data/cantemist/{split}/*.txt + *.ann",
+            "licence": CANTEMIST_LICENCE,
+        }
+    return entries
+
+
 def main(argv: list[str] | None = None) -> None:
     """Vendor every source and write the manifest."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=SOURCES_DIR)
     target: Path = parser.parse_args(argv).out
     target.mkdir(parents=True, exist_ok=True)
-    files = download_wheels(target) | copy_shared_files(target) | pack_codiesp_texts(target)
+    files = (
+        download_wheels(target) | copy_shared_files(target) | pack_codiesp_texts(target) | pack_cantemist(target)
+    )
     manifest = {"format": 1, "files": dict(sorted(files.items()))}
     text = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
     (target / "MANIFEST.json").write_text(text, encoding="utf-8")

@@ -24,7 +24,7 @@ from engine.core.codes import Edition
 from engine.core.errors import EngineError
 from engine.core.model import DocumentResult, Mention, Span
 from engine.evaluation.learning import format_curve, learning_curve
-from engine.evaluation.metrics import CandidateRecall, ModelVersusFuzzy, TerminalCheck, evaluate
+from engine.evaluation.metrics import CandidateRecall, CodingMAP, ModelVersusFuzzy, TerminalCheck, evaluate
 from engine.linking.languages import LanguagePipelines
 from engine.linking.llm.linker import LLMLinker, LLMStats
 from engine.linking.llm.session import LLMStage, open_llm_stage
@@ -41,7 +41,6 @@ from engine.records.export import (
     write_csv,
     write_text,
 )
-from engine.records.settings import AppSettings
 from engine.terms.dictionary import LANGUAGES
 from engine.text.annotations import GoldDocument, load_gold
 from engine.text.input_files import find_input_files
@@ -87,7 +86,8 @@ def _parser() -> argparse.ArgumentParser:
         else:
             command.add_argument("--lang", choices=LANGUAGES, default="es", help="document language (default es)")
         command.add_argument(
-            "--edition", choices=[e.value for e in Edition], help="ICD-10 edition (default: the language's)"
+            "--edition", choices=[e.value for e in Edition],
+            help="ICD-10 edition, or icdo3 for ICD-O-3 morphology (default: the language's ICD-10 edition)"
         )
         command.add_argument(
             "--cm-version", choices=_CM_VERSIONS,
@@ -101,7 +101,8 @@ def _parser() -> argparse.ArgumentParser:
     code.add_argument("-o", "--output", type=Path, help="write a CSV here instead of printing a table")
     code.add_argument(
         "--preset", choices=[p.value for p in ExportPreset], default=ExportPreset.FULL.value,
-        help="CSV columns: full (every mention, with provenance) or registry (one row per code)",
+        help="CSV columns: full (every mention, with provenance), registry (one row per code) or tumour "
+             "(one row per tumour: ICD-10, ICD-O-3 topography and morphology; codes ICD-O-3 too)",
     )
     code.add_argument("--excel", action="store_true", help="CSV for Excel: UTF-8 with BOM, ';' delimiter")
     code.add_argument(
@@ -128,7 +129,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     ev.add_argument(
         "--dictionary-exclude", action="append", default=[], metavar="SPLIT",
-        help="leave a CodiEsp split out of the dictionary (e.g. dev) for an honest evaluation",
+        help="leave a corpus split out of the dictionary for an honest evaluation: a CodiEsp split (dev) "
+             "or a CANTEMIST one (cantemist-dev2)",
     )
     ev.add_argument("--limit", type=int, help="only the first N documents")
     ev.add_argument(
@@ -255,6 +257,8 @@ def _code(args: argparse.Namespace) -> int:
         finally:
             bar.close()
         summary = _llm_summary(pipelines.loaded.values(), len(results))
+    if args.preset == ExportPreset.TUMOUR.value and args.edition != Edition.ICDO3.value:
+        results = _with_morphology(args, tasks, results)
     if summary:
         print(summary, file=sys.stderr)
     coded = sum(1 for r in results if not r.error)
@@ -275,6 +279,19 @@ def _code(args: argparse.Namespace) -> int:
         inputs = len(files) + len(missing) + len(found.unreadable)
         print(f"icdlinker: {failed} of {inputs} inputs failed", file=sys.stderr)
     return EXIT_DOCUMENT_FAILED if failed or not files else EXIT_OK
+
+
+def _with_morphology(
+    args: argparse.Namespace, tasks: list[LinkTask], results: list[DocumentResult]
+) -> list[DocumentResult]:
+    """The tumour preset needs both classifications: the ICD-10 results with ICD-O-3 morphology added."""
+    morphology_args = argparse.Namespace(**{**vars(args), "edition": Edition.ICDO3.value, "model": None})
+    with _pipelines(morphology_args) as pipelines:  # each document in the language its ICD-10 run used
+        morphology = list(pipelines.run(tasks))
+    return [
+        DocumentResult(icd10.document, icd10.assignments + icdo.assignments, icd10.error or icdo.error)
+        for icd10, icdo in zip(results, morphology)
+    ]
 
 
 def _missing(path: Path) -> bool:
@@ -320,10 +337,13 @@ def _eval(args: argparse.Namespace) -> int:
         print("icdlinker: --score-from and --learn-from are for a learning curve: add --learn",
               file=sys.stderr)
         return EXIT_ERROR
-    exclude = frozenset(s if s.startswith("codiesp-") else f"codiesp-{s}" for s in args.dictionary_exclude)
-    corpus = load_gold(args.split, args.lang)[: args.limit]
-    teach_first = load_gold(args.learn_from, args.lang) if args.learn_from else []
-    recall, versus = CandidateRecall(), ModelVersusFuzzy()
+    exclude = frozenset(
+        s if s.startswith(("codiesp-", "cantemist-")) else f"codiesp-{s}" for s in args.dictionary_exclude
+    )
+    edition = Edition(args.edition) if args.edition else None
+    corpus = load_gold(args.split, args.lang, edition)[: args.limit]
+    teach_first = load_gold(args.learn_from, args.lang, edition) if args.learn_from else []
+    recall, versus, ranking = CandidateRecall(), ModelVersusFuzzy(), CodingMAP()
 
     # Scores measure the shipped defaults, not whatever this workstation's coder saved.
     settings = AppSettings()
@@ -335,6 +355,7 @@ def _eval(args: argparse.Namespace) -> int:
         def observer(gold: GoldDocument, result: DocumentResult) -> None:
             terminal.add(result)
             recall.add(gold, result)
+            ranking.add(gold, result)
             if args.mentions == "gold":
                 versus.add(gold, result)
 
@@ -351,6 +372,7 @@ def _eval(args: argparse.Namespace) -> int:
     print(_format_scores(scores, args.mentions))
     if args.learn:
         print(format_curve(scores["learning"]))
+    print(ranking.report())
     print(terminal.report())
     print(recall.report())
     if versus.asked:

@@ -4,7 +4,8 @@ Mention level, gold mode: every gold mention is linked and scored at three code
 levels (precision over mentions given a code, recall over all gold mentions).
 Mention level, detect mode: CodiEsp-X style, a prediction counts when its
 document, span (start of first piece, end of last) and code all match.
-Document level: CodiEsp-D style code sets per document, micro-averaged.
+Document level: CodiEsp-D style code sets per document, micro-averaged; and
+CANTEMIST-CODING's mean average precision of each document's ranked codes.
 Beside them, in every mode, CodiEsp's official figures (``codiesp``): CodiEsp-X
 over diagnoses with the task's span slack, and CodiEsp-D MAP.
 """
@@ -36,6 +37,8 @@ __all__ = [
     "gold_tasks",
     "mention_scores_detect",
     "mention_scores_gold",
+    "CodingMAP",
+    "mean_average_precision",
 ]
 
 MENTION_LEVELS = (Level.CATEGORY, Level.SUBCATEGORY, Level.FULL)
@@ -100,6 +103,29 @@ def document_scores(gold: dict[str, set[str]], predicted: dict[str, set[str]], l
         n_predicted += len(predicted_codes)
         n_gold += len(gold_codes)
     return Scores(tp, n_predicted, n_gold)
+
+
+class CodingMAP:
+    """Document codes as a ranked list (CANTEMIST-CODING), most confident first (``ranked_codes``, as
+    for CodiEsp-D): ``eval`` prints their mean average precision at each document level."""
+
+    def __init__(self) -> None:
+        self._gold: dict[str, set[str]] = {}
+        self._ranked: dict[str, list[str]] = {}
+
+    def add(self, gold_document: GoldDocument, result: DocumentResult) -> None:
+        doc_id = gold_document.document.id
+        self._gold[doc_id] = set(gold_document.codes)
+        self._ranked[doc_id] = ranked_codes(result.assignments)
+
+    def at(self, level: Level) -> float:
+        gold = {doc: {at_level(c, level) for c in codes} for doc, codes in self._gold.items()}
+        ranked = {doc: [at_level(c, level) for c in codes] for doc, codes in self._ranked.items()}
+        return mean_average_precision(gold, ranked)
+
+    def report(self) -> str:
+        cells = [f"{lv.value} {self.at(lv):.3f}" for lv in DOCUMENT_LEVELS]
+        return "documents MAP (codes ranked by confidence): " + "  ".join(cells)
 
 
 class CandidateRecall:

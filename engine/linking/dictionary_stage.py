@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
+from engine.core.codes import Edition
 from engine.core.model import Assignment, Candidate, Mention, ReviewStatus, Span, Stage
 from engine.linking.candidates import CandidateIndex, FuzzyIndex
 from engine.linking.mention_checks import MentionChecks
+from engine.linking.morphology import Composed, MorphologyComposer
 from engine.terms.catalog import Catalog
 from engine.terms.dictionary import LinkingRule, TermDictionary, TermEntry
 from engine.text.normalize import term_key
@@ -60,6 +62,10 @@ class DictionaryLinker:
         self.cross_lingual = cross_lingual  # ``engine.linking.cross_lingual``; None: own language only
         self.settings = settings or LinkerSettings()
         self.checks = MentionChecks(dictionary, catalog)
+        # ICD-O-3 codes are built from parts, so a mention the dictionary lacks whole is composed from them.
+        self.composer = (
+            MorphologyComposer(dictionary, catalog, self.settings.rule) if catalog.edition is Edition.ICDO3 else None
+        )
         self._decide = lru_cache(maxsize=_REMEMBERED)(self._decide_text)
 
     def link(self, mention: Mention) -> Assignment:
@@ -87,14 +93,26 @@ class DictionaryLinker:
                 candidates[0].score if candidates else 0.0):
             candidates = _by_score(candidates, self.cross_lingual.retrieve(mention.text, self.settings.candidates))
         candidates = candidates[: self.settings.candidates]
+        composed = self.composer.compose(mention.text) if self.composer is not None and not exact else None
+        if composed is not None and composed.modified:  # a known histology, its behaviour or grade changed
+            return self._composed(mention, composed, candidates)
         best = candidates[0] if candidates else None
         if best is None or (not exact and best.score < self.settings.fuzzy_threshold):
+            if composed is not None:
+                return self._composed(mention, composed, candidates)
             return Assignment(
                 mention, None, self.catalog.edition, "", None, 0.0,
                 status=ReviewStatus.NEEDS_REVIEW, candidates=tuple(candidates),
             )
         evidence = entry.display if entry and best.source.startswith("dictionary") else best.source
         return self._assign(mention, best.code, Stage.FUZZY, best.score, evidence, candidates)
+
+    def _composed(self, mention: Mention, composed: Composed, candidates: list[Candidate]) -> Assignment:
+        """A morphology built from a known histology and the mention's modifiers, first among the candidates."""
+        title = self.catalog.title(composed.code, self.dictionary.language)
+        first = Candidate(composed.code, self.catalog.edition, title, composed.share, "composed")
+        candidates = _merge([first], candidates)[: self.settings.candidates]
+        return self._assign(mention, composed.code, Stage.FUZZY, composed.share, composed.evidence, candidates)
 
     def _assign(
         self, mention: Mention, code: str, stage: Stage, score: float, evidence: str, candidates: list[Candidate]

@@ -27,6 +27,7 @@ from engine.linking.specificity import SpecificityRule
 from engine.terms.catalog import Catalog
 from engine.terms.dictionary import DetectionPolicy, TermDictionary
 from engine.terms.site_dictionary import SiteDictionary
+from engine.text.abbreviations import defined_abbreviations
 from engine.text.annotations import external_mentions, parse_asterisk_markup
 from engine.text.negation import negation_cue
 from engine.text.readers import document_id, read_document
@@ -99,7 +100,7 @@ class Pipeline:
         version: str | None = None,
     ) -> Pipeline:
         """The pipeline on the dictionaries shipped with the app."""
-        dictionary = TermDictionary.bundled(language, exclude, policy)
+        dictionary = TermDictionary.bundled(language, exclude, policy, edition)
         return cls(dictionary, Catalog.bundled(edition or dictionary.edition), settings, version=version)
 
     @property
@@ -151,9 +152,19 @@ class Pipeline:
         check = checkpoint(progress)  # a cancel takes effect inside a long document, not after it
         stage = SiteLinker(self.site, self.catalog, self.linker).link if self.site is not None else self.linker.link
         final = self.specificity.apply
+        defined: dict[str, str] | None = None
 
         def link(mention: Mention) -> Assignment:
-            return final(stage(mention))
+            nonlocal defined
+            assignment = stage(mention)
+            if assignment.code is None and self.catalog.edition is Edition.ICDO3:
+                # Only measured on CANTEMIST (CHC, GCTS, ... defined in the report itself); ICD-10 unchanged.
+                defined = defined_abbreviations(document.text) if defined is None else defined
+                if long := defined.get(mention.text.strip()):
+                    expanded = stage(Mention(mention.spans, long))
+                    if expanded.code is not None:
+                        assignment = replace(expanded, mention=mention, evidence=f"{mention.text.strip()} = {long}")
+            return final(assignment)
 
         if mentions is not None:
             assignments = []

@@ -1,9 +1,11 @@
 """CSV and JSON export, written atomically so a failure loses nothing.
 
-Two CSV presets: ``full`` keeps every mention with its provenance (for audit
+Three CSV presets: ``full`` keeps every mention with its provenance (for audit
 and for re-importing into review); ``registry`` is what a registry takes: one
 row per distinct code of a document, accepted and corrected codes only unless
-asked otherwise (the summary says how many were left out).  ``document`` is a
+asked otherwise (the summary says how many were left out); ``tumour`` is what a
+cancer registry takes: one row per tumour, ICD-10 with ICD-O-3 topography and
+morphology (``engine.records.tumour_export``), accepted codes only likewise.  ``document`` is a
 stable id that stays unique across folders (the file's name and a hash of its
 resolved path; the path has its own column); ``provenance`` is JSON of the stage,
 evidence, model and the coders' decisions from the session's audit rows.
@@ -34,10 +36,13 @@ from engine.core.atomic import stat_or_none, write_atomic, write_text_atomic
 from engine.core.errors import ExportError
 from engine.core.model import Assignment, Document, DocumentResult, ReviewStatus
 from engine.records.audit_log import AuditLog, Decision
+from engine.records.tumour_export import TUMOUR_COLUMNS, tumour_rows
+from engine.terms.catalog import Catalog
 
 __all__ = [
     "CSV_COLUMNS",
     "REGISTRY_COLUMNS",
+    "TUMOUR_COLUMNS",
     "ExportOptions",
     "ExportPreset",
     "ExportSummary",
@@ -67,6 +72,7 @@ _STATUS_RANK = {
 class ExportPreset(StrEnum):
     FULL = "full"
     REGISTRY = "registry"
+    TUMOUR = "tumour"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +85,15 @@ class ExportOptions:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return REGISTRY_COLUMNS if self.preset is ExportPreset.REGISTRY else CSV_COLUMNS
+        return {ExportPreset.REGISTRY: REGISTRY_COLUMNS, ExportPreset.TUMOUR: TUMOUR_COLUMNS}.get(
+            self.preset, CSV_COLUMNS
+        )
 
     @property
     def accepted_only(self) -> bool:
-        return self.preset is ExportPreset.REGISTRY if self.only_accepted is None else self.only_accepted
+        if self.only_accepted is None:
+            return self.preset in (ExportPreset.REGISTRY, ExportPreset.TUMOUR)
+        return self.only_accepted
 
 
 @dataclass(slots=True)
@@ -137,6 +147,10 @@ def _iter_rows(results: Iterable[DocumentResult], options: ExportOptions, audit:
             rows = _registry_rows(ids, kept)
             summary.left_out += len({a.code for a in ordered if a.code and a.status is not ReviewStatus.REJECTED}
                                     - {row[1] for row in rows})
+        elif options.preset is ExportPreset.TUMOUR:
+            rows = tumour_rows(ids, kept, Catalog.bundled_topography(), _evidence)
+            summary.left_out += sum(1 for a in ordered if a.code and a.status is not ReviewStatus.REJECTED) - sum(
+                1 for a in kept if a.code and a.status is not ReviewStatus.REJECTED)
         else:
             key = document_key(document)
             rows = [_full_row(ids, a, audit.decisions(key, a.mention.spans)) for a in kept]
@@ -151,6 +165,11 @@ class _Ids(NamedTuple):
     document: str
     path: str
     language: str
+
+
+def _evidence(a: Assignment) -> str:
+    """A mention as the tumour preset shows its evidence: ``"adenocarcinoma" @120 134``."""
+    return f'"{a.mention.text}" @{a.mention.span_text}'
 
 
 def _full_row(ids: _Ids, a: Assignment, decisions: list[Decision]) -> list[str]:
@@ -195,7 +214,7 @@ def write_csv(path: Path, results: Iterable[DocumentResult], options: ExportOpti
 
     A character no encoding can write (a file name's undecodable byte) becomes a visible ``?``.
     """
-    unit = "codes" if options.preset is ExportPreset.REGISTRY else "mentions"
+    unit = {ExportPreset.REGISTRY: "codes", ExportPreset.TUMOUR: "tumours"}.get(options.preset, "mentions")
     summary = ExportSummary(unit=unit)
 
     def write(stream: TextIO) -> None:

@@ -15,7 +15,7 @@ from dataclasses import replace
 from itertools import accumulate
 from operator import attrgetter
 
-from engine.core.codes import normalize_code
+from engine.core.codes import canonical_code
 from engine.core.errors import ReviewError
 from engine.core.model import Assignment, DocumentResult, Mention, ReviewStatus, Span, Stage
 from engine.terms.catalog import Catalog
@@ -219,7 +219,7 @@ def _replace(result: DocumentResult, index: int, assignment: Assignment) -> Docu
 
 def _checked(code: str, catalog: Catalog) -> str:
     try:
-        normal = normalize_code(code)
+        normal = canonical_code(code)
     except ValueError:
         normal = code
     if not catalog.is_valid(normal):

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.core.atomic import write_text_atomic
-from engine.core.codes import Edition, normalize_code
+from engine.core.codes import Edition, canonical_code
 from engine.core.errors import SiteDictionaryError
 from engine.core.model import ReviewStatus
 from engine.records.audit import AuditRow
@@ -339,7 +339,7 @@ def _checked_term(path: Path, number: int, term: Any) -> tuple[str, Edition, str
     if not isinstance(codes, dict) or not all(_is_count(n) for n in codes.values()) or not _is_count(rejected):
         raise fail("counts must be whole numbers from 0 to 10,000,000")
     try:
-        normalized = {normalize_code(code): n for code, n in codes.items() if n}
+        normalized = {canonical_code(code): n for code, n in codes.items() if n}
     except (ValueError, AttributeError):
         raise fail(f"not an ICD code among {list(codes)[:5]}") from None
     last = term.get("last")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from engine.core.codes import Edition, normalize_code
+from engine.core.codes import Edition, canonical_code
 from engine.core.errors import CatalogError
 from engine.core.resources import compiled_dir, load_compiled
 
@@ -86,12 +86,18 @@ class Catalog:
         """The catalog shipped with the app (loaded once per process)."""
         return Catalog.from_file(compiled_dir() / f"{Edition(edition).value}.catalog.json.gz")
 
+    @staticmethod
+    @cache
+    def bundled_topography() -> Catalog:
+        """ICD-O-3 topography, the second catalog of the ``icdo3`` edition (its first is morphology)."""
+        return Catalog.from_file(compiled_dir() / "icdo3t.catalog.json.gz")
+
     def __len__(self) -> int:
         return len(self._nodes)
 
     def node(self, code: str) -> CatalogNode | None:
         try:
-            return self._nodes.get(normalize_code(code))
+            return self._nodes.get(canonical_code(code))
         except ValueError:
             return self._nodes.get(code)  # chapter and block ranges
 

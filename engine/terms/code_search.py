@@ -227,7 +227,7 @@ class CodeSearch:
 def _bundled_dictionary(language: str, edition: Edition) -> TermDictionary | None:
     """The language's bundled terms when they code to ``edition``; titles alone otherwise."""
     try:
-        dictionary = TermDictionary.bundled(language)
+        dictionary = TermDictionary.bundled(language, edition=edition)
     except DictionaryError:
         return None
     return dictionary if dictionary.edition is edition else None

@@ -12,13 +12,13 @@ import gc
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from itertools import compress, count
 from pathlib import Path
 from typing import Any
 
-from engine.core.codes import Edition
+from engine.core.codes import Edition, is_morphology
 from engine.core.errors import DictionaryError
 from engine.core.resources import compiled_dir, load_compiled
 from engine.terms.abbreviations import Abbreviation
@@ -34,6 +34,9 @@ DEFAULT_EDITIONS: dict[str, Edition] = {
 LANGUAGES = tuple(DEFAULT_EDITIONS)
 _CURATED = "curated-"  # the project's lexicons (dictionaries/lexicons)
 _CIRCUMSTANCE_CHAPTERS = frozenset("VWXYZ")  # external causes, factors influencing health status
+# Classifications with a dictionary of their own per language (``LANG.EDITION.terms.json.gz``): ICD-O-3
+# morphology terms share nothing with ICD-10 ones, so no ICD-10 dictionary can code to it.
+EDITION_DICTIONARIES: dict[Edition, tuple[str, ...]] = {Edition.ICDO3: ("es", "en")}
 _CHECK_EVERY = 4096  # candidate starts between two cancel checks: about a millisecond
 
 
@@ -68,7 +71,9 @@ class LinkingRule:
         """The settled code and its share of the counts, or None if ambiguous.
 
         Codes on one line of the hierarchy (``I50`` and ``I50.9`` for the same
-        title) do not compete: the most specific one takes their counts.
+        title) do not compete: the most specific one takes their counts.  ICD-O-3
+        morphology codes always compete: ``8140/3`` and ``8140/33`` (a grade the
+        annotator read elsewhere in the text) or ``8140/3/H`` are different answers.
         """
         counts = _fold_ancestors(entry.codes)
         code, top = max(counts.items(), key=lambda item: (item[1], item[0]))
@@ -82,6 +87,8 @@ def _fold_ancestors(codes: tuple[tuple[str, int], ...]) -> dict[str, int]:
     """Counts with each code that is a prefix of exactly one other code merged into it."""
     counts = dict(codes)
     for code in sorted(counts, key=len):
+        if is_morphology(code):
+            continue
         deeper = [other for other in counts if other != code and other.startswith(code)]
         if len(deeper) == 1:
             counts[deeper[0]] += counts.pop(code)
@@ -158,6 +165,8 @@ class TermDictionary:
             with _collector_paused():
                 data = load_compiled(path)
                 rows = {key: (display, codes) for key, display, codes in data["terms"]}
+            if detection := data.get("detection"):  # its corpus's conventions (CANTEMIST: longest span only)
+                policy = replace(policy or DetectionPolicy(), **detection)
             return cls(
                 data["language"], Edition(data["edition"]), rows, data.get("occurrences", {}),
                 data["sources"], exclude, policy, data.get("abbreviations"),
@@ -169,12 +178,24 @@ class TermDictionary:
 
     @classmethod
     def bundled(
-        cls, language: str, exclude: frozenset[str] = frozenset(), policy: DetectionPolicy | None = None
+        cls,
+        language: str,
+        exclude: frozenset[str] = frozenset(),
+        policy: DetectionPolicy | None = None,
+        edition: Edition | None = None,
     ) -> TermDictionary:
+        """The language's ICD-10 dictionary, or its dictionary of ``edition`` where that has its own."""
         if language not in LANGUAGES:
             raise DictionaryError(
                 f"no dictionary for language {language!r}", hint=f"Choose one of: {', '.join(LANGUAGES)}."
             )
+        if edition in EDITION_DICTIONARIES:
+            if language not in EDITION_DICTIONARIES[edition]:
+                raise DictionaryError(
+                    f"no {edition.label} dictionary for language {language!r}",
+                    hint=f"Choose one of: {', '.join(EDITION_DICTIONARIES[edition])}.",
+                )
+            return cls.from_file(compiled_dir() / f"{language}.{edition.value}.terms.json.gz", exclude, policy)
         return cls.from_file(compiled_dir() / f"{language}.terms.json.gz", exclude, policy)
 
     @property

@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from engine.core.codes import is_code_like, normalize_code
+from engine.core.codes import Edition, canonical_code, normalize_code, normalize_for
 from engine.core.errors import GoldFormatError
 from engine.core.model import Document, Mention, Span
 from engine.text.input_files import is_hidden
@@ -37,6 +37,7 @@ __all__ = [
 
 # brat normalisation databases that hold ICD-10 codes: ICD10, ICD-10-CM, CIE10, CIM-10, ...
 _ICD10_DATABASE_RE = re.compile(r"^(ICD|CIE|CIM)-?10", re.IGNORECASE)
+_ICDO_DATABASE_RE = re.compile(r"^(ICD|CIE|CIM)-?O", re.IGNORECASE)
 _LAYOUTS = (
     "a CodiEsp split folder (text_files/ and *X.tsv)",
     "a .jsonl file (one {id, text, annotations} object per line)",
@@ -56,7 +57,7 @@ class GoldMention:
     code: str
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "code", normalize_code(self.code))
+        object.__setattr__(self, "code", canonical_code(self.code))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +84,14 @@ class _BratEntity(NamedTuple):
 # -- public loaders -----------------------------------------------------------------------------
 
 
-def load_gold(path: Path, language: str) -> list[GoldDocument]:
-    """Load whichever supported layout ``path`` holds."""
+def load_gold(path: Path, language: str, edition: Edition | None = None) -> list[GoldDocument]:
+    """Load whichever supported layout ``path`` holds; brat codes count when they are ``edition``'s."""
     if path.is_dir() and (path / "text_files").is_dir() and any(path.glob("*X.tsv")):
         return load_codiesp(path, language)
     if path.is_file() and path.suffix.lower() == ".jsonl":
         return load_jsonl(path, language)
     if (path.is_file() and path.suffix.lower() == ".ann") or (path.is_dir() and any(path.glob("*.ann"))):
-        return load_brat(path, language)
+        return load_brat(path, language, edition)
     problem = "not found" if not path.exists() else "unknown annotation layout"
     raise _fail(path, None, f"{problem}; accepted: {'; '.join(_LAYOUTS)}")
 
@@ -123,12 +124,13 @@ def load_codiesp(split_dir: Path, language: str = "es") -> list[GoldDocument]:
     return [GoldDocument(doc, tuple(mentions[key]), frozenset(codes[key])) for key, doc in documents.items()]
 
 
-def load_brat(path: Path, language: str) -> list[GoldDocument]:
+def load_brat(path: Path, language: str, edition: Edition | None = None) -> list[GoldDocument]:
     """One brat ``.ann`` file, or every ``.ann`` in a folder, each with its ``.txt`` beside it.
 
-    Only annotations carrying an ICD-10-shaped code count (brat corpora often
-    carry other labels, or ICD-O codes such as ``8000/6``); a document whose
-    annotations have none is still returned, with no mentions.
+    Only annotations carrying a code of ``edition``'s shape count: ICD-10 by default
+    (brat corpora often carry other labels, or ICD-O codes such as ``8000/6``), ICD-O-3
+    morphology for ``Edition.ICDO3`` (CANTEMIST); a document whose annotations have
+    none is still returned, with no mentions.
     """
     if path.is_dir():
         ann_files = sorted(ann for ann in path.glob("*.ann") if not is_hidden(ann))
@@ -138,7 +140,7 @@ def load_brat(path: Path, language: str) -> list[GoldDocument]:
         raise _fail(path, None, "expected a brat .ann file or a folder of .txt + .ann files")
     if not ann_files:
         raise _fail(path, None, "no .ann files in this folder")
-    return [_brat_document(ann, language) for ann in ann_files]
+    return [_brat_document(ann, language, edition) for ann in ann_files]
 
 
 def load_jsonl(path: Path, language: str) -> list[GoldDocument]:
@@ -308,18 +310,18 @@ def _mention_codes(mentions: dict[str, list[GoldMention]]) -> dict[str, set[str]
 # -- brat ---------------------------------------------------------------------------------------
 
 
-def _brat_document(ann: Path, language: str) -> GoldDocument:
+def _brat_document(ann: Path, language: str, edition: Edition | None) -> GoldDocument:
     txt = ann.with_suffix(".txt")
     if not txt.is_file():
         raise _fail(ann, None, f"no text file {txt.name} beside it")
     document = read_document(txt, language)
-    entities = _brat_entities(ann, document.text)
+    entities = _brat_entities(ann, document.text, edition)
     mentions = tuple(GoldMention(entity.mention, code) for entity in entities for code in entity.codes)
     return GoldDocument(document, mentions, frozenset(gold.code for gold in mentions))
 
 
-def _brat_entities(ann: Path, text: str) -> list[_BratEntity]:
-    """Text annotations (``T``) with the ICD-10 codes their notes (``#``) or normalisations (``N``) give."""
+def _brat_entities(ann: Path, text: str, edition: Edition | None = None) -> list[_BratEntity]:
+    """Text annotations (``T``) with the codes of ``edition`` their notes (``#``) or normalisations (``N``) give."""
     mentions: dict[str, Mention] = {}
     links: list[tuple[_Fail, str, str]] = []  # where, target id, code
     for number, line in _numbered_lines(ann):
@@ -327,7 +329,7 @@ def _brat_entities(ann: Path, text: str) -> list[_BratEntity]:
         if line.startswith("T"):
             annotation_id, mention = _brat_textbound(line, text, fail)
             mentions[annotation_id] = mention
-        elif line.startswith(("#", "N")) and (link := _brat_code(line, fail)):
+        elif line.startswith(("#", "N")) and (link := _brat_code(line, fail, edition)):
             links.append((fail, *link))
     codes: dict[str, list[str]] = defaultdict(list)
     for fail, target, code in links:
@@ -347,10 +349,11 @@ def _brat_textbound(line: str, text: str, fail: _Fail) -> tuple[str, Mention]:
     return fields[0], mention
 
 
-def _brat_code(line: str, fail: _Fail) -> tuple[str, str] | None:
-    """The (target id, ICD-10 code) a note or normalisation line gives, if it gives one.
+def _brat_code(line: str, fail: _Fail, edition: Edition | None) -> tuple[str, str] | None:
+    """The (target id, code of ``edition``) a note or normalisation line gives, if it gives one.
 
-    ``#1<TAB>AnnotatorNotes T1<TAB>CODE`` or ``N1<TAB>Reference T1 ICD10:CODE<TAB>title``.
+    ``#1<TAB>AnnotatorNotes T1<TAB>CODE`` or ``N1<TAB>Reference T1 ICD10:CODE<TAB>title``
+    (``ICD-O-3:8140/3`` for ICD-O-3).
     """
     fields = line.split("\t")
     words = fields[1].split() if len(fields) > 1 else []
@@ -361,11 +364,15 @@ def _brat_code(line: str, fail: _Fail) -> tuple[str, str] | None:
         value = fields[2].strip()
     elif kind == "Reference" and len(words) == 3:
         database, _, value = words[2].partition(":")
-        if not _ICD10_DATABASE_RE.match(database):
+        databases = _ICDO_DATABASE_RE if edition is Edition.ICDO3 else _ICD10_DATABASE_RE
+        if not databases.match(database):
             return None
     else:
         return None
-    return (target, normalize_code(value)) if is_code_like(value) else None
+    try:
+        return target, normalize_for(value, edition)
+    except ValueError:
+        return None
 
 
 # -- JSONL --------------------------------------------------------------------------------------

@@ -1,0 +1,90 @@
+"""The tumour registry preset: one row per tumour, ICD-10, ICD-O-3 topography and morphology.
+
+A document coded with ICD-10 and ICD-O-3 at once holds assignments of both
+editions.  A tumour row pairs an ICD-10 neoplasm code (chapter II, C00–D49) with an
+ICD-O-3 morphology only where their mentions overlap in the text ("adenocarcinoma de
+pulmón": C34.90 and 8140/3): that is evidence they are one tumour.  Anything else is
+its own row with the missing half marked in ``gap``, never paired by guess.  The
+topography is the ICD-10 code's site where ICD-O-3 topography has that code (C00–C80,
+four characters: C34.90 → C34.9); lymphomas, leukaemias and ill-defined codes give none,
+and the gap says so.  Laterality is not coded by the engine and is left empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from engine.core.codes import Edition, is_morphology
+from engine.core.model import Assignment, ReviewStatus
+from engine.terms.catalog import Catalog
+
+__all__ = ["TUMOUR_COLUMNS", "tumour_rows"]
+
+TUMOUR_COLUMNS = (
+    "document", "tumour", "icd10_code", "icd10_edition", "language", "topography", "morphology", "histology", "behaviour",
+    "grade", "laterality", "gap", "evidence", "icd10_status", "morphology_status", "path",
+)
+NO_MORPHOLOGY = "no morphology for this site"
+NO_SITE = "no site for this morphology"
+NO_TOPOGRAPHY = "ICD-O-3 topography has no code for {code}"
+
+
+def is_neoplasm(code: str) -> bool:
+    """ICD-10 chapter II: C00–D49 (WHO and GM end at D48, CM adds D49)."""
+    return code[:1] == "C" or (code[:1] == "D" and code[1:3].isdigit() and int(code[1:3]) <= 49)
+
+
+def topography_of(code: str, topography: Catalog) -> str:
+    """The ICD-O-3 topography of an ICD-10 neoplasm code's site, "" where it has none."""
+    site = code[:5]
+    return site if code[:1] == "C" and topography.is_valid(site) else ""
+
+
+def tumour_rows(
+    ids: tuple[str, str, str], assignments: list[Assignment], topography: Catalog, describe: Callable[[Assignment], str],
+) -> list[list[str]]:
+    """The document's tumour rows in text order; ``ids`` are (document, path, language), ``describe`` gives
+    a mention's evidence text."""
+    coded = [a for a in assignments if a.code is not None and a.status is not ReviewStatus.REJECTED]
+    sites = [a for a in coded if a.edition is not Edition.ICDO3 and is_neoplasm(a.code or "")]
+    morphologies = [a for a in coded if a.edition is Edition.ICDO3 and is_morphology(a.code or "")]
+    paired: set[int] = set()
+    rows = []
+    for site in sites:
+        partner = next((m for m in morphologies if id(m) not in paired and _overlap(site, m)), None)
+        if partner is not None:
+            paired.add(id(partner))
+        rows.append((site, partner))
+    rows += [(None, m) for m in morphologies if id(m) not in paired]
+    rows.sort(key=lambda pair: min(a.mention.start for a in pair if a is not None))
+    return [
+        _row(ids, number, site, morphology, topography, describe)
+        for number, (site, morphology) in enumerate(rows, start=1)
+    ]
+
+
+def _overlap(a: Assignment, b: Assignment) -> bool:
+    return a.mention.start < b.mention.end and b.mention.start < a.mention.end
+
+
+def _row(
+    ids: tuple[str, str, str], number: int, site: Assignment | None, morphology: Assignment | None,
+    topography: Catalog, describe: Callable[[Assignment], str],
+) -> list[str]:
+    gaps = []
+    topo = topography_of(site.code or "", topography) if site else ""
+    if site is None:
+        gaps.append(NO_SITE)
+    elif not topo:
+        gaps.append(NO_TOPOGRAPHY.format(code=site.code))
+    if morphology is None:
+        gaps.append(NO_MORPHOLOGY)
+    code = (morphology.code or "") if morphology else ""
+    histology, _, rest = code.partition("/")
+    behaviour, grade = rest[:1], rest[1:2].strip("/")
+    evidence = " | ".join(describe(a) for a in (site, morphology) if a is not None)
+    return [
+        ids[0], str(number), (site.code or "") if site else "", site.edition.value if site else "", ids[2], topo, code,
+        histology, behaviour, grade, "", "; ".join(gaps), evidence,
+        site.status.value if site else "", morphology.status.value if morphology else "", ids[1],
+    ]
