@@ -31,7 +31,7 @@ from engine.records.session_db import open_session
 from gui.app import open_window
 from gui.main_window import MainWindow
 from tests.big_session import BACKGROUND, coded_session, session_database
-from tests.heartbeat import ASSERTED_GAP_S, Heartbeat
+from tests.heartbeat import GAP_S, Heartbeat
 
 pytestmark = [
     pytest.mark.usefixtures("messages"),
@@ -111,10 +111,10 @@ def test_a_2751_document_session_never_stalls_the_ui_while_reviewing_and_coding(
     coding = heartbeat.report("2,751 documents, coding")
     assert len(window.session) == 2771 and all(d.result is not None for d in window.session)
     assert actions >= 36
-    assert reviewing[1] <= ASSERTED_GAP_S
-    # While coding, the tables paint with one call into Python per cell (gui/code_table.py), which
-    # the worker must let through: 122-160 ms here when every role of every cell was a call.
-    assert coding[1] <= ASSERTED_GAP_S
+    assert reviewing[1] <= GAP_S
+    # While coding, the tables paint with one call into Python per cell (gui/code_table.py), and the
+    # worker gives way while the window paints (gui.worker.ui_first): 80-94 ms here before it did.
+    assert coding[1] <= GAP_S
 
 
 KILL_LOOP_S = 75
