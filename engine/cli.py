@@ -369,12 +369,15 @@ def _eval(args: argparse.Namespace) -> int:
         finally:
             bar.close()
         summary = _llm_summary([pipeline], len(teach_first) + len(corpus))
-    print(_format_scores(scores, args.mentions))
+    icdo = edition is Edition.ICDO3
+    print(_format_scores(scores, args.mentions, codiesp=not icdo))
     if args.learn:
         print(format_curve(scores["learning"]))
-    print(ranking.report())
+    if icdo:  # CANTEMIST-CODING's figure; CodiEsp-D's MAP is in the scores
+        print(ranking.report())
     print(terminal.report())
-    print(recall.report())
+    if scores["n_mentions"]:  # translated texts have document codes only
+        print(recall.report())
     if versus.asked:
         print(versus.report())
     if summary:
@@ -392,7 +395,8 @@ def _count(text: str) -> int:
     return value
 
 
-def _format_scores(scores: dict, mode: str) -> str:
+def _format_scores(scores: dict, mode: str, codiesp: bool = True) -> str:
+    """The score table; ``codiesp``: with CodiEsp's official figures (not for ICD-O-3 corpora)."""
     lines = [f"{scores['n_documents']} documents, {scores['n_mentions']} gold mentions, "
              f"{scores['seconds']} s, mentions: {mode}"]
     # Translated CodiEsp texts have document codes but no mention spans: only document scores apply.
@@ -400,8 +404,10 @@ def _format_scores(scores: dict, mode: str) -> str:
         for level, s in scores[group].items():
             lines.append(f"{group:<9} {level:<11}  P {s['p']:.3f}  R {s['r']:.3f}  F1 {s['f1']:.3f}")
     x = scores["codiesp_x"]
-    lines.append(f"codiesp-x (diagnoses, ±10 chars)  P {x['p']:.3f}  R {x['r']:.3f}  F1 {x['f1']:.3f}")
-    lines.append(f"codiesp-d MAP {scores['codiesp_d_map']:.3f}")
+    if codiesp and scores["n_mentions"]:
+        lines.append(f"codiesp-x (diagnoses, ±10 chars)  P {x['p']:.3f}  R {x['r']:.3f}  F1 {x['f1']:.3f}")
+    if codiesp:
+        lines.append(f"codiesp-d MAP {scores['codiesp_d_map']:.3f}")
     return "\n".join(lines)
 
 

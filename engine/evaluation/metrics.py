@@ -125,7 +125,7 @@ class CodingMAP:
 
     def report(self) -> str:
         cells = [f"{lv.value} {self.at(lv):.3f}" for lv in DOCUMENT_LEVELS]
-        return "documents MAP (codes ranked by confidence): " + "  ".join(cells)
+        return "documents MAP (CANTEMIST-CODING, codes ranked by confidence): " + "  ".join(cells)
 
 
 class CandidateRecall:
