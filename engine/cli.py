@@ -23,6 +23,7 @@ from engine.core.codes import Edition
 from engine.core.errors import EngineError
 from engine.core.model import DocumentResult, Mention, Span
 from engine.evaluation.learning import format_curve, learning_curve
+from engine.evaluation.margin import MarginTally
 from engine.evaluation.metrics import CandidateRecall, ModelVersusFuzzy, TerminalCheck, evaluate
 from engine.linking.llm.session import open_llm_stage
 from engine.linking.pipeline import LinkTask, Pipeline
@@ -180,6 +181,7 @@ def _pipeline(
         return
     stage = open_llm_stage(model, args.lang, pipeline.catalog)
     stage.linker.child_codes = getattr(args, "llm_child_codes", 0)
+    stage.linker.skip_margin = settings.llm_skip_margin
     pipeline.llm = stage.linker
     try:
         yield pipeline
@@ -194,7 +196,8 @@ def _llm_summary(pipeline: Pipeline, documents: int) -> str:
         return ""
     overhead = 1 - s.llama_seconds / s.seconds if s.seconds else 0.0
     return (
-        f"llm: {s.mentions} mentions in {s.calls} calls: {s.answered} answered, {s.none} none, "
+        f"llm: {s.mentions} mentions in {s.calls} calls ({s.skipped} skipped by the margin): "
+        f"{s.answered} answered, {s.none} none, "
         f"{s.invalid} invalid; per document {s.seconds / documents:.1f} s, "
         f"{s.prompt_tokens / documents:.0f} prompt tokens of which {s.evaluated_prompt_tokens / documents:.0f} "
         f"evaluated, {s.completion_tokens / documents:.0f} generated; time outside llama.cpp {overhead:.1%}"
@@ -292,7 +295,7 @@ def _eval(args: argparse.Namespace) -> int:
     exclude = frozenset(s if s.startswith("codiesp-") else f"codiesp-{s}" for s in args.dictionary_exclude)
     corpus = load_gold(args.split, args.lang)[: args.limit]
     teach_first = load_gold(args.learn_from, args.lang) if args.learn_from else []
-    recall, versus = CandidateRecall(), ModelVersusFuzzy()
+    recall, versus, margins = CandidateRecall(), ModelVersusFuzzy(), MarginTally()
 
     # Scores measure the shipped defaults, not whatever this workstation's coder saved.
     with _pipeline(args, exclude, AppSettings()) as pipeline:
@@ -303,6 +306,7 @@ def _eval(args: argparse.Namespace) -> int:
             if args.mentions == "gold":
                 recall.add(gold, result)
                 versus.add(gold, result)
+                margins.add(gold, result)
 
         bar = _BarProgress(len(teach_first) + len(corpus), "doc")
         try:
@@ -320,6 +324,8 @@ def _eval(args: argparse.Namespace) -> int:
     print(terminal.report())
     if args.mentions == "gold":
         print(recall.report())
+        print(margins.table())
+        print(margins.report(AppSettings().llm_skip_margin))
         if versus.asked:
             print(versus.report())
     if summary:
