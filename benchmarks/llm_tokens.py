@@ -83,7 +83,8 @@ def main() -> None:
     backend = LlamaBackend()
     backend.load(args.model, BackendSettings(vocab_only=True, n_ctx=512))
     counter = TokenCounter(backend)
-    linker = LLMLinker(counter, pipeline.catalog, "es", ModelIdentity(args.model.name, ""), skip_margin=args.skip_margin)
+    identity = ModelIdentity(args.model.name, "")
+    linker = LLMLinker(counter, pipeline.catalog, "es", identity, skip_margin=args.skip_margin)
     linker.candidates_per_mention = args.candidates or linker.candidates_per_mention
     rows = []
     for gold in corpus:
@@ -105,12 +106,13 @@ def main() -> None:
           f"CodiEsp {args.split.name} documents 1–{n}")
     print(f"  per document: {total['asked'] / n:.1f} mentions asked in {total['calls'] / n:.1f} calls, "
           f"{total['prompt'] / n:.0f} prompt tokens, {total['evaluated'] / n:.0f} evaluated "
-          f"({sum(warm) / len(warm) if warm else 0:.0f} after the first document), {total['generated'] / n:.0f} generated; "
-          f"{linker.stats.skipped} mentions skipped by the margin; {linker.candidates_per_mention} candidates per mention")
+          f"({sum(warm) / len(warm) if warm else 0:.0f} after the first document), "
+          f"{total['generated'] / n:.0f} generated; {linker.stats.skipped} mentions skipped by the margin; "
+          f"{linker.candidates_per_mention} candidates per mention")
     if args.json:
-        args.json.write_text(json.dumps({"model": args.model.name, "prompt_version": PROMPT_VERSION,
-                                         "skip_margin": args.skip_margin, "candidates": linker.candidates_per_mention, "split": args.split.name,
-                                         "documents": rows}, indent=1) + "\n", encoding="utf-8")
+        summary = {"model": args.model.name, "prompt_version": PROMPT_VERSION, "skip_margin": args.skip_margin,
+                   "candidates": linker.candidates_per_mention, "split": args.split.name, "documents": rows}
+        args.json.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

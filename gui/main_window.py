@@ -371,8 +371,10 @@ class MainWindow(QMainWindow):
         settings = self.settings
         dialog = ModelManagerDialog(
             self, self._models(), loaded=lambda: self.coding.coder.model_loaded, context_size=settings.context_size,
-            reviewed=self._reviewed_results, document_languages=lambda: {d.language for d in self.session if d.language},
-            backend=BackendSettings(settings.gpu_layers_value(), settings.threads, settings.context_size),  # type: ignore[arg-type]
+            reviewed=self._reviewed_results,
+            document_languages=lambda: {d.language for d in self.session if d.language},
+            backend=BackendSettings(settings.gpu_layers_value(),  # type: ignore[arg-type]
+                                    settings.threads, settings.context_size),
             skip_margin=settings.llm_skip_margin,
         )
         dialog.model_selected.connect(

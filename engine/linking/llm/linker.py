@@ -2,7 +2,8 @@
 
 An unambiguous dictionary result stands, and so does a fuzzy ranking whose top
 candidate leads by ``skip_margin`` (``engine.linking.margin``).  Every other
-mention is offered to the model with its candidates and its local context; the schema only admits those codes or "none", and
+mention is offered to the model with its candidates and its local context;
+the schema only admits those codes or "none", and
 every answer is checked again here (a schema that fails to compile would let
 anything through) and against the catalog.  A mention answered "none", or not
 answered validly, keeps its best fuzzy candidate, marked for review.
@@ -149,7 +150,8 @@ class LLMLinker:
             if is_decisive(assignment, self.skip_margin):
                 self.stats.skipped += 1
                 margin = round(fuzzy_margin(assignment), 3)
-                result[index] = assignment.with_changes(provenance={**assignment.provenance, "llm_skipped_margin": margin})
+                provenance = {**assignment.provenance, "llm_skipped_margin": margin}
+                result[index] = assignment.with_changes(provenance=provenance)
                 continue
             open_items.append((index, assignment.mention, codes))
         open_items.sort(key=lambda item: item[1].start)  # ids follow the text, as the prompt shows it
