@@ -24,6 +24,7 @@ from engine.core.codes import Edition
 from engine.core.errors import EngineError
 from engine.core.model import DocumentResult, Mention, Span
 from engine.evaluation.learning import format_curve, learning_curve
+from engine.evaluation.margin import MarginTally
 from engine.evaluation.metrics import CandidateRecall, CodingMAP, ModelVersusFuzzy, TerminalCheck, evaluate
 from engine.linking.languages import LanguagePipelines
 from engine.linking.llm.linker import LLMLinker, LLMStats
@@ -201,6 +202,7 @@ def _pipelines(
             pipeline.llm = first if first.language == language else LLMLinker(
                 first.generate, pipeline.catalog, language, first.model)
             pipeline.llm.child_codes = getattr(args, "llm_child_codes", 0)
+            pipeline.llm.skip_margin = settings.llm_skip_margin
         return pipeline
 
     try:
@@ -227,7 +229,8 @@ def _llm_summary(pipelines: Iterable[Pipeline], documents: int) -> str:
     s = LLMStats(*(sum(getattr(one, f.name) for one in stats) for f in fields(LLMStats)))
     overhead = 1 - s.llama_seconds / s.seconds if s.seconds else 0.0
     return (
-        f"llm: {s.mentions} mentions in {s.calls} calls: {s.answered} answered, {s.none} none, "
+        f"llm: {s.mentions} mentions in {s.calls} calls ({s.skipped} skipped by the margin): "
+        f"{s.answered} answered, {s.none} none, "
         f"{s.invalid} invalid; per document {s.seconds / documents:.1f} s, "
         f"{s.prompt_tokens / documents:.0f} prompt tokens of which {s.evaluated_prompt_tokens / documents:.0f} "
         f"evaluated, {s.completion_tokens / documents:.0f} generated; time outside llama.cpp {overhead:.1%}"
@@ -343,7 +346,7 @@ def _eval(args: argparse.Namespace) -> int:
     edition = Edition(args.edition) if args.edition else None
     corpus = load_gold(args.split, args.lang, edition)[: args.limit]
     teach_first = load_gold(args.learn_from, args.lang, edition) if args.learn_from else []
-    recall, versus, ranking = CandidateRecall(), ModelVersusFuzzy(), CodingMAP()
+    recall, versus, ranking, margins = CandidateRecall(), ModelVersusFuzzy(), CodingMAP(), MarginTally()
 
     # Scores measure the shipped defaults, not whatever this workstation's coder saved.
     settings = AppSettings()
@@ -358,6 +361,7 @@ def _eval(args: argparse.Namespace) -> int:
             ranking.add(gold, result)
             if args.mentions == "gold":
                 versus.add(gold, result)
+                margins.add(gold, result)
 
         bar = _BarProgress(len(teach_first) + len(corpus), "doc")
         try:
@@ -378,6 +382,9 @@ def _eval(args: argparse.Namespace) -> int:
     print(terminal.report())
     if scores["n_mentions"]:  # translated texts have document codes only
         print(recall.report())
+    if args.mentions == "gold":
+        print(margins.table())
+        print(margins.report(AppSettings().llm_skip_margin))
     if versus.asked:
         print(versus.report())
     if summary:

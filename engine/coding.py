@@ -176,4 +176,5 @@ class Coder:
         if key not in self._linkers:
             first = self._stage.linker
             self._linkers[key] = LLMLinker(first.generate, pipeline.catalog, pipeline.language, first.model)
+        self._linkers[key].skip_margin = self.settings.llm_skip_margin
         return self._linkers[key]

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from engine.core.errors import FolderReadError, SessionError
 from engine.core.model import DocumentResult
+from engine.linking.llm.backend import BackendSettings
 from engine.models import ModelStore
 from engine.records.audit import ReviewStep
 from engine.records.review import DONE_STATUSES
@@ -369,12 +370,23 @@ class MainWindow(QMainWindow):
         self.coding.configure(settings)
 
     def manage_models(self) -> None:
-        dialog = ModelManagerDialog(self, self._models(), loaded=lambda: self.coding.coder.model_loaded,
-                                    context_size=self.settings.context_size)
+        settings = self.settings
+        dialog = ModelManagerDialog(
+            self, self._models(), loaded=lambda: self.coding.coder.model_loaded, context_size=settings.context_size,
+            reviewed=self._reviewed_results,
+            document_languages=lambda: {d.language for d in self.session if d.language},
+            backend=BackendSettings(settings.gpu_layers_value(),  # type: ignore[arg-type]
+                                    settings.threads, settings.context_size),
+            skip_margin=settings.llm_skip_margin,
+        )
         dialog.model_selected.connect(
             lambda model_id: self.apply_settings(self.settings.with_changes(model=model_id))
         )
         self.open_dialog(dialog)
+
+    def _reviewed_results(self) -> list[DocumentResult]:
+        """The coder's decisions, the gold a model test measures against."""
+        return [d.result for d in self.session if d.result is not None and d.state is DocumentState.REVIEWED]
 
     def show_site_dictionary(self) -> None:
         """What this workstation's coders taught: search, check, correct, export and import it."""

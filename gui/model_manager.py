@@ -1,4 +1,5 @@
-"""The model manager: the curated catalog and the installed models; download, import, select, remove.
+"""The model manager: the curated catalog and the installed models; download, import, select, remove,
+and test a model on the coder's reviewed documents (``engine.evaluation.model_check``).
 
 Everything slow (a download, an import, reading the selected model's header for
 its memory estimate) runs through ``gui.worker.BackgroundOp``, and every error
@@ -29,7 +30,10 @@ from PySide6.QtWidgets import (
 )
 
 from engine.core.errors import EngineError, ModelFileError
+from engine.core.model import DocumentResult
 from engine.core.progress import Progress
+from engine.evaluation.model_check import ModelCheck, ModelChecks, check_model
+from engine.linking.llm.backend import BackendSettings
 from engine.models import (
     CatalogModel,
     InstalledModel,
@@ -67,6 +71,11 @@ class ModelManagerDialog(QDialog):
         catalog: list[CatalogModel] | None = None,
         endpoint: str | None = None,
         context_size: int = 8192,
+        reviewed: Callable[[], list[DocumentResult]] = list,
+        document_languages: Callable[[], set[str]] = set,
+        checks: ModelChecks | None = None,
+        backend: BackendSettings | None = None,
+        skip_margin: float = 1.01,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Language models")
@@ -78,22 +87,35 @@ class ModelManagerDialog(QDialog):
         self._installed: dict[str, InstalledModel] = {}
         self._selected_id: str | None = None
         self._op: BackgroundOp[InstalledModel] | None = None  # the one download or import at a time
+        # The session's reviewed results, taken on the UI thread when a test starts (gold: the decisions).
+        self._reviewed = reviewed
+        self._document_languages = document_languages
+        self._checks = checks or ModelChecks()
+        self._backend = backend or BackendSettings(n_ctx=context_size)
+        self._skip_margin = skip_margin
+        self._test_op: BackgroundOp[ModelCheck] | None = None
 
         self.catalog_table = _table(["Name", "Size", "Quantisation", "RAM needed", "Licence", "Languages",
                                      "Installed"])
-        self.installed_table = _table(["Id", "Size", "Architecture", "Context", "Source", "Selected"])
+        self.installed_table = _table(["Id", "Size", "Architecture", "Context", "Source", "Languages",
+                                       "Last test on my reviewed documents", "Selected"])
         self.download_button = QPushButton("Download")
         self.cancel_button = QPushButton("Cancel")
         self.import_button = QPushButton("Import .gguf…")
         self.select_button = QPushButton("Select")
         self.remove_button = QPushButton("Remove…")
+        self.test_button = QPushButton("Test this model on my reviewed documents")
+        self.test_button.setToolTip("Codes your reviewed documents again with this model and counts how often it, "
+                                    "and the fuzzy ranking alone, chose the code you kept (category level).")
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, _BAR_STEPS)
         self.progress_bar.hide()
         self.status_label = QLabel()
         self.loaded_label = QLabel()
         self.memory_label = QLabel()
-        for label in (self.status_label, self.memory_label):
+        self.languages_label = QLabel()
+        self.test_label = QLabel()
+        for label in (self.status_label, self.memory_label, self.languages_label, self.test_label):
             label.setWordWrap(True)
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         close.rejected.connect(self.reject)
@@ -105,9 +127,11 @@ class ModelManagerDialog(QDialog):
         layout.addWidget(self.status_label)
         layout.addWidget(QLabel("Installed models:"))
         layout.addWidget(self.installed_table)
-        layout.addLayout(_row(self.import_button, self.select_button, self.remove_button))
+        layout.addLayout(_row(self.import_button, self.select_button, self.remove_button, self.test_button))
+        layout.addWidget(self.test_label)
         layout.addWidget(self.loaded_label)
         layout.addWidget(self.memory_label)
+        layout.addWidget(self.languages_label)
         layout.addWidget(close)
 
         self.catalog_table.itemSelectionChanged.connect(self._update_buttons)
@@ -117,6 +141,7 @@ class ModelManagerDialog(QDialog):
         self.import_button.clicked.connect(self._choose_file)
         self.select_button.clicked.connect(self._select)
         self.remove_button.clicked.connect(self._confirm_remove)
+        self.test_button.clicked.connect(self._test)
         self.refresh()
 
     def refresh(self) -> None:
@@ -130,11 +155,15 @@ class ModelManagerDialog(QDialog):
         self._selected_id = selected.id if selected else None
         _fill(self.catalog_table, [(m.id, _catalog_cells(m, m.id in self._installed), m.notes)
                                    for m in self._catalog.values()])
-        _fill(self.installed_table, [(m.id, _installed_cells(m, m.id == self._selected_id), m.path)
-                                     for m in models])
+        checks = self._checks.all()
+        _fill(self.installed_table, [
+            (m.id, _installed_cells(m, self._languages(m), checks.get(m.id), m.id == self._selected_id), m.path)
+            for m in models
+        ])
         loaded = self._loaded()
         self.loaded_label.setText(f"Loaded now: {loaded}" if loaded else "No language model is loaded now.")
         self._estimate_memory(selected)
+        self.languages_label.setText(self._language_warning(selected))
         self._update_buttons()
 
     def import_file(self, path: Path) -> None:
@@ -143,7 +172,7 @@ class ModelManagerDialog(QDialog):
                     "Import failed", "Import cancelled: nothing was installed.")
 
     def done(self, result: int) -> None:
-        """Closing the manager cancels a running download (it resumes next time) or import."""
+        """Closing the manager cancels a running download (it resumes next time), import or test."""
         self._cancel()
         super().done(result)
 
@@ -182,6 +211,67 @@ class ModelManagerDialog(QDialog):
         if self._op is not None and self._op.is_running():
             self._op.cancel()
             self.status_label.setText("Cancelling…")
+        if self._test_op is not None and self._test_op.is_running():
+            self._test_op.cancel()
+            self.test_label.setText("Cancelling the test…")
+
+    # --- test on reviewed documents ----------------------------------------------------
+
+    def _test(self) -> None:
+        model_id = _key(self.installed_table) or ""
+        results = self._reviewed()
+        store, backend, margin = self._store, self._backend, self._skip_margin
+        self._test_op = BackgroundOp(
+            self, lambda state: check_model(model_id, results, state, store, backend, margin),
+            success=self._tested, failure=partial(self._test_failed, model_id),
+            progress=self._test_progress, cancelled=partial(self.test_label.setText, "Test cancelled."),
+        )
+        self._test_op.finished.connect(self._test_idle)
+        self.test_label.setText(f"Testing {model_id} on your reviewed documents…")
+        self._test_op.run()
+        self._update_buttons()
+
+    def _test_progress(self, done: int, total: int, message: str) -> None:
+        self.test_label.setText(f"Testing: {message} ({done} of {total} documents)")
+
+    def _tested(self, check: ModelCheck) -> None:
+        try:
+            self._checks.save(check)
+        except EngineError as error:
+            show_error(self, error, "The test result could not be saved")
+        self.test_label.setText(f"{check.model}: {check.summary()}.")
+
+    def _test_failed(self, model_id: str, error: BaseException) -> None:
+        self.test_label.setText(f"The test of {model_id} failed.")
+        show_error(self, error, "The model could not be tested")
+
+    def _test_idle(self) -> None:
+        self._test_op = None
+        self.refresh()
+
+    # --- languages ---------------------------------------------------------------------
+
+    def _languages(self, model: InstalledModel) -> tuple[str, ...] | None:
+        """The catalog's languages for a downloaded catalog model; None for one imported from elsewhere."""
+        entry = self._catalog.get(model.id)
+        if entry is None:
+            entry = next((m for m in self._catalog.values() if f"{m.repo_id}/{m.filename}" in model.source), None)
+        return entry.languages if entry is not None else None
+
+    def _language_warning(self, model: InstalledModel | None) -> str:
+        """Which of the session's document languages the selected model does not list as supported."""
+        wanted = self._document_languages()
+        if model is None or not wanted:
+            return ""
+        languages = self._languages(model)
+        if languages is None:
+            return (f"The languages {model.id} supports are not known (imported, not from the catalog): "
+                    "check its model card before using it on documents in " + ", ".join(sorted(wanted)) + ".")
+        missing = sorted(wanted - set(languages))
+        if not missing:
+            return ""
+        return (f"Warning: {model.id} does not list {', '.join(missing)} among its languages "
+                f"({', '.join(languages)}); its answers for those documents may be poor.")
 
     def _show_progress(self, done: int, total: int, message: str) -> None:
         self.progress_bar.setValue(done * _BAR_STEPS // total if total else 0)
@@ -236,12 +326,14 @@ class ModelManagerDialog(QDialog):
         chosen = self._installed.get(_key(self.installed_table) or "")
         loaded = self._loaded()
         self.download_button.setEnabled(not busy and wanted is not None and wanted not in self._installed)
-        self.cancel_button.setEnabled(busy)
         self.import_button.setEnabled(not busy)
         self.select_button.setEnabled(chosen is not None and chosen.available)
         # The loaded model's file is in use (mapped by llama.cpp): select another one first.
         removable = chosen is not None and not chosen.bundled and loaded not in (chosen.id, chosen.path)
         self.remove_button.setEnabled(removable)
+        testing = self._test_op is not None
+        self.test_button.setEnabled(not testing and chosen is not None and chosen.available)
+        self.cancel_button.setEnabled(busy or testing)
 
     def _estimate_memory(self, model: InstalledModel | None) -> None:
         if model is None:
@@ -277,10 +369,13 @@ def _catalog_cells(model: CatalogModel, installed: bool) -> list[str]:
             ", ".join(model.languages), "yes" if installed else "no"]
 
 
-def _installed_cells(model: InstalledModel, selected: bool) -> list[str]:
+def _installed_cells(
+    model: InstalledModel, languages: tuple[str, ...] | None, check: ModelCheck | None, selected: bool
+) -> list[str]:
     name = model.id if model.available else f"{model.id} (file missing)"
+    tested = check.summary() if check is not None else "not tested"
     return [name, _size(model.size_bytes), model.architecture, f"{model.context_length:,}", model.source,
-            "✓" if selected else ""]
+            ", ".join(languages) if languages is not None else "unknown", tested, "✓" if selected else ""]
 
 
 def _size(size_bytes: int) -> str:

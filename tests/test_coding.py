@@ -59,7 +59,8 @@ def test_cancel_stops_between_documents_and_keeps_what_was_coded() -> None:
 
 
 def test_llm_answers_stream_in_before_the_final_result(gemma_gguf: Path) -> None:
-    settings = AppSettings().with_changes(model=str(gemma_gguf), threads=1, context_size=4096)
+    # Every open mention asked (no skip margin): one streamed update per mention.
+    settings = AppSettings().with_changes(model=str(gemma_gguf), threads=1, context_size=4096, llm_skip_margin=1.01)
     coder = Coder(settings)
     # Terms the dictionary cannot settle alone (several codes in CodiEsp), so the model answers.
     text = "Fumador, con dispepsia e insuficiencia respiratoria; se descarta neoplasia vesical."

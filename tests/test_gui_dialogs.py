@@ -97,7 +97,7 @@ def test_download_shows_progress_and_installs(qtbot: QtBot, store: ModelStore, h
     assert store.get("tiny").sha256 == hub.sha256  # type: ignore[union-attr]
     assert _cells(dialog, "catalog")[0][-1] == "yes" and not dialog.download_button.isEnabled()
     source = f"download:{REPO}/{FILE}@{COMMIT}"
-    assert _cells(dialog, "installed") == [["tiny", "3.3 MB", "llama", "2,048", source, ""]]
+    assert _cells(dialog, "installed") == [["tiny", "3.3 MB", "llama", "2,048", source, "en, es", "not tested", ""]]
     assert not dialog.progress_bar.isVisible() and dialog.import_button.isEnabled()
 
 
@@ -215,7 +215,8 @@ def test_select_and_remove_an_installed_model(qtbot: QtBot, store: ModelStore, t
 
 CHANGED = {  # a valid, non-default value for every setting
     "default_language": "de", "fuzzy_threshold": 0.55, "nested_mentions": True, "cross_lingual": False, "model": "tiny",
-    "cm_version": "2026", "gpu_layers": "12", "threads": 3, "context_size": 4096, "export_preset": "registry",
+    "cm_version": "2026", "gpu_layers": "12", "threads": 3, "context_size": 4096, "llm_skip_margin": 0.2,
+    "export_preset": "registry",
     "export_only_accepted": True, "export_registry_only_accepted": False, "export_scope": "all",
     "export_format": "json", "export_excel_bom": False, "export_delimiter": "\t", "coder": "M. García",
 }
@@ -263,6 +264,7 @@ def test_settings_editors_follow_the_schema(qtbot: QtBot, tiny_store: ModelStore
         "default_language": QComboBox, "cm_version": QComboBox, "fuzzy_threshold": QDoubleSpinBox,
         "nested_mentions": QCheckBox, "cross_lingual": QCheckBox,
         "model": QComboBox, "gpu_layers": QLineEdit, "threads": QSpinBox, "context_size": QSpinBox,
+        "llm_skip_margin": QDoubleSpinBox,
         "export_preset": QComboBox, "export_only_accepted": QCheckBox, "export_registry_only_accepted": QCheckBox,
         "export_scope": QComboBox, "export_format": QComboBox, "export_excel_bom": QCheckBox,
         "export_delimiter": QComboBox, "coder": QLineEdit,

@@ -556,7 +556,8 @@ def test_gemma_links_what_the_dictionary_cannot(
     """The 270M base model chooses poorly; what matters is the structure: every open mention is
     answered by the model (or falls back to a fuzzy candidate), with provenance, and results fill in
     while the model answers."""
-    window.apply_settings(window.settings.with_changes(model=str(gemma_gguf), threads=1, context_size=2048))
+    window.apply_settings(window.settings.with_changes(model=str(gemma_gguf), threads=1, context_size=2048,
+                                                       llm_skip_margin=1.01))  # every open mention asked
     path = tmp_path / "fumador.txt"
     path.write_text(LLM_TEXT, encoding="utf-8")
     window.open_paths([path])
@@ -598,7 +599,8 @@ def test_gemma_run_can_be_cancelled_mid_run_and_the_document_keeps_its_dictionar
 ) -> None:
     """Cancelled while the model answers for the second document: it keeps the dictionary's results
     (and any answers that arrived), is coded, and says the model did not finish; the third is untouched."""
-    window.apply_settings(window.settings.with_changes(model=str(gemma_gguf), threads=1, context_size=2048))
+    window.apply_settings(window.settings.with_changes(model=str(gemma_gguf), threads=1, context_size=2048,
+                                                       llm_skip_margin=1.01))  # every open mention asked
     paths = []
     for n in range(3):
         paths.append(tmp_path / f"{n}-fumador.txt")

@@ -99,6 +99,8 @@ class BackendSettings:
     n_batch: int = 128
     seed: int = 0
     verbose: bool = False
+    # The tokenizer and chat template only, no weights: counts a prompt's tokens in a second.
+    vocab_only: bool = False
 
     def gpu_layers(self) -> int:
         """``"auto"`` offloads every layer only when llama.cpp was built with a GPU backend."""
@@ -193,6 +195,7 @@ class LlamaBackend:
                     n_ubatch=settings.n_batch,  # one graph per batch: an abort drops exactly the uncounted batch
                     seed=settings.seed,
                     verbose=settings.verbose,
+                    vocab_only=settings.vocab_only,
                 )
         except Exception as exc:  # ImportError/OSError for the native library, ValueError for the file
             if cancel is not None and cancel.cancelled():  # the progress callback stopped the load
