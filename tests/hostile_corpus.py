@@ -288,7 +288,7 @@ def _docx_bombs(folder: Path) -> Expect:
 
 @hostile_case("docx with an external XML entity")
 def _docx_entity(folder: Path) -> Expect:
-    edit = _with_doctype('<!ENTITY ext SYSTEM "file:///etc/hostname">', "Antes &ext; hipertensión arterial.")
+    edit = _with_doctype('<!ENTITY ext SYSTEM "file:///etc/hostname">', "El paciente tiene antes &ext; hipertensión arterial de larga evolución.")
     (folder / "entity.docx").write_bytes(_docx_with_body(edit))
     out = folder.parent / "entity.csv"
     return Expect(["code", str(folder), "-o", str(out)], (("ICD-W101", "entity.docx: holds 1 XML entity"),),
