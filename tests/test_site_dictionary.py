@@ -161,13 +161,13 @@ def _span(text: str, words: str) -> tuple[int, int]:
     return start, start + len(words)
 
 
-FIRST = "Άνδρας 72 ετών με κολπική μαρμαρυγή και δύσπνοια. Γνωστή αρτηριακή υπέρταση."
-LATER = "Επανεισαγωγή για κολπικής μαρμαρυγής, δύσπνοιας και αρτηριακής υπέρτασης."
+FIRST = "Άνδρας 72 ετών με αλλεργική ρινίτιδα και δύσπνοια. Γνωστή αρτηριακή υπέρταση."
+LATER = "Επανεισαγωγή για αλλεργικής ρινίτιδας, δύσπνοιας και αρτηριακής υπέρτασης."
 
 
 def _teach(station: Workstation) -> None:
     station.code("first", FIRST)
-    for words, code in (("κολπική μαρμαρυγή", "I48.9"), ("αρτηριακή υπέρταση", "I10"), ("δύσπνοια", "R06.0")):
+    for words, code in (("αλλεργική ρινίτιδα", "J30.4"), ("αρτηριακή υπέρταση", "I10"), ("δύσπνοια", "R06.0")):
         station.decide("first", FIRST, words, code)
 
 
@@ -178,26 +178,26 @@ def _by_text(result: DocumentResult) -> dict[str, tuple[str | None, Stage | None
 def test_decisions_teach_later_documents_and_survive_a_restart(tmp_path: Path) -> None:
     station = Workstation(tmp_path / "session.sqlite")
     before = _by_text(station.code("before", LATER))
-    assert "κολπικής μαρμαρυγής" not in before  # the bundled Greek titles do not know it
+    assert "αλλεργικής ρινίτιδας" not in before  # neither the Greek titles nor the Greek lexicon know it
     _teach(station)
     later = station.code("later", LATER)
     shown = _by_text(later)
-    assert shown["κολπικής μαρμαρυγής"] == ("I48.9", Stage.SITE, ReviewStatus.PENDING)
+    assert shown["αλλεργικής ρινίτιδας"] == ("J30.4", Stage.SITE, ReviewStatus.PENDING)
     assert shown["αρτηριακής υπέρτασης"] == ("I10", Stage.SITE, ReviewStatus.PENDING)
     assert shown["δύσπνοιας"][:2] == ("R06.0", Stage.SITE)
-    evidence = later.assignments[_index(later, "κολπικής μαρμαρυγής")].evidence
-    assert evidence.startswith("coded I48.9 once by this site's coders, last on")
+    evidence = later.assignments[_index(later, "αλλεργικής ρινίτιδας")].evidence
+    assert evidence.startswith("coded J30.4 once by this site's coders, last on")
     station.close()
 
     again = Workstation(tmp_path / "session.sqlite")  # a new process on the same database
-    assert _by_text(again.code("after-restart", LATER))["κολπικής μαρμαρυγής"] == ("I48.9", Stage.SITE,
+    assert _by_text(again.code("after-restart", LATER))["αλλεργικής ρινίτιδας"] == ("J30.4", Stage.SITE,
                                                                                   ReviewStatus.PENDING)
     learned = again.database.site.get("el", Edition.WHO)
-    entry = learned.lookup("κολπική μαρμαρυγή")
+    entry = learned.lookup("αλλεργική ρινίτιδα")
     assert entry is not None
     assert [(r.code, r.weight, r.origin, r.document, r.coder)
             for r in history(tmp_path / "session.sqlite", "el", Edition.WHO, entry.key)] == [
-        ("I48.9", 1, "review", "/letters/first.txt", "coder-1")]
+        ("J30.4", 1, "review", "/letters/first.txt", "coder-1")]
     again.close()
 
 
@@ -207,15 +207,15 @@ def test_undo_takes_the_lesson_back_and_redo_teaches_it_again(tmp_path: Path) ->
     key = "/letters/first.txt"
     before = station.session.get(key).result
     assert before is not None
-    after = add_mention(before, [_span(FIRST, "κολπική μαρμαρυγή")], "I48.9", WHO)
+    after = add_mention(before, [_span(FIRST, "αλλεργική ρινίτιδα")], "J30.4", WHO)
     station.step(key, Action.ADD_MENTION, Step.DO, before, after)
     site = station.database.site.get("el", Edition.WHO)
-    assert site.lookup("κολπικής μαρμαρυγής") is not None
+    assert site.lookup("αλλεργικής ρινίτιδας") is not None
     station.step(key, Action.ADD_MENTION, Step.UNDO, after, before)
-    assert site.lookup("κολπικής μαρμαρυγής") is None
-    assert "κολπικής μαρμαρυγής" not in _by_text(station.code("later", LATER))
+    assert site.lookup("αλλεργικής ρινίτιδας") is None
+    assert "αλλεργικής ρινίτιδας" not in _by_text(station.code("later", LATER))
     station.step(key, Action.ADD_MENTION, Step.REDO, before, after)
-    assert site.lookup("κολπικής μαρμαρυγής") is not None
+    assert site.lookup("αλλεργικής ρινίτιδας") is not None
     station.close()
 
 
@@ -281,11 +281,11 @@ def test_export_then_import_on_another_workstation_reproduces_what_was_learned(t
     second = Workstation(tmp_path / "second.sqlite")
     report = second.database.import_site_file(shared)
     assert (report.terms, report.new_terms, report.conflicts) == (3, 3, ())
-    assert _by_text(second.code("later", LATER))["κολπικής μαρμαρυγής"] == ("I48.9", Stage.SITE, ReviewStatus.PENDING)
+    assert _by_text(second.code("later", LATER))["αλλεργικής ρινίτιδας"] == ("J30.4", Stage.SITE, ReviewStatus.PENDING)
     with pytest.raises(SiteDictionaryError, match="imported into this workstation before"):
         second.database.import_site_file(shared)
-    entry = second.database.site.get("el", Edition.WHO).lookup("κολπική μαρμαρυγή")
-    assert entry is not None and entry.codes == (("I48.9", 1),)  # counted once
+    entry = second.database.site.get("el", Edition.WHO).lookup("αλλεργική ρινίτιδα")
+    assert entry is not None and entry.codes == (("J30.4", 1),)  # counted once
     second.close()
 
 
@@ -294,12 +294,12 @@ def test_an_import_that_disagrees_lists_the_conflict_and_counts_add_up(tmp_path:
     _teach(here)
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"format": "icdlinker-site-dictionary-1", "terms": [
-        {"language": "el", "edition": "who", "term": "κολπικής μαρμαρυγής", "codes": {"I48.9": 2, "I49.9": 5},
+        {"language": "el", "edition": "who", "term": "αλλεργικής ρινίτιδας", "codes": {"J30.4": 2, "J31.0": 5},
          "rejected": 0, "first": NOW, "last": NOW}]}), encoding="utf-8")
     report = here.database.import_site_file(other)
-    assert report.conflicts == (("el", "κολπικής μαρμαρυγής", "I48.9", "I49.9"),)
-    entry = here.database.site.get("el", Edition.WHO).lookup("κολπική μαρμαρυγή")
-    assert entry is not None and entry.codes == (("I49.9", 5), ("I48.9", 3))
+    assert report.conflicts == (("el", "αλλεργικής ρινίτιδας", "J30.4", "J31.0"),)
+    entry = here.database.site.get("el", Edition.WHO).lookup("αλλεργική ρινίτιδα")
+    assert entry is not None and entry.codes == (("J31.0", 5), ("J30.4", 3))
     here.close()
 
 
@@ -364,7 +364,7 @@ def test_the_site_command_lists_exports_and_imports(tmp_path: Path) -> None:
 
     listed = site("--session", tmp_path / "first.sqlite", "list", "--lang", "el")
     assert listed.returncode == 0, listed.stderr
-    assert "settled   'κολπική μαρμαρυγή': I48.9×1" in listed.stdout and listed.stdout.endswith("3 term(s)\n")
+    assert "settled   'αλλεργική ρινίτιδα': J30.4×1" in listed.stdout and listed.stdout.endswith("3 term(s)\n")
     exported = site("--session", tmp_path / "first.sqlite", "export", shared)
     assert exported.returncode == 0 and "exported 3 terms" in exported.stdout
     imported = site("--session", tmp_path / "second.sqlite", "import", shared)
