@@ -38,7 +38,7 @@ _LOADED = 100_000
 # painting, since the interval matters only when a thread waits.
 _SWITCH_INTERVAL_S = 0.00005
 _POLL_MS = 50  # progress and partial results reach the UI at most 20 times a second
-_UI_TURN_S = 0.05  # the longest a worker waits at one checkpoint for the UI thread to go back to sleep
+_UI_TURN_S = 0.05  # the longest workers wait for one piece of the window's work (``ui_first``)
 
 _running: set[BackgroundOp[Any]] = set()  # keeps each op and its QThread alive until it has finished
 _quit_hooked: list[QCoreApplication] = []
