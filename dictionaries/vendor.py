@@ -129,27 +129,24 @@ def copy_shared_files(target: Path) -> dict[str, dict[str, str]]:
     return entries
 
 
+def write_jsonl_gz(target: Path, name: str, records: list[dict[str, str]], origin: str,
+                   licence: str) -> dict[str, dict[str, str]]:
+    """``records`` as one gzipped JSONL file (one sorted-key object per line) and its manifest entry."""
+    lines = [json.dumps(record, ensure_ascii=False, sort_keys=True) for record in records]
+    data = gzip_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+    (target / name).write_bytes(data)
+    return {name: {"sha256": sha256(data), "origin": origin, "licence": licence}}
+
+
 def pack_codiesp_texts(target: Path) -> dict[str, dict[str, str]]:
     """One gzipped JSONL per split: ``{"id", "text"}`` per document, sorted by id."""
     entries = {}
     for split in CODIESP_SPLITS:
         folder = SHARED_DATA / "codiesp" / split / "text_files"
-        lines = [
-            json.dumps(
-                {"id": path.stem, "text": path.read_bytes().decode("utf-8")},
-                ensure_ascii=False,
-                sort_keys=True,
-            )
-            for path in sorted(folder.glob("*.txt"))
-        ]
-        data = gzip_bytes(("\n".join(lines) + "\n").encode("utf-8"))
-        name = f"codiesp-{split}-texts.jsonl.gz"
-        (target / name).write_bytes(data)
-        entries[name] = {
-            "sha256": sha256(data),
-            "origin": f"shared/data/codiesp/{split}/text_files/*.txt",
-            "licence": CODIESP_LICENCE,
-        }
+        records = [{"id": path.stem, "text": path.read_bytes().decode("utf-8")}
+                   for path in sorted(folder.glob("*.txt"))]
+        entries |= write_jsonl_gz(target, f"codiesp-{split}-texts.jsonl.gz", records,
+                                  f"shared/data/codiesp/{split}/text_files/*.txt", CODIESP_LICENCE)
     return entries
 
 
@@ -161,26 +158,13 @@ def pack_cantemist(target: Path) -> dict[str, dict[str, str]]:
     entries = {}
     for split in CANTEMIST_SPLITS:
         folder = SHARED_DATA / "cantemist" / split
-        lines = [
-            json.dumps(
-                {
-                    "id": path.stem,
-                    "text": path.read_bytes().decode("utf-8"),
-                    "ann": path.with_suffix(".ann").read_bytes().decode("utf-8"),
-                },
-                ensure_ascii=False,
-                sort_keys=True,
-            )
+        records = [
+            {"id": path.stem, "text": path.read_bytes().decode("utf-8"),
+             "ann": path.with_suffix(".ann").read_bytes().decode("utf-8")}
             for path in sorted(folder.glob("*.txt"))
         ]
-        data = gzip_bytes(("\n".join(lines) + "\n").encode("utf-8"))
-        name = f"cantemist-{split}.jsonl.gz"
-        (target / name).write_bytes(data)
-        entries[name] = {
-            "sha256": sha256(data),
-            "origin": f"shared/data/cantemist/{split}/*.txt + *.ann",
-            "licence": CANTEMIST_LICENCE,
-        }
+        entries |= write_jsonl_gz(target, f"cantemist-{split}.jsonl.gz", records,
+                                  f"shared/data/cantemist/{split}/*.txt + *.ann", CANTEMIST_LICENCE)
     return entries
 
 
