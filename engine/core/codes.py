@@ -134,16 +134,10 @@ def at_level(code: str, level: Level) -> str:
 
     Morphology: histology ``8140``, histology and behaviour ``8140/3`` (grade and /H cut).
     """
-    if is_morphology(code):
-        code = normalize_morphology(code)
-        if level is Level.CATEGORY:
-            return code[:4]
-        if level is Level.SUBCATEGORY:
-            return code[:6]
-        return code
-    code = normalize_code(code)
-    if level is Level.CATEGORY:
-        return code[:3]
-    if level is Level.SUBCATEGORY:
-        return code[:5]
-    return code
+    morphology = is_morphology(code)
+    code = normalize_morphology(code) if morphology else normalize_code(code)
+    return code[: _CUT[morphology].get(level, len(code))]
+
+
+# Characters kept per level, for ICD-10 codes (False) and ICD-O-3 morphology codes (True).
+_CUT = {False: {Level.CATEGORY: 3, Level.SUBCATEGORY: 5}, True: {Level.CATEGORY: 4, Level.SUBCATEGORY: 6}}
