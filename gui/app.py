@@ -19,9 +19,11 @@ from pathlib import Path
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
+from engine.core.errors import SessionInUse
 from engine.core.resources import resources_dir
-from engine.records.session import DocumentState, ReviewSession
+from engine.records.session import DocumentState, ReviewSession, default_session_path
 from engine.records.session_db import open_session
+from engine.records.session_lock import claim_session
 from engine.records.settings import AppSettings
 from gui.errors import install_crash_handler, show_error
 from gui.main_window import MainWindow
@@ -59,15 +61,27 @@ def open_window(settings: AppSettings | None = None) -> MainWindow:
 
 
 def run(argv: list[str] | None = None, open_paths: Sequence[Path] = ()) -> int:
-    """The window on the saved session; ``open_paths`` are added to it and coded at once."""
+    """The window on the saved session; ``open_paths`` are added to it and coded at once.
+
+    Refused, with a message, while another window has the session open (``session_lock``).
+    """
     app = application(argv)
-    window = open_window()
-    install_crash_handler(save_work=window.save_session)
-    window.show()
-    if open_paths:
-        window.open_paths(list(open_paths))
-        window.code_new()
-    return app.exec()
+    try:
+        claim = claim_session(default_session_path())
+    except SessionInUse as error:
+        show_error(None, error, "icdlinker is already open", wait=True)
+        return 1
+    try:
+        window = open_window()
+        install_crash_handler(save_work=window.save_session)
+        window.show()
+        if open_paths:
+            window.open_paths(list(open_paths))
+            window.code_new()
+        return app.exec()
+    finally:
+        if claim is not None:
+            claim.release()
 
 
 def wait_for_coding(window: MainWindow, timeout_s: float = 120.0) -> None:

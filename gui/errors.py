@@ -43,14 +43,15 @@ shown: list[str] = []
 _crash: _CrashHandler | None = None
 
 
-def show_error(parent: QWidget | None, error: BaseException, action: str = "") -> None:
+def show_error(parent: QWidget | None, error: BaseException, action: str = "", wait: bool = False) -> None:
     """Tell the coder what went wrong; ``action`` names what failed (e.g. "Export failed").
 
+    ``wait``: until the coder closes the message (when there is no window to go back to).
     UI thread only, like every widget: ``BackgroundOp`` callbacks run there.
     """
     if isinstance(error, EngineError):
         details = f"{error.hint}\n\nError code: {error.code}" if error.hint else f"Error code: {error.code}"
-        _show(parent, QMessageBox.Icon.Warning, action or "icdlinker", error.message, details)
+        _show(parent, QMessageBox.Icon.Warning, action or "icdlinker", error.message, details, wait)
         return
     _show_unexpected(parent, error, action, write_crash_log(error))
 
@@ -135,7 +136,9 @@ def install_crash_handler(save_work: Callable[[], None], log_dir: Path | None = 
     return folder
 
 
-def _show(parent: QWidget | None, icon: QMessageBox.Icon, title: str, text: str, details: str) -> None:
+def _show(
+    parent: QWidget | None, icon: QMessageBox.Icon, title: str, text: str, details: str, wait: bool = False
+) -> None:
     shown.append("\n".join(part for part in (title, text, details) if part))
     log.log(logging.INFO if icon is QMessageBox.Icon.Information else logging.WARNING, "%s: %s %s",
             title, text, details)
@@ -145,7 +148,10 @@ def _show(parent: QWidget | None, icon: QMessageBox.Icon, title: str, text: str,
     box.setInformativeText(details)
     box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)  # codes and paths can be copied
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    box.open()
+    if wait:
+        box.exec()
+    else:
+        box.open()
 
 
 def _show_unexpected(parent: QWidget | None, error: BaseException, action: str, crash_log: Path) -> None:

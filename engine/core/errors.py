@@ -177,3 +177,11 @@ class LanguageWarning(DocumentWarning):
     code = "ICD-W102"
     hint = ("Give the language with --lang (or choose it in the window), or change the default_language "
             "setting, if this document is not in that language.")
+
+
+class SessionInUse(SessionError):
+    """Another icdlinker window has this session open: a second would overwrite its decisions."""
+
+    code = "ICD-E405"
+    hint = ("Switch to the icdlinker window that is already open (look in the taskbar), or close it and "
+            "start icdlinker again.")
