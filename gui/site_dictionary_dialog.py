@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from engine.core.progress import Cancelled
 from engine.records.session_db import SessionDatabase
+from engine.records.settings import AppSettings
 from engine.records.site_store import (
     ImportReport,
     LessonRecord,
@@ -64,6 +65,7 @@ class SiteHost(Protocol):
     """What the dialog needs of the window (the main window is one)."""
 
     database: SessionDatabase
+    settings: AppSettings
 
     def open_dialog(self, dialog: QDialog) -> None: ...
     def ask(self, title: str, text: str) -> bool: ...
@@ -267,7 +269,8 @@ class SiteDictionaryDialog(QDialog):
             return
         entry = row.entry
         picker = CodePickerDialog(self, dictionary.edition, dictionary.language, query=entry.display,
-                                  current=entry.codes[0][0] if entry.codes else None)
+                                  current=entry.codes[0][0] if entry.codes else None,
+                                  version=self._host.settings.cm_version)
 
         def chosen() -> None:
             code = picker.chosen_code()

@@ -264,7 +264,7 @@ def test_an_import_that_disagrees_lists_the_conflicts_to_settle(
 def test_the_dialog_searches_filters_edits_and_deletes(
     qtbot: QtBot, opened: list[MainWindow], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    window = open_window()
+    window = open_window(AppSettings(cm_version="2026"))
     qtbot.addWidget(window)
     opened.append(window)
     window.database.submit(SessionChanges(lessons=(
@@ -290,7 +290,9 @@ def test_the_dialog_searches_filters_edits_and_deletes(
     assert icc is not None and dialog.select_term(icc.key)
     assert dialog.history.rowCount() == 2 and dialog.history.item(0, 5).text() == "edit"
     dialog.edit_button.click()  # settle it on one code
-    choose(picker(qtbot, window), "I50.9", "I50.9")
+    chooser = picker(qtbot, window)
+    assert chooser.windowTitle().endswith(" 2026")  # the coder's CM version, as when reviewing
+    choose(chooser, "I50.9", "I50.9")
     qtbot.waitUntil(dialog.is_idle, timeout=30_000)
     assert spanish(window).lookup("icc").codes == (("I50.9", 1),)  # type: ignore[union-attr]
     assert dialog.model.rowCount() == 0  # no conflict left
