@@ -9,7 +9,7 @@ from engine.terms.dictionary import TermDictionary
 from engine.terms.site_dictionary import SiteDictionary, Verdict
 from engine.text.normalize import scan
 
-__all__ = ["detect_mentions", "with_spans", "without_repeated_inner"]
+__all__ = ["detect_mentions", "extended", "with_spans", "without_repeated_inner"]
 
 
 def detect_mentions(
@@ -55,6 +55,12 @@ def with_spans(document: Document, mentions: list[Mention], spans: list[tuple[in
             continue
         kept = [m for m in kept if m not in inside] + [_mention(document, start, end)]
     return sorted(kept, key=lambda m: (m.start, -m.end))
+
+
+def extended(document: Document, mentions: list[Mention], end_of: Callable[[str, int, int], int]) -> list[Mention]:
+    """Each mention (left to right, not overlapping) ended where ``end_of(text, end, next start)`` says."""
+    starts = [m.start for m in mentions[1:]] + [len(document.text)]
+    return [_mention(document, m.start, end_of(document.text, m.end, stop)) for m, stop in zip(mentions, starts)]
 
 
 def _mention(document: Document, start: int, end: int) -> Mention:

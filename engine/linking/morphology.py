@@ -20,9 +20,9 @@ from functools import cached_property
 from engine.core.codes import is_morphology
 from engine.terms.catalog import Catalog
 from engine.terms.dictionary import LinkingRule, TermDictionary
-from engine.text.normalize import term_key
+from engine.text.normalize import fold, term_key
 
-__all__ = ["Composed", "MorphologyComposer", "staging_spans"]
+__all__ = ["Composed", "MorphologyComposer", "graded_end", "staging_spans"]
 
 # Folded words that make a neoplasm metastatic (behaviour /6) in clinical Spanish and English.
 _METASTATIC = frozenset(
@@ -65,6 +65,22 @@ def staging_spans(text: str) -> list[tuple[int, int]]:
     ]
 
 
+_GRADE_REACH = 60  # characters after a mention in which its grade may follow
+_CLAUSE_END = re.compile(r"[.;\n]")
+
+
+def graded_end(text: str, end: int, stop: int) -> int:
+    """Where a mention ending at ``end`` ends with the grade written after it in the same clause (before
+    ``stop``), as CANTEMIST marks it ("carcinoma renal de células claras grado 3"); else ``end``."""
+    window = text[end : min(stop, end + _GRADE_REACH)]
+    window = window[: m.start()] if (m := _CLAUSE_END.search(window)) else window
+    folded = fold(window)
+    if len(folded) != len(window):
+        return end
+    found = [match.end() for pattern, _ in _GRADES if (match := pattern.search(folded))]
+    return end + min(found) if found else end
+
+
 @dataclass(frozen=True, slots=True)
 class Composed:
     code: str
@@ -99,6 +115,8 @@ class MorphologyComposer:
         if metastatic and behaviour != "6":
             behaviour = "6"
             modifiers.append("metastatic")
+        elif grade and grade != code[6:7] and behaviour in "01":
+            behaviour = "3"  # ICD-O-3 grades malignant neoplasms only: "tumor indiferenciado" is 8000/34
         if grade and grade != code[6:7]:
             modifiers.append(f"grade {grade}")
         if not modifiers:
