@@ -9,7 +9,7 @@ from engine.terms.dictionary import TermDictionary
 from engine.terms.site_dictionary import SiteDictionary, Verdict
 from engine.text.normalize import scan
 
-__all__ = ["detect_mentions", "extended", "with_spans", "without_repeated_inner"]
+__all__ = ["detect_mentions", "extended", "joined", "with_spans", "without_repeated_inner"]
 
 
 def detect_mentions(
@@ -61,6 +61,18 @@ def extended(document: Document, mentions: list[Mention], end_of: Callable[[str,
     """Each mention (left to right, not overlapping) ended where ``end_of(text, end, next start)`` says."""
     starts = [m.start for m in mentions[1:]] + [len(document.text)]
     return [_mention(document, m.start, end_of(document.text, m.end, stop)) for m, stop in zip(mentions, starts)]
+
+
+def joined(document: Document, mentions: list[Mention], joins: Callable[[str, str, str], bool]) -> list[Mention]:
+    """Neighbouring mentions (left to right, not overlapping) made one where ``joins(left, gap, right)``."""
+    text, kept = document.text, []
+    for mention in mentions:
+        last = kept[-1] if kept else None
+        if last is not None and last.end <= mention.start and joins(last.text, text[last.end : mention.start], mention.text):
+            kept[-1] = _mention(document, last.start, mention.end)
+        else:
+            kept.append(mention)
+    return kept
 
 
 def _mention(document: Document, start: int, end: int) -> Mention:

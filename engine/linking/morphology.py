@@ -22,7 +22,7 @@ from engine.terms.catalog import Catalog
 from engine.terms.dictionary import LinkingRule, TermDictionary
 from engine.text.normalize import fold, term_key
 
-__all__ = ["Composed", "MorphologyComposer", "graded_end", "staging_spans"]
+__all__ = ["Composed", "MorphologyComposer", "graded_end", "spread_joins", "staging_spans"]
 
 # Folded words that make a neoplasm metastatic (behaviour /6) in clinical Spanish and English.
 _METASTATIC = frozenset(
@@ -45,7 +45,7 @@ _GRADES = tuple(
 
 # A TNM stage ("pT2N1M0", "cT3 cN0 M0"): CANTEMIST codes it as a spread of an unnamed neoplasm (8000/6),
 # the whole stage where it is written without spaces, its M part alone where it is spaced out (on train,
-# 134 of 134 compact stages outside a longer mention are annotated so).
+# every stage this finds is annotated: 188 with exactly this span, 54 inside a longer tumour mention).
 _STAGE = re.compile(
     r"(?<!\w)(?:[cpyrua]{0,3}T[0-4isx][a-d]?\d?(?:\([^)\n]{0,12}\))?(?P<gap1>\s?)[cpy]{0,2}N[0-3x][a-c]?"
     r"(?:mic?|\([^)\n]{0,12}\))?(?P<gap2>\s?)(?P<m>[cpy]{0,2}M[01x][a-d]?))(?!\w)",
@@ -81,6 +81,15 @@ def graded_end(text: str, end: int, stop: int) -> int:
     return end + min(found) if found else end
 
 
+_JOINERS = frozenset({"de", "por", "de un", "de una", "de la", "del"})
+
+
+def spread_joins(left: str, gap: str, right: str) -> bool:
+    """Whether two neighbouring mentions are one, as CANTEMIST marks a spread of a named tumour:
+    "metástasis de feocromocitoma", "feocromocitoma con metástasis" (8700/6)."""
+    return term_key(gap) in _JOINERS and any(word in _METASTATIC for word in term_key(left).split(" "))
+
+
 @dataclass(frozen=True, slots=True)
 class Composed:
     code: str
@@ -105,7 +114,7 @@ class MorphologyComposer:
         metastatic = any(word in _METASTATIC for word in words)
         if head is None:
             if metastatic or _STAGE.fullmatch(text.strip()):
-                return Composed(_GENERIC_METASTATIC, "metastatic words", 0.5, False)
+                return Composed(_GENERIC_METASTATIC, "metastatic words" if metastatic else "TNM stage", 0.5, False)
             headed = self._headed.get(words[0]) if len(words) > 1 else None
             return Composed(headed[0], f"{words[0]} ...", headed[1], False) if headed else None
         term, code, share = head
