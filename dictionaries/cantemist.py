@@ -74,3 +74,8 @@ def annotated_texts(split: str) -> list[tuple[str, list[tuple[int, int]]]]:
 def texts(split: str) -> list[str]:
     """The split's document texts, in document-id order."""
     return [document["text"] for document in _documents(split)]
+
+
+def document_texts(split: str) -> dict[str, str]:
+    """The split's document texts by document id."""
+    return {document["id"]: document["text"] for document in _documents(split)}

@@ -9,7 +9,7 @@ from engine.terms.dictionary import TermDictionary
 from engine.terms.site_dictionary import SiteDictionary, Verdict
 from engine.text.normalize import scan
 
-__all__ = ["detect_mentions", "without_repeated_inner"]
+__all__ = ["detect_mentions", "extended", "joined", "with_spans", "without_repeated_inner"]
 
 
 def detect_mentions(
@@ -43,6 +43,36 @@ def detect_mentions(
         if decided is None or decided[1].verdict is not Verdict.REJECTED:
             mentions.append(_mention(document, start, end))
     return mentions
+
+
+def with_spans(document: Document, mentions: list[Mention], spans: list[tuple[int, int]]) -> list[Mention]:
+    """``mentions`` and a rule's ``spans`` together, longest first: a span takes the mentions inside it
+    and gives way to any other it overlaps (``mentions`` do not overlap each other)."""
+    kept = list(mentions)
+    for start, end in spans:
+        inside = [m for m in kept if start <= m.start and m.end <= end]
+        if any(m.start < end and start < m.end for m in kept if m not in inside):
+            continue
+        kept = [m for m in kept if m not in inside] + [_mention(document, start, end)]
+    return sorted(kept, key=lambda m: (m.start, -m.end))
+
+
+def extended(document: Document, mentions: list[Mention], end_of: Callable[[str, int, int], int]) -> list[Mention]:
+    """Each mention (left to right, not overlapping) ended where ``end_of(text, end, next start)`` says."""
+    starts = [m.start for m in mentions[1:]] + [len(document.text)]
+    return [_mention(document, m.start, end_of(document.text, m.end, stop)) for m, stop in zip(mentions, starts)]
+
+
+def joined(document: Document, mentions: list[Mention], joins: Callable[[str, str, str], bool]) -> list[Mention]:
+    """Neighbouring mentions (left to right, not overlapping) made one where ``joins(left, gap, right)``."""
+    text, kept = document.text, []
+    for mention in mentions:
+        last = kept[-1] if kept else None
+        if last is not None and last.end <= mention.start and joins(last.text, text[last.end : mention.start], mention.text):
+            kept[-1] = _mention(document, last.start, mention.end)
+        else:
+            kept.append(mention)
+    return kept
 
 
 def _mention(document: Document, start: int, end: int) -> Mention:

@@ -13,14 +13,16 @@ picks whichever title shares the most letters ("neuroblastoma anaplásico" → 8
 from __future__ import annotations
 
 import re
+from collections import Counter, defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 
 from engine.core.codes import is_morphology
 from engine.terms.catalog import Catalog
 from engine.terms.dictionary import LinkingRule, TermDictionary
-from engine.text.normalize import term_key
+from engine.text.normalize import fold, term_key
 
-__all__ = ["Composed", "MorphologyComposer"]
+__all__ = ["Composed", "MorphologyComposer", "graded_end", "spread_joins", "staging_spans"]
 
 # Folded words that make a neoplasm metastatic (behaviour /6) in clinical Spanish and English.
 _METASTATIC = frozenset(
@@ -39,6 +41,53 @@ _GRADES = tuple(
         (4, "iv", "indiferenciad[oa]s?|anaplasic[oa]s?|undifferentiated|anaplastic"),
     )
 )
+
+
+# A TNM stage ("pT2N1M0", "cT3 cN0 M0"): CANTEMIST codes it as a spread of an unnamed neoplasm (8000/6),
+# the whole stage where it is written without spaces, its M part alone where it is spaced out (on train,
+# every stage this finds is annotated: 188 with exactly this span, 54 inside a longer tumour mention).
+_STAGE = re.compile(
+    r"(?<!\w)(?:[cpyrua]{0,3}T[0-4isx][a-d]?\d?(?:\([^)\n]{0,12}\))?(?P<gap1>\s?)[cpy]{0,2}N[0-3x][a-c]?"
+    r"(?:mic?|\([^)\n]{0,12}\))?(?P<gap2>\s?)(?P<m>[cpy]{0,2}M[01x][a-d]?))(?!\w)",
+    re.IGNORECASE,
+)
+# A mention whose first word heads this many dictionary terms, at least ``min_share`` of them with one
+# code, takes that code when nothing else codes it ("lesión a nivel del seno esfenoidal" → 8000/6, as
+# "lesión hepática", "lesión ósea", ... are).
+_MIN_HEADED = 8
+
+
+def staging_spans(text: str) -> list[tuple[int, int]]:
+    """Where ``text`` writes a TNM stage, as CANTEMIST marks it: whole, or its M part if spaced out."""
+    return [
+        match.span() if not (match.group("gap1") or match.group("gap2")) else match.span("m")
+        for match in _STAGE.finditer(text)
+    ]
+
+
+_GRADE_REACH = 60  # characters after a mention in which its grade may follow
+_CLAUSE_END = re.compile(r"[.;\n]")
+
+
+def graded_end(text: str, end: int, stop: int) -> int:
+    """Where a mention ending at ``end`` ends with the grade written after it in the same clause (before
+    ``stop``), as CANTEMIST marks it ("carcinoma renal de células claras grado 3"); else ``end``."""
+    window = text[end : min(stop, end + _GRADE_REACH)]
+    window = window[: m.start()] if (m := _CLAUSE_END.search(window)) else window
+    folded = fold(window)
+    if len(folded) != len(window):
+        return end
+    found = [match.end() for pattern, _ in _GRADES if (match := pattern.search(folded))]
+    return end + min(found) if found else end
+
+
+_JOINERS = frozenset({"de", "por", "de un", "de una", "de la", "del"})
+
+
+def spread_joins(left: str, gap: str, right: str) -> bool:
+    """Whether two neighbouring mentions are one, as CANTEMIST marks a spread of a named tumour:
+    "metástasis de feocromocitoma", "feocromocitoma con metástasis" (8700/6)."""
+    return term_key(gap) in _JOINERS and any(word in _METASTATIC for word in term_key(left).split(" "))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +113,10 @@ class MorphologyComposer:
         head = self._histology(words)
         metastatic = any(word in _METASTATIC for word in words)
         if head is None:
-            return Composed(_GENERIC_METASTATIC, "metastatic words", 0.5, False) if metastatic else None
+            if metastatic or _STAGE.fullmatch(text.strip()):
+                return Composed(_GENERIC_METASTATIC, "metastatic words" if metastatic else "TNM stage", 0.5, False)
+            headed = self._headed.get(words[0]) if len(words) > 1 else None
+            return Composed(headed[0], f"{words[0]} ...", headed[1], False) if headed else None
         term, code, share = head
         histology, behaviour = code[:4], code[5]
         grade = next((digit for pattern, digit in _GRADES if pattern.search(key)), code[6:7].strip("/"))
@@ -72,6 +124,8 @@ class MorphologyComposer:
         if metastatic and behaviour != "6":
             behaviour = "6"
             modifiers.append("metastatic")
+        elif grade and grade != code[6:7] and behaviour in "01":
+            behaviour = "3"  # ICD-O-3 grades malignant neoplasms only: "tumor indiferenciado" is 8000/34
         if grade and grade != code[6:7]:
             modifiers.append(f"grade {grade}")
         if not modifiers:
@@ -83,6 +137,22 @@ class MorphologyComposer:
             if self.catalog.is_valid(candidate):
                 return Composed(candidate, " + ".join([term, *modifiers]), share, True)
         return None
+
+    @cached_property
+    def _headed(self) -> dict[str, tuple[str, float]]:
+        """First word → the code most multi-word terms it heads have, where they mostly agree."""
+        heads: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        for key, _, codes, _ in self.dictionary.term_codes():
+            first, _, rest = key.partition(" ")
+            if rest and is_morphology(codes[0][0]):
+                heads[first][max(codes, key=lambda c: (c[1], c[0]))[0]] += 1
+        settled = {}
+        for first, votes in heads.items():
+            code, top = max(votes.items(), key=lambda item: (item[1], item[0]))
+            share = top / sum(votes.values())
+            if top >= _MIN_HEADED and share >= self.rule.min_share and self.catalog.is_valid(code):
+                settled[first] = (code, share)
+        return settled
 
     def _histology(self, words: list[str]) -> tuple[str, str, float] | None:
         """The longest run of words that is a settled tumour term (not a bare metastatic word)."""

@@ -18,10 +18,11 @@ from engine.core.model import Assignment, Document, DocumentResult, Mention, Rev
 from engine.core.progress import Cancelled, CancelToken, Progress, checkpoint
 from engine.linking.candidates import CandidateIndex
 from engine.linking.cross_lingual import CrossLingualIndex
-from engine.linking.detection import detect_mentions, without_repeated_inner
+from engine.linking.detection import detect_mentions, extended, joined, with_spans, without_repeated_inner
 from engine.linking.dictionary_stage import DictionaryLinker, LinkerSettings
 from engine.linking.llm.linker import LinkProgress, LLMLinker
 from engine.linking.mention_checks import NOT_A_DIAGNOSIS
+from engine.linking.morphology import graded_end, spread_joins, staging_spans
 from engine.linking.site_stage import SiteLinker
 from engine.linking.specificity import SpecificityRule
 from engine.terms.catalog import Catalog
@@ -173,7 +174,11 @@ class Pipeline:
                 assignments.append(link(mention))
         else:
             assignments = []
-            for mention in detect_mentions(document, self.dictionary, check, self.site):
+            detected = detect_mentions(document, self.dictionary, check, self.site)
+            if self.catalog.edition is Edition.ICDO3:  # TNM stages, as CANTEMIST marks them; ICD-10 unchanged
+                detected = with_spans(document, detected, staging_spans(document.text))
+                detected = extended(document, joined(document, detected, spread_joins), graded_end)
+            for mention in detected:
                 check()
                 assignment = link(mention)
                 if NOT_A_DIAGNOSIS in assignment.provenance:
