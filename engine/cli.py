@@ -261,7 +261,7 @@ def _code(args: argparse.Namespace) -> int:
             bar.close()
         summary = _llm_summary(pipelines.loaded.values(), len(results))
     if args.preset == ExportPreset.TUMOUR.value and args.edition != Edition.ICDO3.value:
-        results = _with_morphology(args, tasks, results)
+        results = _with_morphology(args, results)
     if summary:
         print(summary, file=sys.stderr)
     coded = sum(1 for r in results if not r.error)
@@ -284,16 +284,22 @@ def _code(args: argparse.Namespace) -> int:
     return EXIT_DOCUMENT_FAILED if failed or not files else EXIT_OK
 
 
-def _with_morphology(
-    args: argparse.Namespace, tasks: list[LinkTask], results: list[DocumentResult]
-) -> list[DocumentResult]:
-    """The tumour preset needs both classifications: the ICD-10 results with ICD-O-3 morphology added."""
+def _with_morphology(args: argparse.Namespace, results: list[DocumentResult]) -> list[DocumentResult]:
+    """The tumour preset needs both classifications: the ICD-10 results with ICD-O-3 morphology added.
+
+    The morphology pass codes the documents as the ICD-10 pass read them (markup removed), with the
+    same given mentions: a file is read once, and a document that could not be read is not tried again.
+    """
     morphology_args = argparse.Namespace(**{**vars(args), "edition": Edition.ICDO3.value, "model": None})
+    given = args.marked or args.mentions_from is not None
+    read = [r for r in results if not r.error]
+    tasks = [LinkTask(r.document, tuple(a.mention for a in r.assignments) if given else None) for r in read]
     with _pipelines(morphology_args) as pipelines:  # each document in the language its ICD-10 run used
-        morphology = list(pipelines.run(tasks))
+        morphology = dict(zip(map(id, read), pipelines.run(tasks)))
     return [
-        DocumentResult(icd10.document, icd10.assignments + icdo.assignments, icd10.error or icdo.error)
-        for icd10, icdo in zip(results, morphology)
+        DocumentResult(r.document, r.assignments + icdo.assignments, icdo.error)
+        if (icdo := morphology.get(id(r))) is not None else r
+        for r in results
     ]
 
 

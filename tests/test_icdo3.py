@@ -13,16 +13,19 @@ from pathlib import Path
 import pytest
 
 from dictionaries import build, cantemist
+from engine.cli import main
 from engine.core.codes import (
     Edition,
     Level,
     at_level,
     canonical_code,
     is_code_like,
+    is_morphology,
     normalize_code,
     normalize_morphology,
 )
 from engine.core.model import Document, DocumentResult, Mention, Span
+from engine.linking import languages
 from engine.linking.pipeline import Pipeline
 from engine.records.export import TUMOUR_COLUMNS, ExportOptions, ExportPreset, write_csv
 from engine.records.tumour_export import NO_MORPHOLOGY, NO_SITE
@@ -30,6 +33,7 @@ from engine.terms.catalog import Catalog
 from engine.terms.dictionary import LinkingRule, TermDictionary, TermEntry
 from engine.text.abbreviations import defined_abbreviations
 from engine.text.annotations import load_brat
+from engine.text.readers import read_document
 
 ROOT = Path(__file__).resolve().parents[1]
 CANTEMIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "cantemist"
@@ -238,6 +242,30 @@ def test_code_with_the_tumour_preset_codes_both_classifications(user_dirs: Path,
     assert rows and all(row["morphology"] or row["icd10_code"] for row in rows)
     assert any(row["morphology"] and row["icd10_code"] for row in rows)  # a site and its histology, paired
     assert {row["icd10_edition"] for row in rows} <= {"cm", ""}
+
+
+def test_the_tumour_preset_reads_each_file_once(user_dirs: Path, tmp_path: Path, monkeypatch) -> None:
+    """The morphology pass codes the documents the ICD-10 pass read, with the same marked mentions."""
+    reads: list[str] = []
+
+    def counted(path: Path, *args, **kwargs) -> Document:  # the real reader, counted
+        reads.append(path.name)
+        return read_document(path, *args, **kwargs)
+
+    monkeypatch.setattr(languages, "read_document", counted)
+    texts = {"lung": "Biopsia: *adenocarcinoma de pulmón* derecho.", "liver": "TC de control: *metástasis hepáticas*."}
+    for name, text in texts.items():
+        (tmp_path / f"{name}.txt").write_text(text, encoding="utf-8")
+    out = tmp_path / "tumours.csv"
+    argv = ["code", *(str(tmp_path / f"{name}.txt") for name in texts), "--lang", "es", "--marked",
+            "--preset", "tumour", "--all-codes", "-o", str(out)]
+    assert main(argv) == 0
+    assert sorted(reads) == ["liver.txt", "lung.txt"]
+    rows = {Path(row["path"]).stem: row for row in _read(out)}
+    assert rows["lung"]["icd10_code"].startswith("C34") and rows["liver"]["icd10_code"].startswith("C78")
+    for name, row in rows.items():  # each marked mention coded in both classifications, paired in one row
+        assert is_morphology(row["morphology"]) and NO_MORPHOLOGY not in row["gap"] and NO_SITE not in row["gap"]
+        assert row["evidence"].count(texts[name].split("*")[1]) == 2
 
 
 def test_an_abbreviation_the_report_defines_is_linked_through_its_long_form(pipeline: Pipeline) -> None:

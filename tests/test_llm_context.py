@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from engine.core.codes import Edition
 from engine.core.model import Assignment, Candidate, Document, Mention, ReviewStatus, Stage
 from engine.evaluation.margin import MarginTally, choose_margin
-from engine.linking.llm.context import WINDOW_WORDS, ContextFinder
+from engine.linking.llm.context import WINDOW_WORDS, ContextFinder, is_heading
 from engine.linking.llm.prompt import PromptItem, PromptTemplate, build_messages
 from engine.linking.margin import fuzzy_margin, is_decisive
 from engine.linking.pipeline import Pipeline
@@ -32,6 +34,35 @@ def test_context_is_the_sentence_and_its_heading() -> None:
     assert TEXT[start:end] == "Acude por dolor torácico y disnea de esfuerzo desde hace tres días."
     assert context.heading == "ENFERMEDAD ACTUAL"
     assert finder.of(_mention(TEXT, "Fumador")).heading == "ANTECEDENTES"
+
+
+# Line starts before a colon in CodiEsp dev texts: section names, and sentences that reach a colon.
+HEADINGS = ["Antecedentes personales", "Exploración física", "Anatomía Patológica", "Otros antecedentes de interés",
+            "Tratamiento y Evolución", "Evolución del hematoma", "Morfología (Kruger)", "TAC abdómino-pélvico",
+            "Microscópicamente", "Nº ondas e intensidad", "a) Examen externo"]
+SENTENCE_STARTS = ["El informe histopatológico refería", "En la analítica destacaba", "Presenta como antecedentes personales",
+                   "Destacaban entre sus antecedentes personales", "Dentro de los antecedentes personales destacaba",
+                   "Entre los antecedentes familiares se destaca", "Los datos analíticos más relevantes fueron",
+                   "Exploración física normal, presión arterial", "El paciente refiere"]
+
+
+@pytest.mark.parametrize("phrase", HEADINGS)
+def test_a_section_name_before_a_colon_is_a_heading(phrase: str) -> None:
+    assert is_heading(phrase)
+
+
+@pytest.mark.parametrize("phrase", SENTENCE_STARTS)
+def test_a_sentence_that_reaches_a_colon_is_no_heading(phrase: str) -> None:
+    assert not is_heading(phrase)
+
+
+def test_sentence_starts_in_a_dev_report_give_its_mentions_no_heading() -> None:
+    text = (DEV / "text_files" / "S1698-69462006000100003-1.txt").read_text(encoding="utf-8")
+    finder = ContextFinder(text)
+    assert finder.of(_mention(text, "tumor intestinal")).heading == ""  # "Entre los antecedentes ... se destaca:"
+    assert finder.of(_mention(text, "desdentado parcial")).heading == ""  # "El examen bucal muestra:"
+    other = "Antecedentes personales: hipertensión arterial.\nEl paciente refiere: dolor torácico."
+    assert ContextFinder(other).of(_mention(other, "dolor torácico")).heading == "Antecedentes personales"
 
 
 def test_a_long_sentence_is_cut_to_a_window_of_words() -> None:

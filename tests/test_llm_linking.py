@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from engine.core.codes import ICD10_EDITIONS, Edition
+from engine.core.errors import EngineError
 from engine.core.model import Candidate, Document, Mention, ReviewStatus, Stage
 from engine.linking.llm.linker import LLMLinker, ModelIdentity
 from engine.linking.llm.prompt import (
@@ -23,6 +25,8 @@ from engine.linking.llm.prompt import (
     build_schema,
 )
 from engine.linking.pipeline import Pipeline
+from engine.terms.catalog import Catalog
+from engine.terms.dictionary import DEFAULT_EDITIONS, EDITION_DICTIONARIES
 
 TEXT = "Varón con neumonía basal derecha y dolor torácico atípico. Hipertensión arterial."
 
@@ -91,6 +95,62 @@ def test_prompt_puts_the_fixed_part_first_and_marks_mentions(pipeline: Pipeline)
     # The example and system text do not depend on the document: the prefix llama.cpp reuses.
     other = build_messages(template, pipeline.catalog, Document("e", "Otra cosa: fiebre.", "es"), items)
     assert messages[:3] == other[:3]
+
+
+# What a coder calls each classification in each language: the instructions must say it.
+NAMES = {
+    "es": {Edition.CM: "CIE-10-ES", Edition.GM: "CIE-10-GM", Edition.WHO: "CIE-10 de la OMS", Edition.ICDO3: "CIE-O-3"},
+    "en": {Edition.CM: "ICD-10-CM", Edition.GM: "ICD-10-GM", Edition.WHO: "WHO ICD-10", Edition.ICDO3: "ICD-O-3"},
+    "de": {Edition.CM: "ICD-10-CM", Edition.GM: "ICD-10-GM", Edition.WHO: "ICD-10 der WHO"},
+    "fr": {Edition.CM: "CIM-10-CM", Edition.GM: "CIM-10-GM", Edition.WHO: "CIM-10 de l'OMS"},
+    "el": {Edition.CM: "ICD-10-CM", Edition.GM: "ICD-10-GM", Edition.WHO: "ICD-10 του ΠΟΥ"},
+}
+
+
+@pytest.mark.parametrize("language", sorted(DEFAULT_EDITIONS))
+def test_the_instructions_name_the_classification_of_each_edition(language: str) -> None:
+    """Every edition a language can be coded in (an ICD-10 edition, or ICD-O-3 where it has a dictionary)."""
+    editions = [*ICD10_EDITIONS, *(e for e, languages in EDITION_DICTIONARIES.items() if language in languages)]
+    assert sorted(editions) == sorted(NAMES[language])
+    for edition in editions:
+        system = PromptTemplate.bundled(language, edition).system
+        assert NAMES[language][edition] in system and "{classification}" not in system
+        others = {n for e, n in NAMES[language].items() if e is not edition and n not in NAMES[language][edition]}
+        assert not any(other in system for other in others), (edition, others)
+    assert PromptTemplate.bundled(language) == PromptTemplate.bundled(language, DEFAULT_EDITIONS[language])
+
+
+@pytest.mark.parametrize("language", EDITION_DICTIONARIES[Edition.ICDO3])
+def test_icdo3_asks_for_histology_behaviour_and_grade_with_a_morphology_example(language: str) -> None:
+    template = PromptTemplate.bundled(language, Edition.ICDO3)
+    icd10 = PromptTemplate.bundled(language)
+    assert all(f"/{digit}" in template.system for digit in "012369")
+    assert "8140/32" in template.system  # the grade digit, shown on a code
+    catalog = Catalog.bundled(Edition.ICDO3)
+    for mention in template.example["mentions"]:
+        assert mention["text"] in template.example["text"]
+        assert all(catalog.is_valid(code) for code in mention["candidates"]), mention
+        assert mention["answer"] in mention["candidates"]
+    text = "Biopsia: carcinoma de células claras. TC: lesiones hepáticas."
+    items = [PromptItem("m1", Mention.from_spans(text, [(9, 36)]), ("8310/3", "8310/6"))]
+    messages = build_messages(template, catalog, Document("d", text, language), items)
+    assert messages[0]["content"] == template.system != icd10.system
+    assert "8140/32" in messages[2]["content"] and "- 8310/3: " in messages[-1]["content"]
+    other = build_messages(template, catalog, Document("e", "Otro: melanoma.", language), items)
+    assert messages[:3] == other[:3]  # the cached prefix
+
+
+def test_a_language_without_an_icdo3_prompt_says_so() -> None:
+    with pytest.raises(EngineError, match="ICD-O-3 morphology prompt for language 'de'"):
+        PromptTemplate.bundled("de", Edition.ICDO3)
+
+
+@pytest.mark.parametrize("language", sorted(DEFAULT_EDITIONS))
+def test_each_icd10_example_is_coded_in_its_language_edition(language: str) -> None:
+    example, catalog = PromptTemplate.bundled(language).example, Catalog.bundled(DEFAULT_EDITIONS[language])
+    for mention in example["mentions"]:
+        assert all(catalog.is_valid(code) for code in mention["candidates"]), mention
+        assert mention["answer"] in mention["candidates"]
 
 
 def test_valid_answers_become_llm_assignments_with_provenance(pipeline: Pipeline) -> None:

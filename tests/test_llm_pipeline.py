@@ -6,8 +6,10 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
+from engine.core.codes import Edition, is_morphology
 from engine.core.model import Document, Mention, Stage
-from engine.linking.llm.prompt import PROMPT_VERSION
+from engine.linking.llm.linker import LLMLinker
+from engine.linking.llm.prompt import NONE, PROMPT_VERSION
 from engine.linking.llm.session import open_llm_stage
 from engine.linking.pipeline import Pipeline
 from engine.linking.specificity import NEEDS_SPECIFIC_CODE
@@ -16,6 +18,10 @@ from engine.models.files import stream_file
 TEXT = (
     "Varón de 70 años con dolor torácico atípico de una semana, disnea de esfuerzo y edemas maleolares. "
     "Refiere además prurito generalizado."
+)
+TUMOUR = (
+    "Biopsia de colon: adenocarcinoma de patrón cribiforme focalmente mucinoso. "
+    "En la TC se ven implantes peritoneales y una lesión sugestiva de malignidad en el hígado."
 )
 PHRASES = ["dolor torácico atípico de una semana", "disnea de esfuerzo", "edemas maleolares", "prurito generalizado"]
 
@@ -70,3 +76,30 @@ def test_cli_codes_with_a_model(tmp_path: Path, gemma_gguf: Path, capsys) -> Non
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert rows and all(r["code"] for r in rows)
     assert "llm:" in capsys.readouterr().err
+
+
+def test_icdo3_mentions_get_one_of_their_morphology_candidates_or_none(llm_pipeline: Pipeline) -> None:
+    """The loaded model asked with the ICD-O-3 prompt (last here: it changes the cached prefix)."""
+    first = llm_pipeline.llm
+    prompts: list[str] = []
+
+    def generate(messages, *args, **kwargs):
+        prompts.append(messages[0]["content"])
+        return first.generate(messages, *args, **kwargs)
+
+    pipeline = Pipeline.bundled("es", Edition.ICDO3)
+    pipeline.llm = LLMLinker(generate, pipeline.catalog, "es", first.model)
+    phrases = ["adenocarcinoma de patrón cribiforme focalmente mucinoso", "implantes peritoneales",
+               "lesión sugestiva de malignidad"]
+    mentions = [Mention.from_spans(TUMOUR, [(TUMOUR.index(p), TUMOUR.index(p) + len(p))]) for p in phrases]
+    result = pipeline.code(Document("t", TUMOUR, "es"), mentions)
+    stats = pipeline.llm.stats
+    assert stats.mentions >= 2 and stats.invalid == 0 and stats.answered + stats.none == stats.mentions
+    assert prompts and all("CIE-O-3" in system and "CIE-10" not in system for system in prompts)
+    asked = [a for a in result.assignments if "llm_answer" in a.provenance]
+    assert len(asked) == stats.mentions
+    for assignment in asked:
+        shown = assignment.provenance["candidates_shown"]
+        assert shown and all(is_morphology(code) for code in shown)
+        assert assignment.provenance["llm_answer"] in [*shown, NONE]
+        assert pipeline.catalog.is_valid(assignment.code)

@@ -8,6 +8,11 @@ its own row with the missing half marked in ``gap``, never paired by guess.  The
 topography is the ICD-10 code's site where ICD-O-3 topography has that code (C00–C80,
 four characters: C34.90 → C34.9); lymphomas, leukaemias and ill-defined codes give none,
 and the gap says so.  Laterality is not coded by the engine and is left empty.
+
+The README maps the columns to oBDS 3.0 elements and NAACCR items.  ``morphology`` keeps the
+grade digit and CANTEMIST's ``/H`` (8140/32), which oBDS ``Morphologie_ICD_O/Code`` (four
+digits, a slash, one digit) and NAACCR's histology and behaviour items do not take: a
+registry reads ``histology``, ``behaviour`` and ``grade``.
 """
 
 from __future__ import annotations

@@ -13,8 +13,9 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from engine.core.model import Mention
+from engine.text.normalize import fold
 
-__all__ = ["Context", "ContextFinder", "merge_ranges"]
+__all__ = ["Context", "ContextFinder", "is_heading", "merge_ranges"]
 
 WINDOW_WORDS = 12  # words kept on each side of the mentions when a sentence is longer
 _LOOK = 1000  # characters searched on each side for the sentence's ends
@@ -24,6 +25,44 @@ _BOUNDARY = re.compile(r"[.!?;](?=\s)|\n")
 # A heading: a short line, or the start of one, ending in a colon ("ANTECEDENTES:", "Exploración física:").
 _HEADING = re.compile(r"^[ \t]*([^\W\d_][^\n:.;]{2,48}):", re.MULTILINE)
 _HEADING_LINE = re.compile(r"^[ \t]*([^\W\d_][^\n:.;a-zß-ÿ]{2,48})[ \t]*$", re.MULTILINE)  # ANY CAPS LINE
+_HEADING_WORDS = 6
+_LETTERS = re.compile(r"[^\W\d_]+")
+_ENUMERATOR = re.compile(r"^\s*[^\W\d_]\)")  # "a) Examen externo:"
+
+
+def _folded(words: str) -> frozenset[str]:
+    return frozenset(fold(word) for word in words.split())
+
+
+# A heading names a part of the report; a sentence that reaches a colon ("El paciente refiere: dolor…",
+# "En la analítica destacaba: …") opens with an article, preposition or pronoun, or holds a pronoun or
+# a verb of being somewhere ("Destacaban entre sus antecedentes: …").  Folded words of every language
+# we code; none is a word a heading starts with (CodiEsp dev: 15 of 80 colon phrases are sentences).
+_SENTENCE_STARTS = _folded(
+    # es
+    "el la los las lo un una unos unas en entre dentro con por para a al de del desde hasta tras durante sobre"
+    " este esta estos estas ese esa esos esas se le les su sus mi yo ella ellos ellas usted nos me y o pero"
+    " aunque cuando si donde ya hay"
+    # en
+    " the an in on at with by for to from of during after before this these those he she it they we i you"
+    " his her its their our there and or but when if as"
+    # de
+    " der die das den dem des ein eine einen einem einer im am an bei mit von vom zu zum zur fur nach vor"
+    " wahrend dieser diese dieses er sie es wir ich man und oder aber wenn als da"
+    # fr (l' and d' are split off their word)
+    " l d le les une du dans au aux avec sans pour sur pendant apres avant ce cet cette ces il elle ils elles"
+    " on nous je et ou mais quand comme"
+    # el
+    " ο η το οι τα τον την του της των ενας μια ενα στο στη στην στον στα στους στις σε με απο για κατα μετα"
+    " πριν αυτος αυτη αυτο και η αλλα οταν αν"
+)
+_CLAUSE_WORDS = _folded(
+    "se su sus que como me nos"  # es
+    " is are was were has have had his her their which who that"  # en
+    " ist sind war waren wurde wurden hat haben sich dass"  # de
+    " est sont etait ont sa son ses qui"  # fr
+    " ειναι ηταν εχει που"  # el
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +93,7 @@ class ContextFinder:
         found: dict[int, str] = {}
         for pattern in (_HEADING, _HEADING_LINE):
             for match in pattern.finditer(text):
-                if len(match.group(1).split()) <= 6:
+                if is_heading(match.group(1)):
                     found.setdefault(match.start(), match.group(1).strip())
         self._starts = sorted(found)
         self._headings = [found[at] for at in self._starts]
@@ -75,6 +114,17 @@ class ContextFinder:
         found = _BOUNDARY.search(text, end, end + _LOOK)
         last = found.end() if found else min(len(text), end + _LOOK)
         return _words_before(text, first, start), _words_after(text, end, last)
+
+
+def is_heading(phrase: str) -> bool:
+    """Whether a line's start before a colon (or a capitals line) names a section: a few words, one
+    phrase (no comma: "Exploración física normal, presión arterial: 130/79"), not a sentence's start."""
+    phrase = _ENUMERATOR.sub("", phrase)
+    words = _LETTERS.findall(fold(phrase))
+    return (
+        bool(words) and len(phrase.split()) <= _HEADING_WORDS and "," not in phrase
+        and words[0] not in _SENTENCE_STARTS and _CLAUSE_WORDS.isdisjoint(words)
+    )
 
 
 def _words_before(text: str, low: int, position: int) -> int:

@@ -140,7 +140,7 @@ class LLMLinker:
         ``on_update`` receives the assignments each time one more mention is
         decided, as the answer streams in, so a window can fill in mention by mention.
         """
-        template = PromptTemplate.bundled(self.language)
+        template = PromptTemplate.bundled(self.language, self.catalog.edition)
         result = list(assignments)
         open_items = []
         for index, assignment in enumerate(assignments):

@@ -2,9 +2,13 @@
 
 Modelled on the published pipeline's prompt (role, task, JSON output,
 specificity, context, one code per mention, uncertainty, exactness), written in
-the document's language, with a one-shot example.  The system text and the
-example come first and never change for a loaded model, so llama.cpp evaluates
-them once and reuses them for every call (prefix caching).
+the document's language, with a one-shot example.  The instructions name the
+classification coded to (CIE-10-ES, ICD-10-GM, ...); ICD-O-3 morphology asks
+for something else (histology, behaviour, grade), so it has instructions and an
+example of its own (``resources/prompts/LANG.json``, ``editions``).  The system
+text and the example come first and never change for a loaded model and
+edition, so llama.cpp evaluates them once and reuses them for every call
+(prefix caching).
 
 Each mention comes with its local context, not the whole document: its
 sentence cut to a window of words, and the section heading above it when the
@@ -24,15 +28,19 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from engine.core.codes import Edition
 from engine.core.errors import EngineError
 from engine.core.model import Document, Mention
 from engine.core.resources import resources_dir
 from engine.linking.llm.context import ContextFinder, merge_ranges
 from engine.terms.catalog import Catalog
+from engine.terms.dictionary import DEFAULT_EDITIONS
 
 __all__ = ["NONE", "PROMPT_VERSION", "PromptItem", "PromptTemplate", "build_messages", "build_schema"]
 
-PROMPT_VERSION = "icdlinker-prompt-2"  # 2: local context per mention instead of the whole document
+# 2: local context per mention instead of the whole document; 3: the edition's classification named,
+# ICD-O-3 morphology with its own instructions and example (the text is fixed by version, language, edition)
+PROMPT_VERSION = "icdlinker-prompt-3"
 NONE = "none"
 _TITLE_WORDS = 12
 
@@ -49,19 +57,31 @@ class PromptItem:
 @dataclass(frozen=True, slots=True)
 class PromptTemplate:
     language: str
+    edition: Edition
     system: str
     labels: dict[str, str]
     example: dict[str, Any]
 
     @staticmethod
     @cache
-    def bundled(language: str) -> PromptTemplate:
+    def bundled(language: str, edition: Edition | None = None) -> PromptTemplate:
+        """The language's prompt for ``edition`` (default: the language's ICD-10 edition).
+
+        ``{classification}`` in the instructions becomes the edition's name in the language;
+        an edition listed under ``editions`` (ICD-O-3) brings its own instructions and example.
+        """
+        edition = Edition(edition or DEFAULT_EDITIONS[language])
         path = resources_dir() / "prompts" / f"{language}.json"
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise EngineError(f"no usable prompt for language {language!r}: {path} ({error})") from error
-        return PromptTemplate(data["language"], data["system"], data["labels"], data["example"])
+            name = data["classifications"][edition.value]
+            data |= data.get("editions", {}).get(edition.value, {})
+            system = data["system"].replace("{classification}", name)
+            return PromptTemplate(data["language"], edition, system, data["labels"], data["example"])
+        except (OSError, ValueError, KeyError) as error:
+            raise EngineError(
+                f"no usable {edition.label} prompt for language {language!r}: {path} ({error!r})"
+            ) from error
 
 
 def build_messages(
