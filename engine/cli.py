@@ -14,14 +14,14 @@ import stat
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import TextIO
 
 from tqdm import tqdm
 
 from engine.core.codes import Edition
-from engine.core.errors import EngineError
+from engine.core.errors import EngineError, MorphologyWarning
 from engine.core.model import DocumentResult, Mention, Span
 from engine.evaluation.learning import format_curve, learning_curve
 from engine.evaluation.margin import MarginTally
@@ -42,7 +42,7 @@ from engine.records.export import (
     write_csv,
     write_text,
 )
-from engine.terms.dictionary import LANGUAGES
+from engine.terms.dictionary import EDITION_DICTIONARIES, LANGUAGES
 from engine.text.annotations import GoldDocument, load_gold
 from engine.text.input_files import find_input_files
 
@@ -289,18 +289,30 @@ def _with_morphology(args: argparse.Namespace, results: list[DocumentResult]) ->
 
     The morphology pass codes the documents as the ICD-10 pass read them (markup removed), with the
     same given mentions: a file is read once, and a document that could not be read is not tried again.
+    A document in a language with no ICD-O-3 dictionary keeps its ICD-10 codes, with a warning, and
+    its tumours are exported with the morphology marked missing: the batch goes on.
     """
     morphology_args = argparse.Namespace(**{**vars(args), "edition": Edition.ICDO3.value, "model": None})
     given = args.marked or args.mentions_from is not None
-    read = [r for r in results if not r.error]
+    languages = EDITION_DICTIONARIES[Edition.ICDO3]
+    read = [r for r in results if not r.error and r.document.language in languages]
     tasks = [LinkTask(r.document, tuple(a.mention for a in r.assignments) if given else None) for r in read]
     with _pipelines(morphology_args) as pipelines:  # each document in the language its ICD-10 run used
         morphology = dict(zip(map(id, read), pipelines.run(tasks)))
     return [
         DocumentResult(r.document, r.assignments + icdo.assignments, icdo.error)
-        if (icdo := morphology.get(id(r))) is not None else r
+        if (icdo := morphology.get(id(r))) is not None else r if r.error else _without_morphology(r, languages)
         for r in results
     ]
+
+
+def _without_morphology(result: DocumentResult, languages: Sequence[str]) -> DocumentResult:
+    name = result.document.source or result.document.id
+    note = str(MorphologyWarning(
+        f"{name}: no ICD-O-3 morphology dictionary for language {result.document.language!r} "
+        f"(only {', '.join(languages)}): exported with ICD-10 codes only"))
+    print(f"icdlinker: {note}", file=sys.stderr)
+    return replace(result, document=replace(result.document, warnings=(*result.document.warnings, note)))
 
 
 def _missing(path: Path) -> bool:

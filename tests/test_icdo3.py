@@ -277,3 +277,25 @@ def test_an_abbreviation_the_report_defines_is_linked_through_its_long_form(pipe
     coded = pipeline.code(Document("d", text, "es"), [short]).assignments[0]
     assert coded.code == pipeline.linker.link(Mention((Span(13, 36),), "carcinoma hepatocelular")).code == "8170/3"
     assert coded.mention == short and coded.evidence == "CAHEP = carcinoma hepatocelular"
+
+
+def test_a_document_with_no_icdo3_dictionary_keeps_its_icd10_codes_and_the_batch_goes_on(
+    user_dirs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    texts = {
+        "lunge": "Der Patient wurde wegen eines *Bronchialkarzinoms* rechts stationär aufgenommen und mit einer "
+                 "Chemotherapie behandelt.",
+        "pulmon": "El paciente ingresó por un *adenocarcinoma de pulmón* derecho y recibió quimioterapia.",
+    }
+    for name, text in texts.items():
+        (tmp_path / f"{name}.txt").write_text(text, encoding="utf-8")
+    out = tmp_path / "tumours.csv"
+    argv = ["code", *(str(tmp_path / f"{name}.txt") for name in texts), "--marked",
+            "--preset", "tumour", "--all-codes", "-o", str(out)]
+    assert main(argv) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "[ICD-W103]" in line]
+    assert len(warned) == 1 and "lunge.txt" in warned[0] and "'de'" in warned[0]
+    rows = {Path(row["path"]).stem: row for row in _read(out)}
+    assert rows["lunge"]["language"] == "de" and rows["lunge"]["icd10_code"].startswith("C34")
+    assert NO_MORPHOLOGY in rows["lunge"]["gap"] and not rows["lunge"]["morphology"]
+    assert is_morphology(rows["pulmon"]["morphology"])  # the Spanish one in the same batch got both

@@ -185,3 +185,10 @@ class SessionInUse(SessionError):
     code = "ICD-E405"
     hint = ("Switch to the icdlinker window that is already open (look in the taskbar), or close it and "
             "start icdlinker again.")
+
+
+class MorphologyWarning(DocumentWarning):
+    """Not raised: a document of a language with no ICD-O-3 dictionary got its ICD-10 codes only."""
+
+    code = "ICD-W103"
+    hint = "Code its morphology by hand in the window (File → Settings: also code ICD-O-3 morphology)."
