@@ -11,6 +11,7 @@ import csv
 import shutil
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,13 +20,15 @@ from PySide6.QtWidgets import QDialogButtonBox, QFileDialog
 from pytestqt.qtbot import QtBot
 
 from engine.core.codes import Edition
-from engine.core.model import Assignment, DocumentResult, Mention, ReviewStatus, Span, Stage
+from engine.core.model import Assignment, Document, DocumentResult, Mention, ReviewStatus, Span, Stage
+from engine.evaluation.model_check import reviewed_gold
 from engine.linking.pipeline import Pipeline
 from engine.records.audit import Action, ReviewStep, Step, audit_rows
 from engine.records.export import ExportOptions, ExportPreset, csv_rows
-from engine.records.review import accept_stage
+from engine.records.review import accept_stage, code_everywhere
 from engine.records.session import ReviewSession, default_session_path
 from engine.records.settings import AppSettings
+from engine.terms.catalog import Catalog
 from engine.text.annotations import load_brat
 from gui.app import open_window
 from gui.code_picker import CodePickerDialog
@@ -193,10 +196,6 @@ def test_icd10_and_icdo3_coded_reviewed_restored_and_exported_as_tumours(
 
 def test_audit_rows_keep_an_icd10_and_an_icdo3_mention_of_the_same_words_apart() -> None:
     """Accepting both at once writes two rows, each with its own code and classification."""
-    from datetime import UTC, datetime
-
-    from engine.core.model import Document
-
     text = "hepatocarcinoma"
     mention = Mention((Span(0, len(text)),), text)
     both = tuple(Assignment(mention, code, edition, "", Stage.DICTIONARY, 1.0)
@@ -206,3 +205,25 @@ def test_audit_rows_keep_an_icd10_and_an_icdo3_mention_of_the_same_words_apart()
     rows = audit_rows(step)
     assert sorted((r.edition, r.code_before, r.code_after) for r in rows) == [
         ("cm", "C22.0", "C22.0"), ("icdo3", "8170/3", "8170/3")]
+
+
+def _both_on(text: str, words: str) -> DocumentResult:
+    """``words`` at the start of ``text`` coded twice: C80.1 (CM) and 8140/3 (ICD-O-3)."""
+    mention = Mention((Span(0, len(words)),), words)
+    return DocumentResult(Document("d", text, "es"), tuple(
+        Assignment(mention, code, edition, "", Stage.DICTIONARY, 1.0)
+        for code, edition in (("C80.1", Edition.CM), ("8140/3", Edition.ICDO3))))
+
+
+def test_every_occurrence_of_an_icdo3_correction_leaves_the_icd10_mentions_alone() -> None:
+    text = "adenocarcinoma; recidiva de adenocarcinoma"
+    result = code_everywhere(_both_on(text, "adenocarcinoma"), "adenocarcinoma", "8140/33",
+                             Catalog.bundled(Edition.ICDO3))
+    second = text.rindex("adenocarcinoma")
+    assert sorted((a.mention.start, a.code, a.edition.value) for a in result.assignments) == [
+        (0, "8140/33", "icdo3"), (0, "C80.1", "cm"), (second, "8140/33", "icdo3")]
+
+
+def test_a_model_is_tested_on_the_reviewed_icd10_codes_only() -> None:
+    reviewed = accept_stage(_both_on("adenocarcinoma", "adenocarcinoma"))
+    assert [m.code for gold in reviewed_gold([reviewed]) for m in gold.mentions] == ["C80.1"]
