@@ -227,3 +227,16 @@ def test_every_occurrence_of_an_icdo3_correction_leaves_the_icd10_mentions_alone
 def test_a_model_is_tested_on_the_reviewed_icd10_codes_only() -> None:
     reviewed = accept_stage(_both_on("adenocarcinoma", "adenocarcinoma"))
     assert [m.code for gold in reviewed_gold([reviewed]) for m in gold.mentions] == ["C80.1"]
+
+
+def test_the_export_dialog_offers_the_tumour_preset_and_remembers_it(qtbot: QtBot) -> None:
+    dialog = ExportDialog(None, AppSettings(), True)
+    qtbot.addWidget(dialog)
+    dialog.preset.setCurrentIndex(dialog.preset.findData(ExportPreset.TUMOUR.value))
+    assert dialog.only_accepted.isChecked()  # a registry takes reviewed codes by default
+    dialog.only_accepted.setChecked(False)
+    assert dialog.choice().options == ExportOptions(ExportPreset.TUMOUR, False, True, ",")
+    remembered = dialog.remembered(AppSettings())
+    again = ExportDialog(None, remembered, True)
+    qtbot.addWidget(again)
+    assert again.preset.currentData() == "tumour" and not again.only_accepted.isChecked()
