@@ -3,17 +3,22 @@
 This is what the window's background worker runs.  Pipelines (one per
 language and edition) and the loaded model are kept between runs, because
 loading them takes seconds; results are reported as they arrive, the
-dictionary's at once and then one more LLM answer at a time.
+dictionary's at once and then one more LLM answer at a time.  With the
+``code_morphology`` setting a document is coded with ICD-O-3 morphology too
+(dictionary only, as ``code --preset tumour`` does): its assignments, marked by
+their edition, join the ICD-10 ones in text order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from heapq import merge
+from operator import attrgetter
 from pathlib import Path
 
 from engine.core.codes import Edition
-from engine.core.model import Document, DocumentResult
+from engine.core.model import Assignment, Document, DocumentResult
 from engine.core.progress import Cancelled, Progress
 from engine.linking.llm.backend import BackendSettings
 from engine.linking.llm.linker import LinkProgress, LLMLinker
@@ -21,6 +26,7 @@ from engine.linking.llm.session import LLMStage, open_llm_stage
 from engine.linking.pipeline import Pipeline, failed_result
 from engine.records.settings import AppSettings
 from engine.records.site_store import SiteDictionaries
+from engine.terms.dictionary import EDITION_DICTIONARIES
 from engine.text.language import detect_language
 from engine.text.readers import document_id, read_document
 
@@ -110,6 +116,7 @@ class Coder:
     ) -> DocumentResult:
         document = self._read(request)
         pipeline = self._pipeline(document.language, request.edition)
+        morphology = self._morphology(document, pipeline.catalog.edition, progress)
         pipeline.llm = self._linker(pipeline, progress, done, total) if self.settings.model else None
 
         def partial(result: DocumentResult, link: LinkProgress | None) -> None:
@@ -121,9 +128,18 @@ class Coder:
                 progress.update(
                     done, total, f"{name} · model {link.decided}/{link.open} mentions · {link.completion_tokens} tokens"
                 )
-            on_event(CodingEvent(request.key, result, final=False, llm=link))
+            on_event(CodingEvent(request.key, _joined(result, morphology), final=False, llm=link))
 
-        return pipeline.code(document, None, progress, partial)
+        return _joined(pipeline.code(document, None, progress, partial), morphology)
+
+    def _morphology(self, document: Document, edition: Edition, progress: Progress) -> tuple[Assignment, ...]:
+        """The ICD-O-3 morphology pass, where the setting asks for it and the language has a dictionary."""
+        if (not self.settings.code_morphology or edition is Edition.ICDO3
+                or document.language not in EDITION_DICTIONARIES[Edition.ICDO3]):
+            return ()
+        pipeline = self._pipeline(document.language, Edition.ICDO3)
+        pipeline.llm = None  # the model links ICD-10 mentions; morphology is the dictionary's, as in the CLI
+        return pipeline.code(document, None, progress).assignments
 
     def _read(self, request: CodingRequest) -> Document:
         default = request.language or self.settings.default_language
@@ -178,3 +194,10 @@ class Coder:
             self._linkers[key] = LLMLinker(first.generate, pipeline.catalog, pipeline.language, first.model)
         self._linkers[key].skip_margin = self.settings.llm_skip_margin
         return self._linkers[key]
+
+
+def _joined(result: DocumentResult, morphology: tuple[Assignment, ...]) -> DocumentResult:
+    """ICD-10 and ICD-O-3 assignments in one result, by where their mentions start (ICD-10 first on a tie)."""
+    if not morphology or result.error:
+        return result
+    return replace(result, assignments=tuple(merge(result.assignments, morphology, key=attrgetter("mention.start"))))

@@ -80,7 +80,8 @@ class CodePickerDialog(QDialog):
         self._chosen: str | None = None
 
         self.query = QLineEdit(query)
-        self.query.setPlaceholderText("Words of the title or a code, e.g. neumonía aguda or J18")
+        example = "adenocarcinoma or 8140/3" if edition is Edition.ICDO3 else "neumonía aguda or J18"
+        self.query.setPlaceholderText(f"Words of the title or a code, e.g. {example}")
         self.query.setClearButtonEnabled(True)
         self.results = QListWidget()
         self.notes = QTextBrowser()

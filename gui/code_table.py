@@ -27,6 +27,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor, QFont, QShowEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
+from engine.core.codes import Edition
 from engine.core.model import Assignment, ReviewStatus
 from engine.records.review import DONE_STATUSES
 from gui.mention_index import MentionIndex, nesting
@@ -35,6 +36,7 @@ from gui.presentation import (
     STATUS_LABELS,
     describe,
     fixed_widths,
+    is_morphology_mention,
     stage_color,
     stage_label,
     status_color,
@@ -65,6 +67,8 @@ MENTION_FILTERS: tuple[tuple[str, Accepts | None], ...] = (
     ("Open only", is_open),
     ("Needs review", lambda a: a.status is ReviewStatus.NEEDS_REVIEW),
     *((f"Stage: {label}", lambda a, stage=stage: a.stage is stage) for stage, label in STAGE_LABELS.items()),
+    ("ICD-10 only", lambda a: not is_morphology_mention(a)),
+    ("ICD-O-3 only", is_morphology_mention),
 )
 
 
@@ -300,12 +304,15 @@ class MentionTable(QTableView):
 
 
 class SummaryModel(_PythonTableModel):
-    """Distinct codes in order of first mention; a review action moves one mention's count."""
+    """Distinct codes in order of first mention; a review action moves one mention's count.
+
+    ``morphology``: the ICD-O-3 codes only, else the ICD-10 ones (a tab per classification)."""
 
     COLUMNS = ("Code", "Title", "Mentions", "Status")
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, morphology: bool = False) -> None:
         super().__init__(parent)
+        self.morphology = morphology
         self.assignments: tuple[Assignment, ...] = ()
         self.mentions = MentionIndex(())
         self._statuses: dict[str, Counter[ReviewStatus]] = {}  # code → how many mentions have each status
@@ -331,8 +338,8 @@ class SummaryModel(_PythonTableModel):
             self._forget()
             self.endResetModel()
             return
-        rows = {codes.index(a.code) for i in changed for a in (old[i], assignments[i])
-                if a.code in self._first}
+        rows = {codes.index(code) for i in changed for a in (old[i], assignments[i])
+                if (code := self._code(a)) in self._first}
         self._forget(rows)
         for row in sorted(rows):
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.COLUMNS) - 1))
@@ -361,9 +368,17 @@ class SummaryModel(_PythonTableModel):
         cells[3][Qt.ItemDataRole.ForegroundRole] = QBrush(_summary_color(statuses))
         return cells
 
+    def _code(self, assignment: Assignment) -> str | None:
+        """The code this table counts for the assignment: None for the other classification's."""
+        return assignment.code if is_morphology_mention(assignment) is self.morphology else None
+
     def _count_all(self) -> None:
         """Count (code, status) pairs and find each code's first mention, all in C: no step per mention."""
         codes = list(map(attrgetter("code"), self.assignments))
+        if Edition.ICDO3 in set(map(attrgetter("edition"), self.assignments)):  # a step per mention only then
+            codes = list(map(self._code, self.assignments))
+        elif self.morphology:
+            codes = [None] * len(codes)
         self._statuses = {}
         for (code, status), count in Counter(zip(codes, map(attrgetter("status"), self.assignments))).items():
             if code:
@@ -375,21 +390,22 @@ class SummaryModel(_PythonTableModel):
 
     def _count(self, before: Assignment, after: Assignment, index: int) -> None:
         """Mention ``index`` changed from ``before`` to ``after``: move it between the counts."""
-        for a, sign in ((before, -1), (after, 1)):
-            if a.code:
-                statuses = self._statuses.setdefault(a.code, Counter())
+        old, new = self._code(before), self._code(after)
+        for a, code, sign in ((before, old, -1), (after, new, 1)):
+            if code:
+                statuses = self._statuses.setdefault(code, Counter())
                 statuses[a.status] += sign
                 if not statuses[a.status]:
                     del statuses[a.status]
-        if before.code == after.code:
+        if old == new:
             return
-        if after.code:
-            self._first[after.code] = min(self._first.get(after.code, index), index)
-        if before.code and not self._statuses[before.code]:
-            del self._statuses[before.code], self._first[before.code]
-        elif before.code and self._first[before.code] == index:  # its first mention changed code
-            self._first[before.code] = next(i for i in range(index + 1, len(self.assignments))
-                                            if self.assignments[i].code == before.code)
+        if new:
+            self._first[new] = min(self._first.get(new, index), index)
+        if old and not self._statuses[old]:
+            del self._statuses[old], self._first[old]
+        elif old and self._first[old] == index:  # its first mention changed code
+            self._first[old] = next(i for i in range(index + 1, len(self.assignments))
+                                    if self._code(self.assignments[i]) == old)
 
 
 class CodeSummary(QTableView):
@@ -397,9 +413,9 @@ class CodeSummary(QTableView):
 
     mention_selected = Signal(int)  # the first mention of the chosen code
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, morphology: bool = False) -> None:
         super().__init__(parent)
-        self.codes = SummaryModel(self)
+        self.codes = SummaryModel(self, morphology)
         self.setModel(self.codes)
         _set_up(self)
         fixed_widths(self.horizontalHeader(), {0: "S31.40XA", 2: "Mentions", 3: "2 accepted, 1 needs review"})

@@ -12,6 +12,7 @@ review is never replaced by an error.
 from __future__ import annotations
 
 import time
+from operator import attrgetter
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -111,8 +112,10 @@ class CodingRun(QObject):
 
         def on_event(event: CodingEvent) -> None:
             state.partial(event)
-            if event.final and event.result.assignments:
-                indexes.add((event.result.assignments[0].edition, event.result.document.language))
+            if event.final and event.result.assignments:  # ICD-10 and ICD-O-3 where both were coded
+                language = event.result.document.language
+                indexes.update((edition, language) for edition in set(map(attrgetter("edition"),
+                                                                          event.result.assignments)))
 
         with heavy_op():
             self.coder.code(requests, state, on_event)

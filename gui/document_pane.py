@@ -1,7 +1,7 @@
 """The current document's pane: its header and choices, the text with its mentions, the tables and details.
 
-The pane keeps the text, the mention table, the code summary and the details on one current
-mention.  A new document's mention index is built a slice of time at a time between events,
+The pane keeps the text, the mention table, the code summaries (ICD-10, and ICD-O-3 where the
+document has morphology mentions) and the details on one current mention.  A new document's mention index is built a slice of time at a time between events,
 so a document with 100,000 mentions never freezes the window; until it is ready the pane says
 so and review waits (``preparing``).
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from html import escape
+from operator import attrgetter
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -58,6 +59,8 @@ class DocumentPane(QObject):
         self.text.setAcceptDrops(False)
         self.mentions = MentionTable()
         self.summary = CodeSummary()
+        self.morphology_summary = CodeSummary(morphology=True)  # its tab shows where there is ICD-O-3
+        self.tables = QTabWidget()
         self.details = QTextBrowser()
         self.candidates = CandidateList()  # its ``chosen`` is the review actions' to apply
         self.title = QLabel()
@@ -72,7 +75,8 @@ class DocumentPane(QObject):
         self.mention_filter.setToolTip("Which mentions the table lists; J and K move through those only")
         self.mention_filter.activated.connect(self.filter_mentions)
         self.middle, self.right = self._build_layout()
-        for source in (self.text.mention_clicked, self.mentions.mention_selected, self.summary.mention_selected):
+        for source in (self.text.mention_clicked, self.mentions.mention_selected, self.summary.mention_selected,
+                       self.morphology_summary.mention_selected):
             source.connect(self.select_mention)
 
     @property
@@ -121,7 +125,9 @@ class DocumentPane(QObject):
         counts = ""
         if document.result is not None:
             open_ = open_count(document.result)
-            counts = f" · {len(document.result.assignments)} mentions, {open_} open"
+            morphology = _morphology_count(document.result.assignments)
+            both = f" ({morphology} ICD-O-3)" if morphology else ""
+            counts = f" · {len(document.result.assignments)} mentions{both}, {open_} open"
         if document.unfinished and not document.coding:
             counts += " · <i>the model did not finish</i>"
         if document.result is not None and document.result.document.warnings:
@@ -164,6 +170,11 @@ class DocumentPane(QObject):
         self.text.set_assignments(assignments, self.current_index, index)
         self.mentions.select_mention(self.current_index)
         self.summary.show_assignments(assignments, index)
+        morphology = _morphology_count(assignments) > 0
+        self.tables.setTabVisible(2, morphology)
+        self.tables.setTabText(1, "ICD-10 codes" if morphology else "Codes")
+        if morphology:
+            self.morphology_summary.show_assignments(assignments, index)
         self._show_details(self._current())
         self.changed.emit()
 
@@ -206,9 +217,11 @@ class DocumentPane(QObject):
         middle_layout.addWidget(self.text, 1)
         middle_layout.addWidget(self.find_bar)
         middle_layout.addWidget(self.legend)
-        tabs = QTabWidget()
+        tabs = self.tables
         tabs.addTab(self.mentions, "Mentions")
         tabs.addTab(self.summary, "Codes")
+        tabs.addTab(self.morphology_summary, "ICD-O-3 codes")
+        tabs.setTabVisible(2, False)
         tables = QWidget()
         tables_layout = QVBoxLayout(tables)
         tables_layout.setContentsMargins(0, 0, 0, 0)
@@ -229,6 +242,11 @@ def _combo(items: list[tuple[str, object]]) -> QComboBox:
     combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
     combo.setMinimumContentsLength(14)
     return combo
+
+
+def _morphology_count(assignments: tuple[Assignment, ...]) -> int:
+    """How many of the mentions are ICD-O-3 morphology ones (counted in C: there can be 100,000)."""
+    return list(map(attrgetter("edition"), assignments)).count(Edition.ICDO3)
 
 
 def _placeholder(document: SessionDocument) -> str:

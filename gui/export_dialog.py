@@ -1,7 +1,7 @@
 """The export dialog: what to export (the current document or all) and how (CSV options or JSON).
 
-The dialog only asks: it opens with the coder's last choices (kept in the settings; each CSV
-preset remembers its own "only accepted" choice, ticked for the registry by default), and
+The dialog only asks: it opens with the coder's last choices (kept in the settings; the full CSV
+remembers its own "only accepted" choice, the registry and tumour presets theirs, ticked by default), and
 ``remembered`` gives the settings with the new choices.  ``export_session`` then asks where and
 writes with ``engine.records.export`` in a ``BackgroundOp``, never touching the session; the full
 CSV's provenance comes from the session database's audit rows, and the message says how many
@@ -39,7 +39,9 @@ from gui.worker import BackgroundOp, TaskState
 __all__ = ["ExportChoice", "ExportDialog", "export_session"]
 
 _PRESETS = {ExportPreset.FULL.value: "Full: every mention with its provenance",
-            ExportPreset.REGISTRY.value: "Registry: one row per distinct code"}
+            ExportPreset.REGISTRY.value: "Registry: one row per distinct code",
+            ExportPreset.TUMOUR.value: "Tumour registry: one row per tumour (ICD-10, ICD-O-3 topography and "
+                                       "morphology)"}
 _DELIMITERS = {",": "Comma (,)", ";": "Semicolon (;) for European Excel", "\t": "Tab"}
 
 
@@ -110,12 +112,14 @@ class ExportDialog(QDialog):
     def remembered(self, settings: AppSettings) -> AppSettings:
         """``settings`` with this dialog's choices, for the next export."""
         choice = self.choice()
+        # The registry and tumour presets share one remembered choice: the one last exported keeps it.
+        registry = ExportPreset.TUMOUR if choice.options.preset is ExportPreset.TUMOUR else ExportPreset.REGISTRY
         return settings.with_changes(
             export_scope="current" if self.current.isChecked() else "all", export_format=choice.format,
             export_preset=choice.options.preset.value, export_excel_bom=choice.options.excel_bom,
             export_delimiter=choice.options.delimiter,
             export_only_accepted=self._only_accepted[ExportPreset.FULL],
-            export_registry_only_accepted=self._only_accepted[ExportPreset.REGISTRY],
+            export_registry_only_accepted=self._only_accepted[registry],
         )
 
     def _json_toggled(self, json: bool) -> None:

@@ -2,7 +2,8 @@
 
 Background colour says which stage proposed a code; the underline or strike
 says where review stands (MedCATtrainer's lesson: status must be visible at a
-glance).  The legend and the help dialog are built from these same tables.
+glance); a line over the words and brown letters mark an ICD-O-3 morphology
+mention, so it stands apart from the ICD-10 mention of the same words.  The legend and the help dialog are built from these same tables.
 """
 
 from __future__ import annotations
@@ -12,18 +13,21 @@ from html import escape
 from PySide6.QtGui import QColor, QFont, QTextCharFormat
 from PySide6.QtWidgets import QHeaderView
 
+from engine.core.codes import Edition
 from engine.core.model import Assignment, ReviewStatus, Stage
 from engine.linking.explain import explain
 from engine.linking.specificity import REASON as SPECIFICITY
 from engine.records.session import DocumentState
 
 __all__ = [
+    "MORPHOLOGY_COLOR",
     "STAGE_COLORS",
     "STAGE_LABELS",
     "STATE_COLORS",
     "STATUS_LABELS",
     "describe",
     "fixed_widths",
+    "is_morphology_mention",
     "legend_html",
     "legend_items",
     "mention_format",
@@ -65,6 +69,7 @@ _UNDERLINES = {
     ReviewStatus.PENDING: QTextCharFormat.UnderlineStyle.DotLine,
     ReviewStatus.NEEDS_REVIEW: QTextCharFormat.UnderlineStyle.WaveUnderline,
 }
+MORPHOLOGY_COLOR = "#8d3a00"  # the letters of an ICD-O-3 mention (with a line over them)
 STATE_COLORS = {  # "coded" is work to do, not a warning; what needs the coder's eye is orange or red
     DocumentState.NEW: "#616161",
     DocumentState.CODING: "#6a1b9a",
@@ -87,10 +92,15 @@ def stage_label(stage: Stage | None) -> str:
     return STAGE_LABELS[stage] if stage else "no code"
 
 
-def mention_format(stage: Stage | None, status: ReviewStatus, current: bool = False) -> QTextCharFormat:
+def mention_format(stage: Stage | None, status: ReviewStatus, current: bool = False,
+                   morphology: bool = False) -> QTextCharFormat:
     """Background = stage; dotted underline = pending, red wave = needs review,
-    solid green underline = accepted or corrected, struck through and grey = rejected."""
+    solid green underline = accepted or corrected, struck through and grey = rejected;
+    ``morphology`` (an ICD-O-3 mention): a line over the words, brown letters."""
     fmt = QTextCharFormat()
+    if morphology:
+        fmt.setFontOverline(True)
+        fmt.setForeground(QColor(MORPHOLOGY_COLOR))
     background = stage_color(stage)
     if status is ReviewStatus.REJECTED:
         background = QColor("#eeeeee")
@@ -166,7 +176,12 @@ def legend_items() -> list[tuple[str, QTextCharFormat]]:
         for status in (ReviewStatus.PENDING, ReviewStatus.NEEDS_REVIEW, ReviewStatus.ACCEPTED,
                        ReviewStatus.REJECTED)
     ]
-    return stages + statuses
+    return stages + statuses + [("ICD-O-3", mention_format(Stage.DICTIONARY, ReviewStatus.PENDING, morphology=True))]
+
+
+def is_morphology_mention(assignment: Assignment) -> bool:
+    """An ICD-O-3 morphology mention, drawn apart from ICD-10 ones."""
+    return assignment.edition is Edition.ICDO3
 
 
 def legend_html() -> str:
@@ -180,7 +195,9 @@ def legend_html() -> str:
         "workstation's coders decided for the term before).<br>"
         "Underline: the review status: dotted grey = pending, wavy red = needs review (the model's "
         "or a fuzzy choice, or a possibly negated finding), solid green = accepted or corrected; "
-        "<span style='text-decoration:line-through;color:#757575'>struck through</span> = rejected."
+        "<span style='text-decoration:line-through;color:#757575'>struck through</span> = rejected.<br>"
+        f"<span style='text-decoration:overline;color:{MORPHOLOGY_COLOR}'>A line over brown words</span>: an "
+        "ICD-O-3 morphology mention (the setting <i>Also code ICD-O-3 morphology</i>)."
     )
 
 

@@ -134,15 +134,17 @@ class ReviewActions:
             action("&Change code…", self.change_code, "C"),
         ]
         add = action("Add &mention from selection…", self.add_mention, "M")
+        self.add_morphology_action = action("Add ICD-O-3 &morphology from selection…",
+                                            lambda: self.add_mention(Edition.ICDO3), "Shift+M")
         remove = action("&Delete mention", self.delete, QKeySequence.StandardKey.Delete)
         self.mention_actions.append(remove)
         accept_all = action("Accept all &dictionary and site results", self.accept_dictionary, "Shift+A")
         next_open = action("Next &open mention (then the next document)", self.next_open, "N")
         self.confirm_action = action("C&onfirm: no mentions, nothing to code", self.confirm_no_mentions,
                                      "Ctrl+Return")
-        self.document_actions = [*navigation, add, accept_all]
+        self.document_actions = [*navigation, add, accept_all, self.add_morphology_action]
         return [*navigation, next_open, *self.mention_actions[:3], add, remove, accept_all,
-                self.confirm_action]
+                self.confirm_action, self.add_morphology_action]
 
     def next_open(self) -> None:
         """The next mention without a decision (wrapping round); once none is left, the next
@@ -227,8 +229,9 @@ class ReviewActions:
         self._edit(key, result, f"Choose candidate {code}", action,
                    lambda r: choose_candidate(r, index, code, catalog), index)
 
-    def add_mention(self) -> None:
-        """Add the selected words as a mention the pipeline missed, with a code from the picker."""
+    def add_mention(self, edition: Edition | None = None) -> None:
+        """Add the selected words as a mention the pipeline missed, with a code from the picker
+        (of ``edition``; None: the document's ICD-10 edition)."""
         reviewable, selected = self._reviewable(), self.host.pane.text.selected_span()
         if reviewable is None:
             return
@@ -239,7 +242,7 @@ class ReviewActions:
             show_error(self.parent, ReviewError("select the words of the missed mention in the text first"),
                        "Add mention")
             return
-        edition = _edition(self.host.session.get(key).edition, result)
+        edition = edition or _edition(self.host.session.get(key).edition, result)
         picker = CodePickerDialog(self.parent, edition, result.document.language, query=text[slice(*span)],
                                   version=self.host.settings.cm_version,
                                   learned=self._learned(result.document.language, edition))
@@ -268,14 +271,14 @@ class ReviewActions:
         now = self._result(key)
         if now is None:
             return
-        language = now.document.language
-        here = sum(map(len, _pending(now, term, code)))
+        language, edition = now.document.language, catalog.edition
+        here = sum(map(len, _pending(now, term, code, edition)))
         elsewhere = {}
         for document in self.host.session:
             result = None if document.key == key or document.coding else document.result
             if (result is not None and result.document.language == language
-                    and _edition(document.edition, result) is catalog.edition):
-                count = sum(map(len, _pending(result, term, code)))
+                    and _codes_in(document.edition, result, edition)):
+                count = sum(map(len, _pending(result, term, code, edition)))
                 if count:
                     elsewhere[document.key] = count
         if not here and not elsewhere:
@@ -369,9 +372,11 @@ class ReviewActions:
         return None if document.coding else document.result
 
 
-def _pending(result: DocumentResult, term: str, code: str) -> tuple[list[int], list[tuple[int, int]]]:
-    """The occurrences of ``term`` that do not have ``code`` accepted yet (what applying it would change)."""
-    same, free = occurrences(result, term)
+def _pending(result: DocumentResult, term: str, code: str,
+             edition: Edition) -> tuple[list[int], list[tuple[int, int]]]:
+    """The occurrences of ``term`` among ``edition``'s mentions that do not have ``code`` accepted yet (what
+    applying it would change)."""
+    same, free = occurrences(result, term, edition)
     return [i for i in same if result.assignments[i].code != code or is_open(result.assignments[i])], free
 
 
@@ -390,9 +395,16 @@ def _trimmed(text: str, span: tuple[int, int]) -> tuple[int, int] | None:
 
 
 def _edition(chosen: Edition | None, result: DocumentResult) -> Edition:
-    """The edition the document is coded in: the coder's choice, its results', else its language's."""
+    """The edition the document is coded in: the coder's choice, its results' (not the ICD-O-3 morphology
+    coded beside them), else its language's."""
     if chosen is not None:
         return chosen
-    if result.assignments:
-        return result.assignments[0].edition
-    return DEFAULT_EDITIONS.get(result.document.language, Edition.WHO)
+    coded = next((a.edition for a in result.assignments if a.edition is not Edition.ICDO3), None)
+    return coded or DEFAULT_EDITIONS.get(result.document.language, Edition.WHO)
+
+
+def _codes_in(chosen: Edition | None, result: DocumentResult, edition: Edition) -> bool:
+    """Whether the document is coded in ``edition``: its own, or ICD-O-3 morphology coded beside it."""
+    if _edition(chosen, result) is edition:
+        return True
+    return edition is Edition.ICDO3 and any(a.edition is edition for a in result.assignments)

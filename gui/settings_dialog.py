@@ -43,6 +43,7 @@ _LABELS = {
     "fuzzy_threshold": "Lowest similarity of a near match",
     "nested_mentions": "Also code terms inside longer terms",
     "cross_lingual": "Also search other languages' terms",
+    "code_morphology": "Also code ICD-O-3 morphology (tumour registries)",
     "model": "Language model",
     "gpu_layers": "Model layers on the graphics card",
     "threads": "Processor threads for the model",

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import QFrame, QPlainTextEdit, QTextEdit, QToolTip, QWidg
 
 from engine.core.model import Assignment, ReviewStatus, Stage
 from gui.mention_index import MentionIndex
-from gui.presentation import describe, legend_items, mention_format
+from gui.presentation import STAGE_COLORS, describe, is_morphology_mention, legend_items, mention_format
 
 __all__ = ["MentionLegend", "MentionTextView", "PositionMap"]
 
@@ -115,7 +115,7 @@ class MentionTextView(QPlainTextEdit):
         self._current: int | None = None
         self._scroll_pending = False  # the current mention is not in the widget yet: scroll when it is
         self._band = (0, 0)  # the text range whose mentions are highlighted now
-        self._formats: dict[tuple[Stage | None, ReviewStatus, bool], QTextCharFormat] = {}
+        self._formats: dict[tuple[Stage | None, ReviewStatus, bool, bool], QTextCharFormat] = {}
         # (mention, span start) → (what it was drawn for, its selection): kept while unchanged
         self._drawn: dict[tuple[int, int], tuple[object, QTextEdit.ExtraSelection]] = {}
         self.verticalScrollBar().valueChanged.connect(self._follow_screen)
@@ -343,7 +343,7 @@ class MentionTextView(QPlainTextEdit):
         return selection
 
     def _format(self, assignment: Assignment, index: int) -> QTextCharFormat:
-        key = (assignment.stage, assignment.status, index == self._current)
+        key = (assignment.stage, assignment.status, index == self._current, is_morphology_mention(assignment))
         if key not in self._formats:
             self._formats[key] = mention_format(*key)
         fmt = QTextCharFormat(self._formats[key])
@@ -380,13 +380,10 @@ class MentionLegend(QPlainTextEdit):
         cursor = QTextCursor(self.document())
         plain = QTextCharFormat()
         items = legend_items()
+        headings = {0: "Stage ", len(STAGE_COLORS): "     Status ", len(items) - 1: "     Classification "}
         for position, (label, fmt) in enumerate(items):
-            if position == 0:
-                cursor.insertText("Stage ", plain)
-            elif position == len(items) - 4:
-                cursor.insertText("     Status ", plain)
-            else:
-                cursor.insertText(" ", plain)
+            cursor.insertText(headings.get(position, " "), plain)
             cursor.insertText(f" {label} ", fmt)
         self.setFixedHeight(self.fontMetrics().height() * 3)  # room to wrap onto a second line
-        self.setToolTip("Background: which stage proposed the code. Underline: where review stands.")
+        self.setToolTip("Background: which stage proposed the code. Underline: where review stands. "
+                        "A line over brown words: an ICD-O-3 morphology mention.")

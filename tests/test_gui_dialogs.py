@@ -214,7 +214,8 @@ def test_select_and_remove_an_installed_model(qtbot: QtBot, store: ModelStore, t
 # --- settings --------------------------------------------------------------------------
 
 CHANGED = {  # a valid, non-default value for every setting
-    "default_language": "de", "fuzzy_threshold": 0.55, "nested_mentions": True, "cross_lingual": False, "model": "tiny",
+    "default_language": "de", "fuzzy_threshold": 0.55, "nested_mentions": True, "cross_lingual": False,
+    "code_morphology": True, "model": "tiny",
     "cm_version": "2026", "gpu_layers": "12", "threads": 3, "context_size": 4096, "llm_skip_margin": 0.2,
     "export_preset": "registry",
     "export_only_accepted": True, "export_registry_only_accepted": False, "export_scope": "all",
@@ -262,7 +263,7 @@ def test_settings_editors_follow_the_schema(qtbot: QtBot, tiny_store: ModelStore
     kinds = {name: type(editor.widget) for name, editor in dialog.editors.items()}
     assert kinds == {
         "default_language": QComboBox, "cm_version": QComboBox, "fuzzy_threshold": QDoubleSpinBox,
-        "nested_mentions": QCheckBox, "cross_lingual": QCheckBox,
+        "nested_mentions": QCheckBox, "cross_lingual": QCheckBox, "code_morphology": QCheckBox,
         "model": QComboBox, "gpu_layers": QLineEdit, "threads": QSpinBox, "context_size": QSpinBox,
         "llm_skip_margin": QDoubleSpinBox,
         "export_preset": QComboBox, "export_only_accepted": QCheckBox, "export_registry_only_accepted": QCheckBox,

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from engine.core.atomic import write_text_atomic
+from engine.core.codes import Edition
 from engine.core.errors import ReviewError, SessionError
 from engine.core.model import DocumentResult, ReviewStatus
 from engine.core.progress import Progress
@@ -73,13 +74,14 @@ class ModelCheck:
 
 
 def reviewed_gold(results: Iterable[DocumentResult]) -> list[GoldDocument]:
-    """The reviewed documents' accepted and corrected mentions, with their final codes, as gold."""
+    """The reviewed documents' accepted and corrected mentions, with their final codes, as gold
+    (ICD-10 only: the model is tested on the language's ICD-10 pipeline, not on ICD-O-3 coded beside it)."""
     gold = []
     for result in results:
         if not is_reviewed(result):
             continue
         mentions = tuple(GoldMention(a.mention, a.code) for a in result.assignments
-                         if a.status in _GOLD_STATUSES and a.code)
+                         if a.status in _GOLD_STATUSES and a.code and a.edition is not Edition.ICDO3)
         if mentions:
             gold.append(GoldDocument(result.document, mentions, frozenset(m.code for m in mentions)))
     return gold

@@ -81,7 +81,8 @@ def audit_rows(step: ReviewStep) -> list[AuditRow]:
 
     Review functions keep the untouched assignments as the same objects, so what
     changed is what is not shared between the two results; a removed and an added
-    assignment on the same spans are one change (a new status or code).
+    assignment on the same spans and edition are one change (a new status or code): an
+    ICD-10 and an ICD-O-3 mention of the same words are two.
     """
     before_ids = {id(a) for a in step.before.assignments}
     after_ids = {id(a) for a in step.after.assignments}
@@ -89,7 +90,7 @@ def audit_rows(step: ReviewStep) -> list[AuditRow]:
     added = [a for a in step.after.assignments if id(a) not in before_ids]
     pairs: list[tuple[Assignment | None, Assignment | None]] = []
     for old in removed:
-        new = next((a for a in added if a.mention.spans == old.mention.spans), None)
+        new = next((a for a in added if a.mention.spans == old.mention.spans and a.edition is old.edition), None)
         if new is not None:
             added.remove(new)
         pairs.append((old, new))

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.core.codes import Edition
 from engine.core.errors import SessionError
 from engine.core.model import Span
 from engine.records.audit import spans_key
@@ -45,9 +46,10 @@ class Decision:
 
 
 class AuditLog:
-    """Decisions by (document key, mention spans), in the order they were made."""
+    """Decisions by (document key, mention spans, edition), in the order they were made: an ICD-10 and
+    an ICD-O-3 mention of the same words have decisions of their own."""
 
-    def __init__(self, rows: dict[tuple[str, str], list[Decision]] | None = None) -> None:
+    def __init__(self, rows: dict[tuple[str, str, str], list[Decision]] | None = None) -> None:
         self._rows = rows or {}
 
     @classmethod
@@ -55,14 +57,14 @@ class AuditLog:
         """Every decision in the session database at ``path`` (none for a database not on disk)."""
         if str(path) == ":memory:" or not path.exists():
             return cls()
-        rows: dict[tuple[str, str], list[Decision]] = {}
+        rows: dict[tuple[str, str, str], list[Decision]] = {}
         try:
             connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
             try:
-                query = f"SELECT document, spans, {', '.join(_COLUMNS)} FROM decisions ORDER BY id"
-                for document, spans, *values in connection.execute(query):
+                query = f"SELECT document, spans, edition, {', '.join(_COLUMNS)} FROM decisions ORDER BY id"
+                for document, spans, edition, *values in connection.execute(query):
                     key = os.fsdecode(document) if isinstance(document, bytes) else str(document)
-                    rows.setdefault((key, spans), []).append(Decision(*values))
+                    rows.setdefault((key, spans, edition), []).append(Decision(*values))
             finally:
                 connection.close()
         except sqlite3.Error as error:
@@ -74,6 +76,6 @@ class AuditLog:
     def __len__(self) -> int:
         return sum(map(len, self._rows.values()))
 
-    def decisions(self, key: str, spans: Sequence[Span]) -> list[Decision]:
-        """What coders decided about the mention at ``spans`` of the document ``key``, oldest first."""
-        return self._rows.get((key, spans_key(spans)), [])
+    def decisions(self, key: str, spans: Sequence[Span], edition: Edition) -> list[Decision]:
+        """What coders decided about the ``edition`` mention at ``spans`` of the document ``key``, oldest first."""
+        return self._rows.get((key, spans_key(spans), edition.value), [])

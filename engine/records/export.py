@@ -153,7 +153,7 @@ def _iter_rows(results: Iterable[DocumentResult], options: ExportOptions, audit:
                 1 for a in kept if a.code and a.status is not ReviewStatus.REJECTED)
         else:
             key = document_key(document)
-            rows = [_full_row(ids, a, audit.decisions(key, a.mention.spans)) for a in kept]
+            rows = [_full_row(ids, a, audit.decisions(key, a.mention.spans, a.edition)) for a in kept]
             summary.left_out += len(ordered) - len(kept)
         summary.rows += len(rows)
         yield from rows

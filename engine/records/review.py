@@ -15,7 +15,7 @@ from dataclasses import replace
 from itertools import accumulate
 from operator import attrgetter
 
-from engine.core.codes import canonical_code
+from engine.core.codes import Edition, canonical_code
 from engine.core.errors import ReviewError
 from engine.core.model import Assignment, DocumentResult, Mention, ReviewStatus, Span, Stage
 from engine.terms.catalog import Catalog
@@ -115,9 +115,16 @@ def add_mention(
     return DocumentResult(result.document, tuple(assignments), result.error)
 
 
-def occurrences(result: DocumentResult, term: str) -> tuple[list[int], list[tuple[int, int]]]:
+def occurrences(
+    result: DocumentResult, term: str, edition: Edition | None = None
+) -> tuple[list[int], list[tuple[int, int]]]:
     """Where ``term`` occurs: the mentions that read the same (case and accents aside), and the places
-    in the text outside every mention where its words stand in a row (missed mentions)."""
+    in the text outside every mention where its words stand in a row (missed mentions).
+
+    ``edition``: only that classification's mentions count, so an ICD-O-3 correction never
+    recodes the ICD-10 mention of the same words, and words inside an ICD-10 mention can still
+    be a missed ICD-O-3 one.
+    """
     key = term_key(term)
     if not key:
         return [], []
@@ -126,9 +133,10 @@ def occurrences(result: DocumentResult, term: str) -> tuple[list[int], list[tupl
     first = words[0]
     if first.isascii() and first not in _ascii_folded(text):
         return [], []  # folding every mention of every open document would take seconds; most lack the word
-    same = [i for i, a in enumerate(result.assignments) if term_key(a.mention.text) == key]
+    counted = [(i, a) for i, a in enumerate(result.assignments) if edition is None or a.edition is edition]
+    same = [i for i, a in counted if term_key(a.mention.text) == key]
     tokens = tokenize(text)
-    spans = sorted((s.start, s.end) for a in result.assignments for s in a.mention.spans)
+    spans = sorted((s.start, s.end) for _, a in counted for s in a.mention.spans)
     starts = [start for start, _ in spans]
     furthest = list(accumulate((end for _, end in spans), max))  # the furthest end of the spans so far
     free = []
@@ -147,7 +155,7 @@ def code_everywhere(result: DocumentResult, term: str, code: str, catalog: Catal
     Each change is the same step as the single decision, so the audit log and the site dictionary
     learn from each one."""
     code = _checked(code, catalog)
-    same, free = occurrences(result, term)
+    same, free = occurrences(result, term, catalog.edition)
     for index in same:
         assignment = result.assignments[index]
         if assignment.code != code:

@@ -72,6 +72,11 @@ class AppSettings:
         True, "When a mention has no close term in its own language, also offer codes from the other "
         "languages' terms and titles (medical words are shared: disnea, dyspnoea, Dyspnoe, δύσπνοια)."
     )
+    # Off by default: most coders code ICD-10 only, and the pass adds mentions to review.
+    code_morphology: bool = _setting(
+        False, "Tumour registries: coding a document also codes its tumour histology with ICD-O-3 morphology "
+        "(Spanish and English documents; dictionary only), shown and exported beside the ICD-10 codes."
+    )
     model: str = _setting("", "Language model for the LLM stage (installed id or .gguf path); empty: dictionary only.")
     gpu_layers: str = _setting(
         "auto", "Model layers on the GPU: 'auto' (all when llama.cpp was built with GPU support, else none) or a number."
@@ -88,12 +93,14 @@ class AppSettings:
     context_size: int = _setting(8192, "Model context in tokens (longer documents need more memory).",
                                  minimum=1024, maximum=131072)
     export_preset: str = _setting(
-        ExportPreset.FULL.value, "CSV columns: 'full' (with provenance) or 'registry'.",
+        ExportPreset.FULL.value, "CSV columns: 'full' (with provenance), 'registry' (one row per code) or "
+        "'tumour' (one row per tumour: ICD-10, ICD-O-3 topography and morphology).",
         choices=tuple(p.value for p in ExportPreset),
     )
     export_only_accepted: bool = _setting(False, "Full CSV: export only accepted and corrected codes.")
     export_registry_only_accepted: bool = _setting(
-        True, "Registry CSV: export only accepted and corrected codes (the others are counted, not written)."
+        True, "Registry and tumour CSV: export only accepted and corrected codes (the others are counted, "
+        "not written)."
     )
     export_scope: str = _setting("current", "What the export dialog exports: the current document or all.",
                                  choices=("current", "all"))
@@ -110,8 +117,10 @@ class AppSettings:
                              self.export_delimiter)
 
     def export_only_accepted_for(self, preset: ExportPreset) -> bool:
-        """Each preset remembers its own choice: a registry takes accepted codes by default."""
-        return self.export_registry_only_accepted if preset is ExportPreset.REGISTRY else self.export_only_accepted
+        """The full CSV remembers its own choice; a registry (the tumour one too) takes accepted codes by default."""
+        if preset in (ExportPreset.REGISTRY, ExportPreset.TUMOUR):
+            return self.export_registry_only_accepted
+        return self.export_only_accepted
 
     def detection_policy(self) -> DetectionPolicy:
         """How mentions are found, the same for the window and the command line."""

@@ -35,7 +35,8 @@ from engine.text.normalize import fold
 
 __all__ = ["CodeHit", "CodeSearch", "Ranking"]
 
-_CODE_PREFIX = re.compile(r"[a-z][0-9][0-9a-z]{0,5}")
+# What a typed code starts as: ICD-10 (j18, j189) or ICD-O-3 morphology (8140, 8140/3, 8010/3/h).
+_CODE_PREFIX = re.compile(r"[a-z][0-9][0-9a-z]{0,5}|[0-9]{1,4}(/[0-9]{0,2}(/h?)?)?")
 _CHUNK = 250  # titles folded per call: one call holds the GIL (about 5 ms here, 40 ms at 2,000)
 _PARTIAL_UNTIL = 20  # codes found before entries holding only some words are left unscored
 _SCAN_LIMIT = 2500  # entries found per query word (most used codes first); more means a vague query
