@@ -208,11 +208,15 @@ def test_provenance_holds_stage_evidence_model_and_the_coders_decisions_from_the
     opened.database.close()
 
 
+@pytest.fixture(scope="module")
+def german() -> DocumentResult:
+    return Pipeline.bundled("de").code(Document("brief", "Patient mit arterieller Hypertonie.", "de"))
+
+
 @pytest.mark.parametrize("preset", [ExportPreset.FULL, ExportPreset.REGISTRY])
 def test_every_row_says_the_language_its_document_was_coded_in_beside_the_edition(
-    reviewed: DocumentResult, tmp_path: Path, preset: ExportPreset
+    reviewed: DocumentResult, german: DocumentResult, tmp_path: Path, preset: ExportPreset
 ) -> None:
-    german = Pipeline.bundled("de").code(Document("brief", "Patient mit arterieller Hypertonie.", "de"))
     options = ExportOptions(preset, only_accepted=False)
     write_csv(tmp_path / "out.csv", [reviewed, german], options)
     rows = read(tmp_path / "out.csv", options)
