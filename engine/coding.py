@@ -77,6 +77,11 @@ class Coder:
     def model_loaded(self) -> str | None:
         return self._stage.linker.model.name if self._stage else None
 
+    @property
+    def stage(self) -> LLMStage | None:
+        """The loaded model, which a model test of the same file asks instead of loading it again."""
+        return self._stage
+
     def code(
         self, requests: Sequence[CodingRequest], progress: Progress, on_event: Callable[[CodingEvent], None]
     ) -> None:

@@ -378,6 +378,7 @@ class MainWindow(QMainWindow):
             backend=BackendSettings(settings.gpu_layers_value(),  # type: ignore[arg-type]
                                     settings.threads, settings.context_size),
             skip_margin=settings.llm_skip_margin,
+            loaded_stage=lambda: self.coding.coder.stage,
         )
         dialog.model_selected.connect(
             lambda model_id: self.apply_settings(self.settings.with_changes(model=model_id))

@@ -34,6 +34,7 @@ from engine.core.model import DocumentResult
 from engine.core.progress import Progress
 from engine.evaluation.model_check import ModelCheck, ModelChecks, check_model
 from engine.linking.llm.backend import BackendSettings
+from engine.linking.llm.session import LLMStage
 from engine.models import (
     CatalogModel,
     InstalledModel,
@@ -56,7 +57,8 @@ _BAR_STEPS = 1000  # QProgressBar holds an int: gigabytes of bytes would overflo
 class ModelManagerDialog(QDialog):
     """Non-modal: open it with ``show()``/``open()``; closing it cancels a running download or import.
 
-    ``loaded`` says which model the window has loaded now (an id or a path).
+    ``loaded`` says which model the window has loaded now (an id or a path), and
+    ``loaded_stage`` gives that model itself: a test of the same file asks it instead of loading a copy.
     ``catalog`` and ``endpoint`` default to the bundled catalog and the real hub.
     """
 
@@ -76,6 +78,7 @@ class ModelManagerDialog(QDialog):
         checks: ModelChecks | None = None,
         backend: BackendSettings | None = None,
         skip_margin: float = 1.01,
+        loaded_stage: Callable[[], LLMStage | None] = lambda: None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Language models")
@@ -93,6 +96,7 @@ class ModelManagerDialog(QDialog):
         self._checks = checks or ModelChecks()
         self._backend = backend or BackendSettings(n_ctx=context_size)
         self._skip_margin = skip_margin
+        self._loaded_stage = loaded_stage
         self._test_op: BackgroundOp[ModelCheck] | None = None
 
         self.catalog_table = _table(["Name", "Size", "Quantisation", "RAM needed", "Licence", "Languages",
@@ -219,10 +223,10 @@ class ModelManagerDialog(QDialog):
 
     def _test(self) -> None:
         model_id = _key(self.installed_table) or ""
-        results = self._reviewed()
+        results, loaded = self._reviewed(), self._loaded_stage()
         store, backend, margin = self._store, self._backend, self._skip_margin
         self._test_op = BackgroundOp(
-            self, lambda state: check_model(model_id, results, state, store, backend, margin),
+            self, lambda state: check_model(model_id, results, state, store, backend, margin, loaded),
             success=self._tested, failure=partial(self._test_failed, model_id),
             progress=self._test_progress, cancelled=partial(self.test_label.setText, "Test cancelled."),
         )

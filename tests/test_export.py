@@ -36,8 +36,14 @@ TEXT = ("Mujer con neumonía basal derecha. Antecedente de neumonía hace dos a�
 
 
 @pytest.fixture(scope="module")
-def reviewed() -> DocumentResult:
-    result = Pipeline.bundled("es").code(Document("caso-ñ", TEXT, "es"))
+def spanish() -> Pipeline:
+    """One pipeline for the module: each new one loads its dictionary and builds its fuzzy index again."""
+    return Pipeline.bundled("es")
+
+
+@pytest.fixture(scope="module")
+def reviewed(spanish: Pipeline) -> DocumentResult:
+    result = spanish.code(Document("caso-ñ", TEXT, "es"))
     codes = [a.code for a in result.assignments]
     assert codes.count("J18.9") >= 2 or len(set(codes)) < len(codes), codes  # one code, several mentions
     result = accept(result, 0)
@@ -144,7 +150,7 @@ def test_a_fifo_is_written_to_not_replaced(reviewed: DocumentResult, tmp_path: P
 
 
 def test_document_ids_are_stable_and_unique_across_folders_with_the_path_in_its_own_column(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spanish: Pipeline
 ) -> None:
     """Two folders each hold an "informe.txt": today's stem would give both the same id."""
     paths = []
@@ -152,8 +158,7 @@ def test_document_ids_are_stable_and_unique_across_folders_with_the_path_in_its_
         (tmp_path / folder).mkdir()
         paths.append(tmp_path / folder / "informe.txt")
         paths[-1].write_text(TEXT, encoding="utf-8")
-    pipeline = Pipeline.bundled("es")
-    results = [pipeline.code(Document("informe", TEXT, "es", str(path))) for path in paths]
+    results = [spanish.code(Document("informe", TEXT, "es", str(path))) for path in paths]
     options = ExportOptions()
     write_csv(tmp_path / "a.csv", results, options)
     rows = read(tmp_path / "a.csv", options)
@@ -161,7 +166,7 @@ def test_document_ids_are_stable_and_unique_across_folders_with_the_path_in_its_
     assert set(ids) == {str(p) for p in paths} and len(set(ids.values())) == 2
     assert all(i.startswith("informe~") for i in ids.values())
     monkeypatch.chdir(tmp_path)  # the same file named by a relative path keeps its id
-    relative = pipeline.code(Document("informe", TEXT, "es", "urgencias/informe.txt"))
+    relative = spanish.code(Document("informe", TEXT, "es", "urgencias/informe.txt"))
     assert export_id(relative.document) == ids[str(paths[0])]
     write_csv(tmp_path / "b.csv", results, ExportOptions(ExportPreset.REGISTRY, only_accepted=False))
     assert {r["document"] for r in read(tmp_path / "b.csv", options)} == set(ids.values())
@@ -203,11 +208,15 @@ def test_provenance_holds_stage_evidence_model_and_the_coders_decisions_from_the
     opened.database.close()
 
 
+@pytest.fixture(scope="module")
+def german() -> DocumentResult:
+    return Pipeline.bundled("de").code(Document("brief", "Patient mit arterieller Hypertonie.", "de"))
+
+
 @pytest.mark.parametrize("preset", [ExportPreset.FULL, ExportPreset.REGISTRY])
 def test_every_row_says_the_language_its_document_was_coded_in_beside_the_edition(
-    reviewed: DocumentResult, tmp_path: Path, preset: ExportPreset
+    reviewed: DocumentResult, german: DocumentResult, tmp_path: Path, preset: ExportPreset
 ) -> None:
-    german = Pipeline.bundled("de").code(Document("brief", "Patient mit arterieller Hypertonie.", "de"))
     options = ExportOptions(preset, only_accepted=False)
     write_csv(tmp_path / "out.csv", [reviewed, german], options)
     rows = read(tmp_path / "out.csv", options)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from functools import cache
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
-from engine.core.model import Document, ReviewStatus, Stage
+from engine.core.model import Document, DocumentResult, ReviewStatus, Stage
 from engine.linking.explain import explain
 from engine.linking.pipeline import Pipeline
 from engine.records.session import ReviewSession
@@ -24,11 +25,17 @@ pytestmark = pytest.mark.usefixtures("messages")
 TEXT = "Patientin mit Myositis und Diabetes mellitus Typ 2."
 
 
+@cache
+def coded() -> DocumentResult:
+    """The document coded once (ranking "Myositis" builds the German fuzzy index, seconds); results are frozen."""
+    return Pipeline.bundled("de").code(Document("entlass", TEXT, "de"))
+
+
 @pytest.fixture
 def window(qtbot: QtBot) -> Iterator[MainWindow]:
     created = MainWindow(ReviewSession(), AppSettings())
     qtbot.addWidget(created)
-    result = Pipeline.bundled("de").code(Document("entlass", TEXT, "de"))
+    result = coded()
     show_result(created, result)
     index = next(i for i, a in enumerate(result.assignments) if a.mention.text == "Myositis")
     created.select_mention(index)
@@ -39,7 +46,7 @@ def test_an_ambiguous_term_says_why_and_ranks_its_own_codes_before_similar_ones(
     """"Myositis" 0.40 beside similar entries: 0.40 is the term's share, theirs a similarity.
 
     (The curated German lexicon now settles "Adipositas", which this test used before.)"""
-    result = Pipeline.bundled("de").code(Document("entlass", TEXT, "de"))
+    result = coded()
     myositis = next(a for a in result.assignments if a.mention.text == "Myositis")
     explained = explain(myositis)
     assert "several codes" in explained.why and f"{myositis.score:.0%}" in explained.why

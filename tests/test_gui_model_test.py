@@ -8,9 +8,10 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from engine.evaluation.model_check import ModelChecks
+from engine.linking.llm.session import LLMStage
 from engine.models import CatalogModel, ModelStore
 from gui.model_manager import ModelManagerDialog
-from tests.test_model_check import BACKEND, reviewed_results
+from tests.test_model_check import BACKEND, kv_tokens, reviewed_results, window_stage  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.usefixtures("messages")
 TESTED = 6  # the installed table's "Last test on my reviewed documents" column
@@ -34,16 +35,18 @@ def store(tmp_path: Path, gemma_gguf: Path) -> ModelStore:
 
 
 def test_the_test_runs_in_the_background_and_is_shown_next_time(
-    qtbot: QtBot, store: ModelStore, tmp_path: Path
+    qtbot: QtBot, store: ModelStore, tmp_path: Path, window_stage: LLMStage
 ) -> None:
+    """With the window's model loaded, the test of that model asks it (no second copy of the weights)."""
     checks = ModelChecks(tmp_path / "model_checks.json")
-    dialog = _dialog(qtbot, store, checks)
+    dialog = _dialog(qtbot, store, checks, loaded_stage=lambda: window_stage)
     assert dialog.installed_table.item(0, TESTED).text() == "not tested"
     dialog.test_button.click()
     assert not dialog.test_button.isEnabled() and dialog.cancel_button.isEnabled()
     qtbot.waitUntil(lambda: "reviewed documents:" in dialog.test_label.text(), timeout=300_000)
     check = checks.get("gemma")
     assert check is not None and check.documents == 2 and check.asked > 0
+    assert kv_tokens(window_stage) > 0 and window_stage.worker.backend.loaded  # the window's model answered
     assert dialog.test_label.text() == f"gemma: {check.summary()}."
     qtbot.waitUntil(lambda: dialog.test_button.isEnabled())
     assert dialog.installed_table.item(0, TESTED).text() == check.summary()

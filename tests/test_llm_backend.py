@@ -254,7 +254,7 @@ def test_worker_shutdown_unloads_and_refuses_more_work(gemma_gguf: Path) -> None
     worker.shutdown()
     worker.shutdown()
     assert not worker.backend.loaded
-    with pytest.raises(RuntimeError):
+    with pytest.raises(BackendError, match="unloaded while it was in use"):
         worker.submit(print)
 
 

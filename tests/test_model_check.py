@@ -1,7 +1,14 @@
-"""Testing a model on the coder's reviewed documents: real gemma GGUF, real pipeline, real review actions."""
+"""Testing a model on the coder's reviewed documents: real gemma GGUF, real pipeline, real review actions.
+
+The reviewed documents are coded once per process with one pipeline (its fuzzy index takes seconds
+to build), and the window's loaded model is one module-scoped stage, as the window holds one.
+"""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -11,7 +18,9 @@ from engine.core.model import Document, DocumentResult, Mention
 from engine.core.progress import CancelToken, Cancelled
 from engine.evaluation.model_check import ModelCheck, ModelChecks, check_model, reviewed_gold
 from engine.linking.llm.backend import BackendSettings
+from engine.linking.llm.session import LLMStage, open_llm_stage
 from engine.linking.pipeline import Pipeline
+from engine.models import ModelStore
 from engine.records.review import accept, change_code, reject
 
 TEXTS = (
@@ -23,19 +32,54 @@ PHRASES = (("neumonía basal derecha", "dolor torácico atípico", "Hipertensió
 BACKEND = BackendSettings(n_threads=1, n_ctx=4096)
 
 
+@cache
+def _pipeline() -> Pipeline:
+    return Pipeline.bundled("es")
+
+
 def _coded(index: int) -> DocumentResult:
     text = TEXTS[index]
     mentions = [Mention.from_spans(text, [(text.index(p), text.index(p) + len(p))]) for p in PHRASES[index]]
-    return Pipeline.bundled("es").code(Document(f"d{index}", text, "es"), mentions)
+    return _pipeline().code(Document(f"d{index}", text, "es"), mentions)
+
+
+@cache
+def _reviewed() -> tuple[DocumentResult, ...]:
+    catalog = _pipeline().catalog
+    first = change_code(accept(accept(_coded(0), 1), 2), 0, "J18.1", catalog)
+    second = reject(accept(accept(_coded(1), 0), 2), 1)
+    unfinished = accept(_coded(0), 0)
+    return first, second, unfinished
 
 
 def reviewed_results() -> list[DocumentResult]:
     """Two documents reviewed to the end (one correction, one rejection), one left half-reviewed."""
-    catalog = Pipeline.bundled("es").catalog
-    first = change_code(accept(accept(_coded(0), 1), 2), 0, "J18.1", catalog)
-    second = reject(accept(accept(_coded(1), 0), 2), 1)
-    unfinished = accept(_coded(0), 0)
-    return [first, second, unfinished]
+    return list(_reviewed())  # frozen results: coded once, shared by every test
+
+
+@pytest.fixture(scope="module")
+def window_stage(gemma_gguf: Path) -> Iterator[LLMStage]:
+    """The model the window holds (loaded as ``engine.coding.Coder`` loads it)."""
+    stage = open_llm_stage(str(gemma_gguf), "es", _pipeline().catalog, BACKEND,
+                           ModelStore(gemma_gguf.parent / "no-models", bundled_dir=gemma_gguf.parent / "none"))
+    yield stage
+    stage.close()
+
+
+def kv_tokens(stage: LLMStage) -> int:
+    """Tokens in the stage's KV cache, read on its worker thread: > 0 once the stage's model answered."""
+    return stage.worker.submit(lambda: stage.worker.backend._llm.n_tokens).result()  # type: ignore[union-attr]
+
+
+@pytest.fixture(scope="module")
+def own_check(gemma_gguf: Path, tmp_path_factory: pytest.TempPathFactory, window_stage: LLMStage) -> ModelCheck:
+    """A test of another file (a copy of the window's model): it loads its own, and frees it."""
+    folder = tmp_path_factory.mktemp("another-model")
+    other = shutil.copyfile(gemma_gguf, folder / "other.gguf")
+    store = ModelStore(folder / "models", bundled_dir=folder / "none")
+    check = check_model(str(other), reviewed_results(), store=store, backend=BACKEND, loaded=window_stage)
+    assert kv_tokens(window_stage) == 0 and window_stage.worker.backend.loaded  # the window's model untouched
+    return check
 
 
 def test_reviewed_decisions_are_the_gold() -> None:
@@ -46,12 +90,11 @@ def test_reviewed_decisions_are_the_gold() -> None:
     assert len(gold[1].mentions) == 2  # the rejected mention has no code to measure
 
 
-def test_check_model_compares_it_with_the_fuzzy_ranking(gemma_gguf: Path, user_dirs: Path) -> None:
-    results = reviewed_results()
-    check = check_model(str(gemma_gguf), results, backend=BACKEND)
-    open_mentions = sum(not a.settled for g in reviewed_gold(results)
-                        for a in Pipeline.bundled("es").code(g.document, [m.mention for m in g.mentions]).assignments)
-    assert check.model == str(gemma_gguf) and check.documents == 2
+def test_check_model_compares_it_with_the_fuzzy_ranking(own_check: ModelCheck, user_dirs: Path) -> None:
+    check = own_check
+    open_mentions = sum(not a.settled for g in reviewed_gold(reviewed_results())
+                        for a in _pipeline().code(g.document, [m.mention for m in g.mentions]).assignments)
+    assert check.model.endswith("other.gguf") and check.documents == 2
     assert check.asked == open_mentions > 0
     assert check.model_right <= check.asked and check.fuzzy_right <= check.either_right <= check.asked
     assert check.seconds_per_document > 0
@@ -62,13 +105,37 @@ def test_check_model_compares_it_with_the_fuzzy_ranking(gemma_gguf: Path, user_d
     assert ModelChecks(user_dirs / "checks.json").get(check.model) == check
 
 
-def test_check_model_says_what_is_missing_and_obeys_cancel(gemma_gguf: Path, user_dirs: Path) -> None:
+def test_a_test_of_the_loaded_file_asks_the_loaded_model(
+    gemma_gguf: Path, tmp_path: Path, window_stage: LLMStage, own_check: ModelCheck
+) -> None:
+    """Issue 16: no second copy of the weights; the window's model answers, on its own worker thread,
+    exactly as a copy would, and stays loaded (with its own linker's settings) for the window."""
+    store = ModelStore(tmp_path / "models", bundled_dir=tmp_path / "none")
+    store.import_file(gemma_gguf, copy=False, model_id="gemma")  # the id names the loaded file
+    assert window_stage.serves("gemma", store) and window_stage.serves(str(gemma_gguf), store)
+    assert not window_stage.serves(own_check.model, store) and not window_stage.serves("missing", store)
+    margin = window_stage.linker.skip_margin
+    check = check_model("gemma", reviewed_results(), store=store, backend=BACKEND, skip_margin=0.5,
+                        loaded=window_stage)
+    assert kv_tokens(window_stage) > 0  # the window's model read the prompts
+    assert window_stage.worker.backend.loaded and window_stage.linker.skip_margin == margin
+    assert check.model == "gemma"
+    same = ("documents", "asked", "model_right", "fuzzy_right", "either_right")
+    assert [getattr(check, f) for f in same] == [getattr(own_check, f) for f in same]
+
+
+def test_check_model_says_what_is_missing_and_obeys_cancel(
+    gemma_gguf: Path, user_dirs: Path, window_stage: LLMStage
+) -> None:
     with pytest.raises(ReviewError, match="no reviewed document"):
         check_model(str(gemma_gguf), [reviewed_results()[2]], backend=BACKEND)
     token = CancelToken()
     token.cancel()
     with pytest.raises(Cancelled):
         check_model(str(gemma_gguf), reviewed_results(), token, backend=BACKEND)
+    with pytest.raises(Cancelled):  # asking the window's model: it stays loaded for the window
+        check_model(str(gemma_gguf), reviewed_results(), token, backend=BACKEND, loaded=window_stage)
+    assert window_stage.worker.backend.loaded
 
 
 def test_a_damaged_results_file_starts_afresh(tmp_path: Path) -> None:

@@ -26,8 +26,14 @@ TEXT = "Paciente con hipertensión arterial y diabetes mellitus tipo 2. Refiere 
 
 
 @pytest.fixture(scope="module")
-def coded() -> DocumentResult:
-    return Pipeline.bundled("es").code(Document("d1", TEXT, "es"))
+def spanish() -> Pipeline:
+    """One pipeline for the module: each new one loads its dictionary and builds its fuzzy index again."""
+    return Pipeline.bundled("es")
+
+
+@pytest.fixture(scope="module")
+def coded(spanish: Pipeline) -> DocumentResult:
+    return spanish.code(Document("d1", TEXT, "es"))
 
 
 @pytest.fixture(scope="module")
@@ -101,9 +107,11 @@ def test_delete_and_bad_indexes(coded: DocumentResult) -> None:
         accept(coded, len(coded.assignments))
 
 
-def test_a_document_without_mentions_is_reviewed_only_once_the_coder_confirms_it(coded: DocumentResult) -> None:
+def test_a_document_without_mentions_is_reviewed_only_once_the_coder_confirms_it(
+    coded: DocumentResult, spanish: Pipeline
+) -> None:
     text = "Varón de 71 años. PSA 22 ng/ml. Control en seis meses."
-    nothing = Pipeline.bundled("es").code(Document("d2", text, "es"))
+    nothing = spanish.code(Document("d2", text, "es"))
     assert nothing.assignments == () and needs_confirmation(nothing) and not is_reviewed(nothing)
     confirmed = confirm_no_mentions(nothing)
     assert is_reviewed(confirmed) and not needs_confirmation(confirmed)
@@ -113,9 +121,11 @@ def test_a_document_without_mentions_is_reviewed_only_once_the_coder_confirms_it
         confirm_no_mentions(coded)
 
 
-def test_a_code_for_every_occurrence_corrects_same_mentions_and_adds_missed_places(catalog: Catalog) -> None:
+def test_a_code_for_every_occurrence_corrects_same_mentions_and_adds_missed_places(
+    catalog: Catalog, spanish: Pipeline
+) -> None:
     text = "Neumonía en la base derecha. Antecedente de neumonia hace un año. Sin neumonías previas."
-    result = Pipeline.bundled("es").code(Document("d3", text, "es"))
+    result = spanish.code(Document("d3", text, "es"))
     same, free = occurrences(result, "neumonía")
     places = [(0, 8), (text.index("neumonia"), text.index("neumonia") + 8)]
     spans = [(result.assignments[i].mention.start, result.assignments[i].mention.end) for i in same]

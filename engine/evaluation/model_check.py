@@ -33,7 +33,7 @@ from engine.core.progress import Progress
 from engine.evaluation.metrics import ModelVersusFuzzy, evaluate
 from engine.linking.llm.backend import BackendSettings
 from engine.linking.llm.linker import LLMLinker
-from engine.linking.llm.session import open_llm_stage
+from engine.linking.llm.session import LLMStage, open_llm_stage
 from engine.linking.pipeline import Pipeline
 from engine.models.store import ModelStore
 from engine.records.review import is_reviewed
@@ -94,11 +94,15 @@ def check_model(
     store: ModelStore | None = None,
     backend: BackendSettings | None = None,
     skip_margin: float = 1.01,
+    loaded: LLMStage | None = None,
 ) -> ModelCheck:
     """Code the reviewed documents again with ``model`` and compare it with the fuzzy ranking.
 
-    Raises ``ReviewError`` when no reviewed document has an accepted or
-    corrected mention, and ``Cancelled`` as soon as ``progress`` says so.
+    ``loaded`` is the model the window holds: when it is ``model``'s very file the test asks
+    it, on its one worker thread, rather than hold a second copy of the weights in memory;
+    otherwise the test loads its own and frees it at the end.  Raises ``ReviewError`` when
+    no reviewed document has an accepted or corrected mention, and ``Cancelled`` as soon as
+    ``progress`` says so.
     """
     corpus = reviewed_gold(results)
     if not corpus:
@@ -109,21 +113,19 @@ def check_model(
         by_language[gold.document.language].append(gold)
     versus = ModelVersusFuzzy()
     started = time.perf_counter()
-    stage = None
+    shared = loaded if loaded is not None and loaded.serves(model, store) else None
+    stage = shared
     try:
         for language, documents in by_language.items():
             pipeline = Pipeline.bundled(language)
             if stage is None:
                 stage = open_llm_stage(model, language, pipeline.catalog, backend, store, cancel=progress)
-                stage.linker.skip_margin = skip_margin
-                linker = stage.linker
-            else:
-                linker = LLMLinker(stage.linker.generate, pipeline.catalog, language, stage.linker.model,
-                                   skip_margin=skip_margin)
-            pipeline.llm = linker
+            # A linker of its own: the window's keeps its settings (skip margin, language).
+            pipeline.llm = LLMLinker(stage.linker.generate, pipeline.catalog, language, stage.linker.model,
+                                     skip_margin=skip_margin)
             evaluate(pipeline, documents, "gold", progress, versus.add)
     finally:
-        if stage is not None:
+        if stage is not None and stage is not shared:
             stage.close()
     return ModelCheck(
         model=model, measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),

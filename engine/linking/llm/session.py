@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as WaitTimeout
@@ -19,7 +20,7 @@ from engine.models.memory import check_fits, estimate_memory
 from engine.models.store import ModelStore
 from engine.terms.catalog import Catalog
 
-__all__ = ["LLMStage", "open_llm_stage"]
+__all__ = ["LLMStage", "model_file", "open_llm_stage"]
 
 DEFAULT_CONTEXT = 8192  # a long discharge summary, its candidates and the example fit
 _CANCEL_POLL_S = 0.05
@@ -31,9 +32,31 @@ class LLMStage:
 
     worker: LLMWorker
     linker: LLMLinker
+    path: Path  # the file loaded: a model test of the same file reuses this stage rather than load it twice
+
+    def serves(self, model: str, store: ModelStore | None = None) -> bool:
+        """Whether ``model`` (an installed model's id, or a path) is the very file this stage has loaded."""
+        try:
+            return os.path.samefile(model_file(model, store)[0], self.path)
+        except (ModelFileError, OSError):
+            return False
 
     def close(self) -> None:
         self.worker.shutdown()
+
+
+def model_file(model: str, store: ModelStore | None = None) -> tuple[Path, str, str]:
+    """``model``'s file, its SHA-256 where the store knows it (else ""), and the name it is known by."""
+    installed = (store or ModelStore()).get(model)
+    if installed is not None:
+        return installed.file, installed.sha256, installed.id
+    path = Path(model).expanduser()
+    if not path.is_file():
+        raise ModelFileError(
+            f"no installed model or file named {model!r}",
+            hint="See 'icdlinker models list', or give the path of a .gguf file.",
+        )
+    return path, "", path.name
 
 
 def open_llm_stage(
@@ -50,17 +73,7 @@ def open_llm_stage(
     The file is validated and its memory need checked before llama.cpp sees it.
     ``cancel`` raises ``Cancelled`` within ``_CANCEL_POLL_S`` in every phase of the load.
     """
-    installed = (store or ModelStore()).get(model)
-    if installed is not None:
-        path, sha256, name = installed.file, installed.sha256, installed.id
-    else:
-        path = Path(model).expanduser()
-        if not path.is_file():
-            raise ModelFileError(
-                f"no installed model or file named {model!r}",
-                hint="See 'icdlinker models list', or give the path of a .gguf file.",
-            )
-        sha256, name = "", path.name
+    path, sha256, name = model_file(model, store)
     info = read_gguf_info(path)
     settings = settings or BackendSettings(n_ctx=DEFAULT_CONTEXT)
     settings = replace(settings, n_ctx=min(settings.n_ctx, info.context_length))
@@ -86,7 +99,7 @@ def open_llm_stage(
     ) -> Generation:
         return worker.generate_json(messages, schema, max_tokens, cancel, on_text=on_text, on_prompt=on_prompt).result()
 
-    return LLMStage(worker, LLMLinker(generate, catalog, language, ModelIdentity(name, sha256)))
+    return LLMStage(worker, LLMLinker(generate, catalog, language, ModelIdentity(name, sha256)), path)
 
 
 def _wait(load: Future[None], cancel: Progress | None) -> None:

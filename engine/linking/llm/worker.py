@@ -8,6 +8,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
+from engine.core.errors import BackendError
 from engine.core.progress import Progress
 from engine.linking.llm.backend import BackendSettings, Generation, LlamaBackend, OnLoad, OnPrompt
 
@@ -34,8 +35,16 @@ class LLMWorker:
         return self._backend
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        """Queue ``fn(*args)`` behind every earlier call; it runs on the worker thread."""
-        return self._executor.submit(fn, *args, **kwargs)
+        """Queue ``fn(*args)`` behind every earlier call; it runs on the worker thread.
+
+        Raises ``BackendError`` once shut down: a model test sharing the window's model sees the
+        window unload it (another model selected) as a clear error, not a RuntimeError.
+        """
+        try:
+            return self._executor.submit(fn, *args, **kwargs)
+        except RuntimeError as error:
+            raise BackendError("The language model was unloaded while it was in use.",
+                               hint="Run it again: the model is loaded afresh.") from error
 
     def load(
         self,
