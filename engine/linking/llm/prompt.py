@@ -42,7 +42,7 @@ __all__ = ["NONE", "PROMPT_VERSION", "PromptItem", "PromptTemplate", "build_mess
 # ICD-O-3 morphology with its own instructions and example (the text is fixed by version, language, edition)
 PROMPT_VERSION = "icdlinker-prompt-3"
 NONE = "none"
-_TITLE_WORDS = 12
+_TITLE_WORDS = 10  # with WINDOW_WORDS 10: 600 evaluated prompt tokens per CodiEsp dev document 1–20 (benchmarks/llm_tokens.py)
 
 
 @dataclass(frozen=True, slots=True)
