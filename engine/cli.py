@@ -21,7 +21,7 @@ from typing import TextIO
 from tqdm import tqdm
 
 from engine.core.codes import Edition
-from engine.core.errors import EngineError, MorphologyWarning
+from engine.core.errors import EngineError
 from engine.core.model import DocumentResult, Mention, Span
 from engine.evaluation.learning import format_curve, learning_curve
 from engine.evaluation.margin import MarginTally
@@ -29,6 +29,7 @@ from engine.evaluation.metrics import CandidateRecall, CodingMAP, ModelVersusFuz
 from engine.linking.languages import LanguagePipelines
 from engine.linking.llm.linker import LLMLinker, LLMStats
 from engine.linking.llm.session import LLMStage, open_llm_stage
+from engine.linking.morphology import no_morphology_note
 from engine.linking.pipeline import LinkTask, Pipeline
 from engine.models import commands as models_commands
 from engine.records import site_commands
@@ -42,7 +43,7 @@ from engine.records.export import (
     write_csv,
     write_text,
 )
-from engine.terms.dictionary import EDITION_DICTIONARIES, LANGUAGES
+from engine.terms.dictionary import LANGUAGES
 from engine.text.annotations import GoldDocument, load_gold
 from engine.text.input_files import find_input_files
 
@@ -294,23 +295,19 @@ def _with_morphology(args: argparse.Namespace, results: list[DocumentResult]) ->
     """
     morphology_args = argparse.Namespace(**{**vars(args), "edition": Edition.ICDO3.value, "model": None})
     given = args.marked or args.mentions_from is not None
-    languages = EDITION_DICTIONARIES[Edition.ICDO3]
-    read = [r for r in results if not r.error and r.document.language in languages]
+    read = [r for r in results if not r.error and no_morphology_note(r.document) is None]
     tasks = [LinkTask(r.document, tuple(a.mention for a in r.assignments) if given else None) for r in read]
     with _pipelines(morphology_args) as pipelines:  # each document in the language its ICD-10 run used
         morphology = dict(zip(map(id, read), pipelines.run(tasks)))
     return [
         DocumentResult(r.document, r.assignments + icdo.assignments, icdo.error)
-        if (icdo := morphology.get(id(r))) is not None else r if r.error else _without_morphology(r, languages)
+        if (icdo := morphology.get(id(r))) is not None else r if r.error else _without_morphology(r)
         for r in results
     ]
 
 
-def _without_morphology(result: DocumentResult, languages: Sequence[str]) -> DocumentResult:
-    name = result.document.source or result.document.id
-    note = str(MorphologyWarning(
-        f"{name}: no ICD-O-3 morphology dictionary for language {result.document.language!r} "
-        f"(only {', '.join(languages)}): exported with ICD-10 codes only"))
+def _without_morphology(result: DocumentResult) -> DocumentResult:
+    note = no_morphology_note(result.document) or ""
     print(f"icdlinker: {note}", file=sys.stderr)
     return replace(result, document=replace(result.document, warnings=(*result.document.warnings, note)))
 

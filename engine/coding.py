@@ -23,10 +23,10 @@ from engine.core.progress import Cancelled, Progress
 from engine.linking.llm.backend import BackendSettings
 from engine.linking.llm.linker import LinkProgress, LLMLinker
 from engine.linking.llm.session import LLMStage, open_llm_stage
+from engine.linking.morphology import no_morphology_note
 from engine.linking.pipeline import Pipeline, failed_result
 from engine.records.settings import AppSettings
 from engine.records.site_store import SiteDictionaries
-from engine.terms.dictionary import EDITION_DICTIONARIES
 from engine.text.language import detect_language
 from engine.text.readers import document_id, read_document
 
@@ -121,6 +121,8 @@ class Coder:
     ) -> DocumentResult:
         document = self._read(request)
         pipeline = self._pipeline(document.language, request.edition)
+        if self._wants_morphology(pipeline.catalog.edition) and (note := no_morphology_note(document)):
+            document = replace(document, warnings=(*document.warnings, note))
         morphology = self._morphology(document, pipeline.catalog.edition, progress)
         pipeline.llm = self._linker(pipeline, progress, done, total) if self.settings.model else None
 
@@ -139,12 +141,14 @@ class Coder:
 
     def _morphology(self, document: Document, edition: Edition, progress: Progress) -> tuple[Assignment, ...]:
         """The ICD-O-3 morphology pass, where the setting asks for it and the language has a dictionary."""
-        if (not self.settings.code_morphology or edition is Edition.ICDO3
-                or document.language not in EDITION_DICTIONARIES[Edition.ICDO3]):
+        if not self._wants_morphology(edition) or no_morphology_note(document):
             return ()
         pipeline = self._pipeline(document.language, Edition.ICDO3)
         pipeline.llm = None  # the model links ICD-10 mentions; morphology is the dictionary's, as in the CLI
         return pipeline.code(document, None, progress).assignments
+
+    def _wants_morphology(self, edition: Edition) -> bool:
+        return self.settings.code_morphology and edition is not Edition.ICDO3
 
     def _read(self, request: CodingRequest) -> Document:
         default = request.language or self.settings.default_language

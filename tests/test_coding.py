@@ -47,6 +47,23 @@ def test_a_mixed_batch_codes_each_document_in_its_language(tmp_path: Path) -> No
     assert {a.edition for a in finals["fixed"].assignments} == {Edition.WHO}
 
 
+def test_with_morphology_on_a_language_without_icdo3_is_coded_in_icd10_and_told_so() -> None:
+    texts = {
+        "de": "Diagnose: Bronchialkarzinom rechts. Der Patient wurde stationär aufgenommen und behandelt.",
+        "es": "El paciente ingresó por un adenocarcinoma de pulmón derecho y recibió quimioterapia.",
+    }
+    requests = [CodingRequest(lang, Document(lang, text, lang), lang) for lang, text in texts.items()]
+    events: list[CodingEvent] = []
+    Coder(AppSettings(code_morphology=True)).code(requests, CancelToken(), events.append)
+    finals = {e.key: e.result for e in events if e.final}
+    german, spanish = finals["de"], finals["es"]
+    assert german.error is None and german.assignments
+    assert Edition.ICDO3 not in {a.edition for a in german.assignments}
+    assert [w for w in german.document.warnings if "[ICD-W103]" in w and "'de'" in w]
+    assert Edition.ICDO3 in {a.edition for a in spanish.assignments}
+    assert not [w for w in spanish.document.warnings if "ICD-W103" in w]
+
+
 def test_cancel_stops_between_documents_and_keeps_what_was_coded() -> None:
     class CancelAfterFirst(CancelToken):
         def update(self, done: int, total: int, message: str) -> None:

@@ -17,12 +17,26 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import cached_property
 
-from engine.core.codes import is_morphology
+from engine.core.codes import Edition, is_morphology
+from engine.core.errors import MorphologyWarning
+from engine.core.model import Document
 from engine.terms.catalog import Catalog
-from engine.terms.dictionary import LinkingRule, TermDictionary
+from engine.terms.dictionary import EDITION_DICTIONARIES, LinkingRule, TermDictionary
 from engine.text.normalize import fold, term_key
 
-__all__ = ["Composed", "MorphologyComposer", "graded_end", "spread_joins", "staging_spans"]
+__all__ = ["Composed", "MorphologyComposer", "graded_end", "no_morphology_note", "spread_joins", "staging_spans"]
+
+
+def no_morphology_note(document: Document) -> str | None:
+    """The ICD-W103 line for a document whose language has no ICD-O-3 dictionary (None if it has one):
+    the tumour passes of the CLI and the window code its ICD-10 and say so instead of failing."""
+    languages = EDITION_DICTIONARIES[Edition.ICDO3]
+    if document.language in languages:
+        return None
+    name = document.source or document.id
+    return str(MorphologyWarning(
+        f"{name}: no ICD-O-3 morphology dictionary for language {document.language!r} "
+        f"(only {', '.join(languages)}): coded with ICD-10 only"))
 
 # Folded words that make a neoplasm metastatic (behaviour /6) in clinical Spanish and English.
 _METASTATIC = frozenset(
