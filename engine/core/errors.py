@@ -191,4 +191,4 @@ class MorphologyWarning(DocumentWarning):
     """Not raised: a document of a language with no ICD-O-3 dictionary got its ICD-10 codes only."""
 
     code = "ICD-W103"
-    hint = "Code its morphology by hand in the window (File → Settings: also code ICD-O-3 morphology)."
+    hint = "Add its morphology by hand in the window: select the words, then Shift+M (add ICD-O-3 morphology)."
