@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 
 from engine.core.model import Assignment, Document, Mention, Span
@@ -46,14 +47,24 @@ def detect_mentions(
 
 
 def with_spans(document: Document, mentions: list[Mention], spans: list[tuple[int, int]]) -> list[Mention]:
-    """``mentions`` and a rule's ``spans`` together, longest first: a span takes the mentions inside it
-    and gives way to any other it overlaps (``mentions`` do not overlap each other)."""
-    kept = list(mentions)
+    """``mentions`` and a rule's ``spans`` (a regex's matches: they do not overlap each other) together:
+    a span takes the mentions inside it and gives way to any mention it only partly overlaps.
+
+    One binary search per span, so a document with tens of thousands of stages and mentions takes
+    milliseconds, not minutes."""
+    ordered = sorted(mentions, key=lambda m: (m.start, -m.end))
+    starts = [m.start for m in ordered]
+    reach = max((m.end - m.start for m in ordered), default=0)  # no mention starts further left and overlaps
+    taken: set[int] = set()
+    added = []
     for start, end in spans:
-        inside = [m for m in kept if start <= m.start and m.end <= end]
-        if any(m.start < end and start < m.end for m in kept if m not in inside):
+        low, high = bisect_left(starts, start - reach), bisect_left(starts, end)
+        overlapping = [n for n in range(low, high) if ordered[n].end > start]
+        if any(ordered[n].start < start or ordered[n].end > end for n in overlapping):
             continue
-        kept = [m for m in kept if m not in inside] + [_mention(document, start, end)]
+        taken.update(overlapping)
+        added.append(_mention(document, start, end))
+    kept = [m for n, m in enumerate(ordered) if n not in taken] + added
     return sorted(kept, key=lambda m: (m.start, -m.end))
 
 
