@@ -75,6 +75,7 @@ def test_a_mention_without_a_known_histology_takes_its_head_words_code(pipeline:
         composed = composer.compose(text)
         assert composed is not None and composed.code == "8000/6" and not composed.modified
     assert composer.compose("hallazgo a nivel del seno esfenoidal") is None  # no head word that settles
+    assert composer.compose("lesión cutánea benigna") is None  # said benign: no metastatic guess
 
 
 def test_a_graded_tumour_is_malignant(pipeline: Pipeline) -> None:

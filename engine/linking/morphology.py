@@ -96,11 +96,12 @@ def graded_end(text: str, end: int, stop: int) -> int:
 
 
 _JOINERS = frozenset({"de", "por", "de un", "de una", "de la", "del"})
+_BENIGN = frozenset({"benigno", "benigna", "benignos", "benignas", "benign"})
 
 
 def spread_joins(left: str, gap: str, right: str) -> bool:
     """Whether two neighbouring mentions are one, as CANTEMIST marks a spread of a named tumour:
-    "metástasis de feocromocitoma", "feocromocitoma con metástasis" (8700/6)."""
+    "metástasis de feocromocitoma" (8700/6)."""
     return term_key(gap) in _JOINERS and any(word in _METASTATIC for word in term_key(left).split(" "))
 
 
@@ -129,7 +130,8 @@ class MorphologyComposer:
         if head is None:
             if metastatic or _STAGE.fullmatch(text.strip()):
                 return Composed(_GENERIC_METASTATIC, "metastatic words" if metastatic else "TNM stage", 0.5, False)
-            headed = self._headed.get(words[0]) if len(words) > 1 else None
+            # A head word's code is a guess from its neighbours' terms: not where the text says benign.
+            headed = self._headed.get(words[0]) if len(words) > 1 and _BENIGN.isdisjoint(words) else None
             return Composed(headed[0], f"{words[0]} ...", headed[1], False) if headed else None
         term, code, share = head
         histology, behaviour = code[:4], code[5]
