@@ -20,6 +20,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from engine.coding import with_morphology
 from engine.core.codes import Edition
 from engine.core.errors import EngineError
 from engine.core.model import DocumentResult, Mention, Span
@@ -290,8 +291,8 @@ def _with_morphology(args: argparse.Namespace, results: list[DocumentResult]) ->
 
     The morphology pass codes the documents as the ICD-10 pass read them (markup removed), with the
     same given mentions: a file is read once, and a document that could not be read is not tried again.
-    A document in a language with no ICD-O-3 dictionary keeps its ICD-10 codes, with a warning, and
-    its tumours are exported with the morphology marked missing: the batch goes on.
+    A document in a language with no ICD-O-3 dictionary, or whose morphology pass failed, keeps its
+    ICD-10 codes, with a warning, and its tumours are exported with the morphology marked missing.
     """
     morphology_args = argparse.Namespace(**{**vars(args), "edition": Edition.ICDO3.value, "model": None})
     given = args.marked or args.mentions_from is not None
@@ -299,17 +300,18 @@ def _with_morphology(args: argparse.Namespace, results: list[DocumentResult]) ->
     tasks = [LinkTask(r.document, tuple(a.mention for a in r.assignments) if given else None) for r in read]
     with _pipelines(morphology_args) as pipelines:  # each document in the language its ICD-10 run used
         morphology = dict(zip(map(id, read), pipelines.run(tasks)))
-    return [
-        DocumentResult(r.document, r.assignments + icdo.assignments, icdo.error)
-        if (icdo := morphology.get(id(r))) is not None else r if r.error else _without_morphology(r)
-        for r in results
-    ]
-
-
-def _without_morphology(result: DocumentResult) -> DocumentResult:
-    note = no_morphology_note(result.document) or ""
-    print(f"icdlinker: {note}", file=sys.stderr)
-    return replace(result, document=replace(result.document, warnings=(*result.document.warnings, note)))
+    joined = []
+    for r in results:
+        icdo = morphology.get(id(r))
+        if icdo is not None and not icdo.error:
+            joined.append(with_morphology(r, icdo.assignments))
+        elif r.error:
+            joined.append(r)
+        else:  # no ICD-O-3 dictionary for its language, or the pass failed: its ICD-10 codes stay
+            note = no_morphology_note(r.document) or f"ICD-O-3 morphology not coded: {icdo.error if icdo else ''}"
+            print(f"icdlinker: {note}", file=sys.stderr)
+            joined.append(replace(r, document=replace(r.document, warnings=(*r.document.warnings, note))))
+    return joined
 
 
 def _missing(path: Path) -> bool:

@@ -121,9 +121,7 @@ class Coder:
     ) -> DocumentResult:
         document = self._read(request)
         pipeline = self._pipeline(document.language, request.edition)
-        if self._wants_morphology(pipeline.catalog.edition) and (note := no_morphology_note(document)):
-            document = replace(document, warnings=(*document.warnings, note))
-        morphology = self._morphology(document, pipeline.catalog.edition, progress)
+        document, morphology = self._morphology(document, pipeline.catalog.edition, progress)
         pipeline.llm = self._linker(pipeline, progress, done, total) if self.settings.model else None
 
         def partial(result: DocumentResult, link: LinkProgress | None) -> None:
@@ -135,20 +133,28 @@ class Coder:
                 progress.update(
                     done, total, f"{name} · model {link.decided}/{link.open} mentions · {link.completion_tokens} tokens"
                 )
-            on_event(CodingEvent(request.key, _joined(result, morphology), final=False, llm=link))
+            on_event(CodingEvent(request.key, with_morphology(result, morphology), final=False, llm=link))
 
-        return _joined(pipeline.code(document, None, progress, partial), morphology)
+        return with_morphology(pipeline.code(document, None, progress, partial), morphology)
 
-    def _morphology(self, document: Document, edition: Edition, progress: Progress) -> tuple[Assignment, ...]:
-        """The ICD-O-3 morphology pass, where the setting asks for it and the language has a dictionary."""
-        if not self._wants_morphology(edition) or no_morphology_note(document):
-            return ()
-        pipeline = self._pipeline(document.language, Edition.ICDO3)
-        pipeline.llm = None  # the model links ICD-10 mentions; morphology is the dictionary's, as in the CLI
-        return pipeline.code(document, None, progress).assignments
-
-    def _wants_morphology(self, edition: Edition) -> bool:
-        return self.settings.code_morphology and edition is not Edition.ICDO3
+    def _morphology(
+        self, document: Document, edition: Edition, progress: Progress
+    ) -> tuple[Document, tuple[Assignment, ...]]:
+        """The ICD-O-3 morphology pass, where the setting asks for it.  Where it cannot run (no
+        dictionary for the language) or fails, the document keeps its ICD-10 coding and says why."""
+        if not self.settings.code_morphology or edition is Edition.ICDO3:
+            return document, ()
+        note = no_morphology_note(document)
+        if note is None:
+            try:
+                pipeline = self._pipeline(document.language, Edition.ICDO3)
+                pipeline.llm = None  # the model links ICD-10 mentions; morphology is the dictionary's, as in the CLI
+                return document, pipeline.code(document, None, progress).assignments
+            except Cancelled:
+                raise
+            except Exception as error:  # the ICD-10 codes are not lost with it
+                note = f"ICD-O-3 morphology not coded: {failed_result(document, error).error}"
+        return replace(document, warnings=(*document.warnings, note)), ()
 
     def _read(self, request: CodingRequest) -> Document:
         default = request.language or self.settings.default_language
@@ -205,8 +211,9 @@ class Coder:
         return self._linkers[key]
 
 
-def _joined(result: DocumentResult, morphology: tuple[Assignment, ...]) -> DocumentResult:
-    """ICD-10 and ICD-O-3 assignments in one result, by where their mentions start (ICD-10 first on a tie)."""
+def with_morphology(result: DocumentResult, morphology: tuple[Assignment, ...]) -> DocumentResult:
+    """ICD-10 and ICD-O-3 assignments in one result, by where their mentions start (ICD-10 first on a
+    tie): the window and the CLI's tumour preset list them in the same order."""
     if not morphology or result.error:
         return result
     return replace(result, assignments=tuple(merge(result.assignments, morphology, key=attrgetter("mention.start"))))

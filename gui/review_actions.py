@@ -133,7 +133,7 @@ class ReviewActions:
             action("&Reject", self.reject, "R"),
             action("&Change code…", self.change_code, "C"),
         ]
-        add = action("Add &mention from selection…", self.add_mention, "M")
+        add = action("Add &mention from selection…", lambda: self.add_mention(), "M")  # not triggered's bool
         self.add_morphology_action = action("Add ICD-O-3 &morphology from selection…",
                                             lambda: self.add_mention(Edition.ICDO3), "Shift+M")
         remove = action("&Delete mention", self.delete, QKeySequence.StandardKey.Delete)

@@ -10,7 +10,7 @@ from engine.coding import Coder, CodingEvent, CodingRequest
 from engine.core.codes import Edition
 from engine.core.model import Document, Stage
 from engine.core.progress import Cancelled, CancelToken
-from engine.core.resources import resources_dir
+from engine.core.resources import compiled_dir, resources_dir
 from engine.linking.specificity import NEEDS_SPECIFIC_CODE
 from engine.records.export import csv_rows
 from engine.records.settings import AppSettings
@@ -62,6 +62,25 @@ def test_with_morphology_on_a_language_without_icdo3_is_coded_in_icd10_and_told_
     assert [w for w in german.document.warnings if "[ICD-W103]" in w and "'de'" in w]
     assert Edition.ICDO3 in {a.edition for a in spanish.assignments}
     assert not [w for w in spanish.document.warnings if "ICD-W103" in w]
+
+
+def test_a_failing_morphology_pass_keeps_the_icd10_codes_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    compiled = tmp_path / "compiled"  # every bundled file but the Spanish ICD-O-3 dictionary
+    compiled.mkdir()
+    for path in compiled_dir().glob("*.json.gz"):
+        if path.name != "es.icdo3.terms.json.gz":
+            (compiled / path.name).symlink_to(path)
+    monkeypatch.setenv("ICDLINKER_DICTIONARIES", str(compiled))
+    text = "El paciente ingresó por un adenocarcinoma de pulmón derecho y recibió quimioterapia."
+    events: list[CodingEvent] = []
+    Coder(AppSettings(code_morphology=True)).code([CodingRequest("es", Document("es", text, "es"), "es")],
+                                                   CancelToken(), events.append)
+    result = next(e.result for e in events if e.final)
+    assert result.error is None and result.assignments
+    assert Edition.ICDO3 not in {a.edition for a in result.assignments}
+    assert [w for w in result.document.warnings if w.startswith("ICD-O-3 morphology not coded") and "ICD-E" in w]
 
 
 def test_cancel_stops_between_documents_and_keeps_what_was_coded() -> None:

@@ -103,3 +103,8 @@ def test_a_document_of_thousands_of_stages_is_coded_in_bounded_time(pipeline: Pi
     assert time.perf_counter() - started < 30  # measured 2.6 s
     assert sum(a.mention.text == "pT1N0M0" for a in result.assignments) == 16_000
 
+
+
+def test_a_carcinoma_in_situ_stage_is_found() -> None:
+    text = "Carcinoma ductal in situ, pTisN0M0; control: Tis N0 M0."
+    assert [text[slice(*span)] for span in staging_spans(text)] == ["pTisN0M0", "M0"]

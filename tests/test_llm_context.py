@@ -135,3 +135,7 @@ def test_choose_margin_needs_precision_and_support() -> None:
     assert choose_margin(MarginTally([(0.5, True)] * 10), minimum_support=30) == 1.01
     assert choose_margin(MarginTally([(0.5, False)] * 100)) == 1.01
 
+
+
+def test_a_heading_with_a_gene_name_is_a_heading() -> None:
+    assert is_heading("Estado HER2") and is_heading("HER2")  # "her" is an English pronoun, "HER2" a gene

@@ -143,6 +143,8 @@ def test_icdo3_asks_for_histology_behaviour_and_grade_with_a_morphology_example(
 def test_a_language_without_an_icdo3_prompt_says_so() -> None:
     with pytest.raises(EngineError, match="ICD-O-3 morphology prompt for language 'de'"):
         PromptTemplate.bundled("de", Edition.ICDO3)
+    with pytest.raises(EngineError, match="no prompt for language 'xx'"):  # not a KeyError
+        PromptTemplate.bundled("xx")
 
 
 @pytest.mark.parametrize("language", sorted(DEFAULT_EDITIONS))

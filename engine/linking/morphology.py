@@ -61,7 +61,7 @@ _GRADES = tuple(
 # the whole stage where it is written without spaces, its M part alone where it is spaced out (on train,
 # every stage this finds is annotated: 188 with exactly this span, 54 inside a longer tumour mention).
 _STAGE = re.compile(
-    r"(?<!\w)(?:[cpyrua]{0,3}T[0-4isx][a-d]?\d?(?:\([^)\n]{0,12}\))?(?P<gap1>\s?)[cpy]{0,2}N[0-3x][a-c]?"
+    r"(?<!\w)(?:[cpyrua]{0,3}T(?:is|[0-4x])[a-d]?\d?(?:\([^)\n]{0,12}\))?(?P<gap1>\s?)[cpy]{0,2}N[0-3x][a-c]?"
     r"(?:mic?|\([^)\n]{0,12}\))?(?P<gap2>\s?)(?P<m>[cpy]{0,2}M[01x][a-d]?))(?!\w)",
     re.IGNORECASE,
 )

@@ -26,7 +26,7 @@ _BOUNDARY = re.compile(r"[.!?;](?=\s)|\n")
 _HEADING = re.compile(r"^[ \t]*([^\W\d_][^\n:.;]{2,48}):", re.MULTILINE)
 _HEADING_LINE = re.compile(r"^[ \t]*([^\W\d_][^\n:.;a-zß-ÿ]{2,48})[ \t]*$", re.MULTILINE)  # ANY CAPS LINE
 _HEADING_WORDS = 6
-_LETTERS = re.compile(r"[^\W\d_]+")
+_WORDS = re.compile(r"\w+")  # whole tokens: "HER2" is not the pronoun "her"
 _ENUMERATOR = re.compile(r"^\s*[^\W\d_]\)")  # "a) Examen externo:"
 
 
@@ -120,7 +120,7 @@ def is_heading(phrase: str) -> bool:
     """Whether a line's start before a colon (or a capitals line) names a section: a few words, one
     phrase (no comma: "Exploración física normal, presión arterial: 130/79"), not a sentence's start."""
     phrase = _ENUMERATOR.sub("", phrase)
-    words = _LETTERS.findall(fold(phrase))
+    words = _WORDS.findall(fold(phrase))
     return (
         bool(words) and len(phrase.split()) <= _HEADING_WORDS and "," not in phrase
         and words[0] not in _SENTENCE_STARTS and _CLAUSE_WORDS.isdisjoint(words)

@@ -70,6 +70,9 @@ class PromptTemplate:
         ``{classification}`` in the instructions becomes the edition's name in the language;
         an edition listed under ``editions`` (ICD-O-3) brings its own instructions and example.
         """
+        if edition is None and language not in DEFAULT_EDITIONS:
+            raise EngineError(f"no prompt for language {language!r}",
+                              hint=f"Choose one of: {', '.join(DEFAULT_EDITIONS)}.")
         edition = Edition(edition or DEFAULT_EDITIONS[language])
         path = resources_dir() / "prompts" / f"{language}.json"
         try:
