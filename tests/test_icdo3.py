@@ -279,6 +279,15 @@ def test_an_abbreviation_the_report_defines_is_linked_through_its_long_form(pipe
     assert coded.mention == short and coded.evidence == "CAHEP = carcinoma hepatocelular"
 
 
+def test_detection_finds_each_use_of_a_short_form_the_report_defines_for_a_tumour(pipeline: Pipeline) -> None:
+    text = ("Carcinoma hepatocelular (CAHEP) multifocal y tomografía computarizada (TCX) sin hallazgos. "
+            "El CAHEP progresa; nueva TCX en tres meses. CAHEPX no es el mismo.")
+    found = {(a.mention.start, a.mention.text): a.code for a in pipeline.code(Document("d", text, "es")).assignments}
+    uses = [n for n in range(len(text)) if text.startswith("CAHEP", n) and not text.startswith("CAHEPX", n)]
+    assert [found.get((n, "CAHEP")) for n in uses] == ["8170/3", "8170/3"]  # the definition and the later use
+    assert not any("TCX" in text or "CAHEPX" in text for _, text in found)  # a short form for no tumour is not one
+
+
 def test_a_document_with_no_icdo3_dictionary_keeps_its_icd10_codes_and_the_batch_goes_on(
     user_dirs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:

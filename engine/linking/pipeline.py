@@ -14,7 +14,7 @@ from pathlib import Path
 
 from engine.core.codes import Edition
 from engine.core.errors import EngineError
-from engine.core.model import Assignment, Document, DocumentResult, Mention, ReviewStatus
+from engine.core.model import Assignment, Document, DocumentResult, Mention, ReviewStatus, Span, Stage
 from engine.core.progress import Cancelled, CancelToken, Progress, checkpoint
 from engine.linking.candidates import CandidateIndex
 from engine.linking.cross_lingual import CrossLingualIndex
@@ -28,7 +28,7 @@ from engine.linking.specificity import SpecificityRule
 from engine.terms.catalog import Catalog
 from engine.terms.dictionary import DetectionPolicy, TermDictionary
 from engine.terms.site_dictionary import SiteDictionary
-from engine.text.abbreviations import defined_abbreviations
+from engine.text.abbreviations import defined_abbreviations, occurrences
 from engine.text.annotations import external_mentions, parse_asterisk_markup
 from engine.text.negation import negation_cue
 from engine.text.readers import document_id, read_document
@@ -39,6 +39,7 @@ __all__ = ["LinkTask", "OnPartial", "Pipeline", "failed_result", "run_tasks"]
 OnPartial = Callable[[DocumentResult, LinkProgress | None], None]
 
 log = logging.getLogger(__name__)
+_MAX_DEFINED = 64  # short forms a report defines that are checked for a tumour: a real one defines a few dozen at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +177,8 @@ class Pipeline:
             assignments = []
             detected = detect_mentions(document, self.dictionary, check, self.site)
             if self.catalog.edition is Edition.ICDO3:  # TNM stages, as CANTEMIST marks them; ICD-10 unchanged
-                detected = with_spans(document, detected, staging_spans(document.text))
+                ruled = staging_spans(document.text) + self._defined_tumours(document, link)
+                detected = with_spans(document, detected, sorted(ruled))
                 detected = extended(document, joined(document, detected, spread_joins), graded_end)
             for mention in detected:
                 check()
@@ -200,6 +202,15 @@ class Pipeline:
             on_partial(DocumentResult(document, tuple(map(final, partial))), link_progress)
 
         return DocumentResult(document, tuple(map(final, self.llm.link(document, assignments, progress, update))))
+
+    def _defined_tumours(self, document: Document, link: Callable[[Mention], Assignment]) -> list[tuple[int, int]]:
+        """Where a report uses a short form it defined for a tumour ("hepatocarcinoma (HCC)" ... "el HCC"):
+        the dictionary holds few report-made abbreviations, so their uses would go unfound."""
+        tumours = []
+        for short, long in list(defined_abbreviations(document.text).items())[:_MAX_DEFINED]:
+            if link(Mention((Span(0, len(short)),), long)).stage is Stage.DICTIONARY:  # a term, not a guess
+                tumours.append(short)
+        return occurrences(document.text, tumours)
 
     def run(
         self, tasks: Iterable[LinkTask | Path | Document], progress: Progress | None = None

@@ -9,8 +9,9 @@ parenthesis, its first character starting a word.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-__all__ = ["defined_abbreviations"]
+__all__ = ["defined_abbreviations", "occurrences"]
 
 _DEFINITION_RE = re.compile(r"\(([A-Za-zÀ-ÿ0-9-]{2,8})\)")
 _SENTENCE_BREAK = re.compile(r"[.;:\n()]")
@@ -29,6 +30,14 @@ def defined_abbreviations(text: str) -> dict[str, str]:
         if long and len(long) > len(short):
             found[short] = long
     return found
+
+
+def occurrences(text: str, shorts: Iterable[str]) -> list[tuple[int, int]]:
+    """Where ``text`` writes any of the short forms ``shorts`` as a word of its own, left to right."""
+    alternatives = sorted(map(re.escape, set(shorts)), key=len, reverse=True)
+    if not alternatives:
+        return []
+    return [m.span() for m in re.finditer(rf"(?<!\w)(?:{'|'.join(alternatives)})(?!\w)", text)]
 
 
 def _long_form(short: str, candidate: str) -> str | None:
