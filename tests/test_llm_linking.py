@@ -155,6 +155,21 @@ def test_each_icd10_example_is_coded_in_its_language_edition(language: str) -> N
         assert mention["answer"] in mention["candidates"]
 
 
+@pytest.mark.parametrize("language", sorted(DEFAULT_EDITIONS))
+def test_an_example_coded_to_another_edition_shows_only_that_editions_codes(language: str) -> None:
+    mentions = PromptTemplate.bundled(language).example["mentions"]
+    for edition in ICD10_EDITIONS:
+        catalog = Catalog.bundled(edition)
+        kept = [m for m in mentions if catalog.is_valid(m["answer"])]  # a mention whose answer it lacks goes
+        items = [PromptItem("m1", Mention.from_spans(TEXT, [(10, 18)]), ("J18.9",))]
+        example = build_messages(PromptTemplate.bundled(language), catalog, Document("d", TEXT, language), items)
+        listed = {line[2:].split(":")[0] for line in example[1]["content"].splitlines() if line.startswith("- ")}
+        assert listed == {code for m in kept for code in m["candidates"] if catalog.is_valid(code)}, edition
+        assert json.loads(example[2]["content"]) == {f"m{n}": m["answer"] for n, m in enumerate(kept, start=1)}
+    cm_only = [m for m in PromptTemplate.bundled("es").example["mentions"] if "I67.89" in m["candidates"]]
+    assert cm_only and not Catalog.bundled(Edition.GM).is_valid("I67.89")  # the case this guards
+
+
 def test_valid_answers_become_llm_assignments_with_provenance(pipeline: Pipeline) -> None:
     before = dictionary_result(pipeline)
     unsettled = [a for a in before if a.stage is not Stage.DICTIONARY]

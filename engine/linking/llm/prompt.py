@@ -39,8 +39,9 @@ from engine.terms.dictionary import DEFAULT_EDITIONS
 __all__ = ["NONE", "PROMPT_VERSION", "PromptItem", "PromptTemplate", "build_messages", "build_schema"]
 
 # 2: local context per mention instead of the whole document; 3: the edition's classification named,
-# ICD-O-3 morphology with its own instructions and example (the text is fixed by version, language, edition)
-PROMPT_VERSION = "icdlinker-prompt-3"
+# ICD-O-3 morphology with its own instructions and example (the text is fixed by version, language, edition);
+# 4: the example coded to another edition shows only that edition's codes
+PROMPT_VERSION = "icdlinker-prompt-4"
 NONE = "none"
 _TITLE_WORDS = 10  # with WINDOW_WORDS 10: 600 evaluated prompt tokens per CodiEsp dev document 1–20 (benchmarks/llm_tokens.py)
 
@@ -90,15 +91,21 @@ class PromptTemplate:
 def build_messages(
     template: PromptTemplate, catalog: Catalog, document: Document, items: list[PromptItem]
 ) -> list[dict[str, str]]:
-    """Chat messages: system, the worked example (user + assistant), then this document."""
-    example = template.example
-    example_items = []
-    text = example["text"]
-    for index, given in enumerate(example["mentions"], start=1):
+    """Chat messages: system, the worked example (user + assistant), then this document.
+
+    The example is written in the language's own edition; coded to another one (Spanish text to
+    ICD-10-GM), it shows only the codes that edition has, and leaves out a mention whose answer it lacks
+    (CIE-10-ES's I67.89 is no GM code), so the model never sees a code it may not give."""
+    example_items, example_answer = [], {}
+    text = template.example["text"]
+    for given in template.example["mentions"]:
+        if not catalog.is_valid(given["answer"]):
+            continue
         start = text.index(given["text"])
         mention = Mention.from_spans(text, [(start, start + len(given["text"]))])
-        example_items.append(PromptItem(f"m{index}", mention, tuple(given["candidates"])))
-    example_answer = {f"m{i}": m["answer"] for i, m in enumerate(example["mentions"], start=1)}
+        key = f"m{len(example_items) + 1}"
+        example_items.append(PromptItem(key, mention, tuple(c for c in given["candidates"] if catalog.is_valid(c))))
+        example_answer[key] = given["answer"]
     return [
         {"role": "system", "content": template.system},
         {"role": "user", "content": _user_message(template, catalog, text, example_items)},
