@@ -29,7 +29,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidge
 
 from engine.core.codes import Edition
 from engine.core.model import Assignment, ReviewStatus
-from engine.records.review import DONE_STATUSES
+from engine.records.review import DONE_STATUSES, is_open
 from gui.mention_index import MentionIndex, nesting
 from gui.presentation import (
     STAGE_LABELS,
@@ -54,11 +54,6 @@ AnyIndex = QModelIndex | QPersistentModelIndex
 
 
 Accepts = Callable[[Assignment], bool]
-
-
-def is_open(assignment: Assignment) -> bool:
-    """Still without a review decision."""
-    return assignment.status not in DONE_STATUSES
 
 
 # What the mention table may be narrowed to: (label, which mentions it keeps; None = all).

@@ -39,13 +39,12 @@ from engine.core.model import DocumentResult
 from engine.linking.llm.backend import BackendSettings
 from engine.models import ModelStore
 from engine.records.audit import ReviewStep
-from engine.records.review import DONE_STATUSES
+from engine.records.review import DONE_STATUSES, is_open
 from engine.records.session import DocumentState, ReviewSession, SessionDocument
 from engine.records.session_db import SessionDatabase, open_session
 from engine.records.settings import AppSettings
 from engine.text.input_files import find_input_files
 from gui.autosave import Autosave
-from gui.code_table import is_open
 from gui.coding_run import CodingRun
 from gui.document_list import DocumentList
 from gui.document_pane import LANGUAGE_NAMES, DocumentPane

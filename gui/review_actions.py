@@ -26,19 +26,20 @@ from engine.records.review import (
     change_code,
     choose_candidate,
     code_everywhere,
+    coded_edition,
+    codes_in,
     confirm_no_mentions,
     delete,
+    is_open,
     is_reviewed,
-    occurrences,
+    pending_occurrences,
     reject,
 )
 from engine.records.session import ReviewSession, SessionDocument
 from engine.records.session_db import SessionDatabase
 from engine.records.settings import AppSettings
 from engine.terms.catalog import Catalog
-from engine.terms.dictionary import DEFAULT_EDITIONS
 from gui.code_picker import CodePickerDialog
-from gui.code_table import is_open
 from gui.document_pane import DocumentPane
 from gui.errors import show_error
 
@@ -242,7 +243,7 @@ class ReviewActions:
             show_error(self.parent, ReviewError("select the words of the missed mention in the text first"),
                        "Add mention")
             return
-        edition = edition or _edition(self.host.session.get(key).edition, result)
+        edition = edition or coded_edition(self.host.session.get(key).edition, result)
         picker = CodePickerDialog(self.parent, edition, result.document.language, query=text[slice(*span)],
                                   version=self.host.settings.cm_version,
                                   learned=self._learned(result.document.language, edition))
@@ -272,13 +273,13 @@ class ReviewActions:
         if now is None:
             return
         language, edition = now.document.language, catalog.edition
-        here = sum(map(len, _pending(now, term, code, edition)))
+        here = sum(map(len, pending_occurrences(now, term, code, edition)))
         elsewhere = {}
         for document in self.host.session:
             result = None if document.key == key or document.coding else document.result
             if (result is not None and result.document.language == language
-                    and _codes_in(document.edition, result, edition)):
-                count = sum(map(len, _pending(result, term, code, edition)))
+                    and codes_in(document.edition, result, edition)):
+                count = sum(map(len, pending_occurrences(result, term, code, edition)))
                 if count:
                     elsewhere[document.key] = count
         if not here and not elsewhere:
@@ -372,14 +373,6 @@ class ReviewActions:
         return None if document.coding else document.result
 
 
-def _pending(result: DocumentResult, term: str, code: str,
-             edition: Edition) -> tuple[list[int], list[tuple[int, int]]]:
-    """The occurrences of ``term`` among ``edition``'s mentions that do not have ``code`` accepted yet (what
-    applying it would change)."""
-    same, free = occurrences(result, term, edition)
-    return [i for i in same if result.assignments[i].code != code or is_open(result.assignments[i])], free
-
-
 def _still_at(result: DocumentResult, index: int, mention: Mention) -> bool:
     return index < len(result.assignments) and result.assignments[index].mention == mention
 
@@ -392,19 +385,3 @@ def _trimmed(text: str, span: tuple[int, int]) -> tuple[int, int] | None:
     while end > start and text[end - 1] in _LOOSE:
         end -= 1
     return (start, end) if start < end else None
-
-
-def _edition(chosen: Edition | None, result: DocumentResult) -> Edition:
-    """The edition the document is coded in: the coder's choice, its results' (not the ICD-O-3 morphology
-    coded beside them), else its language's."""
-    if chosen is not None:
-        return chosen
-    coded = next((a.edition for a in result.assignments if a.edition is not Edition.ICDO3), None)
-    return coded or DEFAULT_EDITIONS.get(result.document.language, Edition.WHO)
-
-
-def _codes_in(chosen: Edition | None, result: DocumentResult, edition: Edition) -> bool:
-    """Whether the document is coded in ``edition``: its own, or ICD-O-3 morphology coded beside it."""
-    if _edition(chosen, result) is edition:
-        return True
-    return edition is Edition.ICDO3 and any(a.edition is edition for a in result.assignments)

@@ -19,6 +19,7 @@ from engine.core.codes import Edition, canonical_code
 from engine.core.errors import ReviewError
 from engine.core.model import Assignment, DocumentResult, Mention, ReviewStatus, Span, Stage
 from engine.terms.catalog import Catalog
+from engine.terms.dictionary import DEFAULT_EDITIONS
 from engine.text.normalize import term_key, tokenize
 
 __all__ = [
@@ -29,12 +30,16 @@ __all__ = [
     "change_code",
     "choose_candidate",
     "code_everywhere",
+    "coded_edition",
+    "codes_in",
     "confirm_no_mentions",
     "delete",
+    "is_open",
     "is_reviewed",
     "needs_confirmation",
     "occurrences",
     "open_count",
+    "pending_occurrences",
     "reject",
     "review_counts",
     "set_status",
@@ -149,6 +154,31 @@ def occurrences(
     return same, free
 
 
+def pending_occurrences(
+    result: DocumentResult, term: str, code: str, edition: Edition
+) -> tuple[list[int], list[tuple[int, int]]]:
+    """The occurrences of ``term`` among ``edition``'s mentions that do not have ``code`` accepted yet (what
+    ``code_everywhere`` would change), and the places outside every mention where it stands."""
+    same, free = occurrences(result, term, edition)
+    return [i for i in same if result.assignments[i].code != code or is_open(result.assignments[i])], free
+
+
+def coded_edition(chosen: Edition | None, result: DocumentResult) -> Edition:
+    """The edition the document is coded in: the coder's choice, its results' (not the ICD-O-3 morphology
+    coded beside them), else its language's."""
+    if chosen is not None:
+        return chosen
+    coded = next((a.edition for a in result.assignments if a.edition is not Edition.ICDO3), None)
+    return coded or DEFAULT_EDITIONS.get(result.document.language, Edition.WHO)
+
+
+def codes_in(chosen: Edition | None, result: DocumentResult, edition: Edition) -> bool:
+    """Whether the document is coded in ``edition``: its own, or ICD-O-3 morphology coded beside it."""
+    if coded_edition(chosen, result) is edition:
+        return True
+    return edition is Edition.ICDO3 and any(a.edition is edition for a in result.assignments)
+
+
 def code_everywhere(result: DocumentResult, term: str, code: str, catalog: Catalog) -> DocumentResult:
     """Give ``code`` to every occurrence of ``term``: mentions that read the same are corrected (or
     accepted, where they have the code already) and places outside every mention become mentions.
@@ -184,6 +214,11 @@ def needs_confirmation(result: DocumentResult) -> bool:
     """No mention was found and the coder has not confirmed it: a finding to check, not a finished review
     (300 CodiEsp documents had 12 such, mentioning "hiperplasia nodular", "neoplasia", PSA 22)."""
     return result.error is None and not result.assignments and not result.confirmed_empty
+
+
+def is_open(assignment: Assignment) -> bool:
+    """Still without a review decision."""
+    return assignment.status not in DONE_STATUSES
 
 
 def is_reviewed(result: DocumentResult) -> bool:
