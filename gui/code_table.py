@@ -167,6 +167,8 @@ class MentionModel(_PythonTableModel):
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if role == Qt.ItemDataRole.ToolTipRole and index.column() == 0:  # on hover only: not kept
             return describe(self.assignments[self._order[index.row()]], self.language)
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 3:  # the column is sized for "CIE-10-ES"
+            return self.assignments[self._order[index.row()]].edition.label_in(self.language)
         return super().data(index, role)
 
     def _cells(self, row: int) -> tuple[dict[int, object], ...]:

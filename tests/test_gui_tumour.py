@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextFormat
 from PySide6.QtWidgets import QDialogButtonBox, QFileDialog
 from pytestqt.qtbot import QtBot
@@ -124,6 +125,8 @@ def test_icd10_and_icdo3_coded_reviewed_restored_and_exported_as_tumours(
     assert pane.mentions.model().rowCount() == len(result.assignments)
     edition_cells = {pane.mentions.model().index(pane.mentions.row_of(i), 3).data() for i in _morphology(result)}
     assert edition_cells == {"CIE-O-3 morfología"}
+    cell = pane.mentions.model().index(pane.mentions.row_of(_morphology(result)[0]), 3)
+    assert cell.data(Qt.ItemDataRole.ToolTipRole) == "CIE-O-3 morfología"  # whole, where the column cuts it
     pane.filter_mentions(pane.mention_filter.findText("ICD-O-3 only"))
     shown = [i for i in range(len(result.assignments)) if not pane.mentions.isRowHidden(pane.mentions.row_of(i))]
     assert shown == _morphology(result)
