@@ -12,6 +12,7 @@ from engine.core.model import Document
 from engine.linking.detection import detect_mentions
 from engine.linking.morphology import staging_spans
 from engine.linking.pipeline import Pipeline
+from engine.text.abbreviations import defined_abbreviations
 
 WITHOUT_TRAIN = frozenset({"cantemist-train"})  # train's own terms left out: the rules must find them
 
@@ -103,6 +104,18 @@ def test_a_document_of_thousands_of_stages_is_coded_in_bounded_time(pipeline: Pi
     assert time.perf_counter() - started < 30  # measured 2.6 s
     assert sum(a.mention.text == "pT1N0M0" for a in result.assignments) == 16_000
 
+
+
+def test_a_document_of_thousands_of_parenthesised_short_forms_is_coded_in_bounded_time(pipeline: Pipeline) -> None:
+    """Hostile input: 32,000 "(XQ)" in 1 MB. Each was looked back at over the whole text before it
+    (quadratic: over 2 minutes); now over the words just before it."""
+    text = "Carcinoma hepatocelular (CHC) multifocal. " + "valor normal (XQ) sin cambios. " * 32_000 + "El CHC."
+    started = time.perf_counter()
+    found = defined_abbreviations(text)
+    result = pipeline.code(Document("d", text, "es"))
+    assert time.perf_counter() - started < 30  # measured 1.3 s
+    assert found == {"CHC": "Carcinoma hepatocelular"}
+    assert [a.code for a in result.assignments if a.mention.text == "CHC"] == ["8170/3", "8170/3"]
 
 
 def test_a_carcinoma_in_situ_stage_is_found() -> None:

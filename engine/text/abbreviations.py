@@ -15,6 +15,7 @@ __all__ = ["defined_abbreviations", "occurrences"]
 
 _DEFINITION_RE = re.compile(r"\(([A-Za-zÀ-ÿ0-9-]{2,8})\)")
 _SENTENCE_BREAK = re.compile(r"[.;:\n()]")
+_LOOK_BACK = 400  # characters before "(SHORT)" that hold its long form: 16 words at most (2 × 8 letters)
 
 
 def defined_abbreviations(text: str) -> dict[str, str]:
@@ -24,7 +25,10 @@ def defined_abbreviations(text: str) -> dict[str, str]:
         short = match.group(1)
         if sum(c.isupper() for c in short) < 2 or short in found:
             continue
-        before = _SENTENCE_BREAK.split(text[: match.start()])[-1].split()
+        start = max(0, match.start() - _LOOK_BACK)  # the words just before; not the whole text each time
+        before = _SENTENCE_BREAK.split(text[start : match.start()])[-1].split()
+        if start and before and text[start - 1 : start].strip():
+            before = before[1:]  # the look-back began inside a word
         window = " ".join(before[-min(len(short) + 5, 2 * len(short)) :])
         long = _long_form(short, window)
         if long and len(long) > len(short):
