@@ -203,7 +203,7 @@ def test_freeing_a_borrowed_model_does_not_wait_for_the_test(gemma_gguf: Path, b
         ended_s = time.perf_counter() - started
     finally:
         thread.join()
-    assert closing_s < 0.1 and ended_s < CANCEL_BOUND_S, (closing_s, ended_s)
+    assert closing_s < 0.5 and ended_s < CANCEL_BOUND_S, (closing_s, ended_s)  # close: 0.1 ms measured
     assert len(outcome) == 1 and isinstance(outcome[0], BackendError), outcome
     assert "unloaded while it was in use" in str(outcome[0])
     freed.result(timeout=CANCEL_BOUND_S)

@@ -92,7 +92,6 @@ def open_llm_stage(
     check_fits(estimate_memory(info, settings.n_ctx, settings.gpu_layers()))
     sha256 = sha256 or stream_file(path, _Watch(cancel), "hashing")  # provenance names the exact file
     worker = LLMWorker()
-    closing = CancelToken()
     try:
         _wait(worker.load(path, settings, cancel, on_load), cancel)
     except Cancelled:
@@ -101,6 +100,7 @@ def open_llm_stage(
     except BaseException:
         worker.shutdown()
         raise
+    closing = CancelToken()
 
     def generate(
         messages: list[dict[str, str]],
