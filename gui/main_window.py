@@ -423,6 +423,9 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._shown:
             save_splitters(self._splitters())
+        for dialog in self.findChildren(QDialog):
+            if dialog.isVisible():
+                dialog.close()  # first: a model test borrowing the loaded model ends cancelled, not cut short
         self.coding.close()
         self.save_session()
         event.accept()

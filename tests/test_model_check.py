@@ -7,21 +7,24 @@ to build), and the window's loaded model is one module-scoped stage, as the wind
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 
 import pytest
 
-from engine.core.errors import ReviewError
+from engine.core.errors import BackendError, ReviewError
 from engine.core.model import Document, DocumentResult, Mention
-from engine.core.progress import CancelToken, Cancelled
+from engine.core.progress import Cancelled, CancelToken, Progress
 from engine.evaluation.model_check import ModelCheck, ModelChecks, check_model, reviewed_gold
 from engine.linking.llm.backend import BackendSettings
 from engine.linking.llm.session import LLMStage, open_llm_stage
 from engine.linking.pipeline import Pipeline
 from engine.models import ModelStore
 from engine.records.review import accept, change_code, reject
+from tests.test_llm_cancel import CANCEL_BOUND_S, POLLS_IN_A_DECODE
 
 TEXTS = (
     "Varón con neumonía basal derecha y dolor torácico atípico. Hipertensión arterial.",
@@ -64,6 +67,42 @@ def window_stage(gemma_gguf: Path) -> Iterator[LLMStage]:
                            ModelStore(gemma_gguf.parent / "no-models", bundled_dir=gemma_gguf.parent / "none"))
     yield stage
     stage.close()
+
+
+@pytest.fixture
+def borrowed_stage(gemma_gguf: Path) -> Iterator[LLMStage]:
+    """A window's model of its own (``window_stage`` stays loaded for the others), for a test that frees it."""
+    stage = open_llm_stage(str(gemma_gguf), "es", _pipeline().catalog, BACKEND)
+    yield stage
+    stage.worker.shutdown()
+
+
+def watch_decoding(stage: LLMStage) -> threading.Event:
+    """Set once the model is inside a decode for one of ``stage``'s generations (its thread has
+    polled the cancel that often): freeing the stage then cuts a generation under way."""
+    decoding = threading.Event()
+    generate = stage.linker.generate
+
+    class Polled:
+        def __init__(self, cancel: Progress | None) -> None:
+            self.cancel, self.polls = cancel, 0
+
+        def update(self, done: int, total: int, message: str) -> None:
+            """Generations report nothing here."""
+
+        def cancelled(self) -> bool:
+            if threading.current_thread().name.startswith("icdlinker-llm"):
+                self.polls += 1
+                if self.polls >= POLLS_IN_A_DECODE:
+                    decoding.set()
+            return self.cancel is not None and self.cancel.cancelled()
+
+    def spied(messages: list[dict[str, str]], schema: dict, max_tokens: int, cancel: Progress | None,
+              on_text: Callable[[str], None] | None, on_prompt: object = None) -> object:
+        return generate(messages, schema, max_tokens, Polled(cancel), on_text, on_prompt)  # type: ignore[arg-type]
+
+    stage.linker.generate = spied  # type: ignore[assignment]
+    return decoding
 
 
 def kv_tokens(stage: LLMStage) -> int:
@@ -136,6 +175,42 @@ def test_check_model_says_what_is_missing_and_obeys_cancel(
     with pytest.raises(Cancelled):  # asking the window's model: it stays loaded for the window
         check_model(str(gemma_gguf), reviewed_results(), token, backend=BACKEND, loaded=window_stage)
     assert window_stage.worker.backend.loaded
+
+
+def test_freeing_a_borrowed_model_does_not_wait_for_the_test(gemma_gguf: Path, borrowed_stage: LLMStage) -> None:
+    """The window frees its model (closed, or another selected) while a model test asks it: ``close``
+    returns at once (the UI thread never waits for a generation), the generation under way stops within
+    the cancel bound, the test ends with the clear 'unloaded' error rather than a result that counts
+    the documents it did not finish, and the model thread frees the model."""
+    decoding = watch_decoding(borrowed_stage)
+    outcome: list[BaseException | ModelCheck] = []
+
+    def test() -> None:
+        try:
+            outcome.append(check_model(str(gemma_gguf), reviewed_results(), backend=BACKEND, loaded=borrowed_stage))
+        except BaseException as error:  # noqa: BLE001 — handed to the test thread
+            outcome.append(error)
+
+    reviewed_results()  # coded once per process, before the clock starts
+    thread = threading.Thread(target=test)
+    thread.start()
+    try:
+        assert decoding.wait(timeout=60)
+        started = time.perf_counter()
+        freed = borrowed_stage.close()
+        closing_s = time.perf_counter() - started
+        thread.join(timeout=30)
+        ended_s = time.perf_counter() - started
+    finally:
+        thread.join()
+    assert closing_s < 0.5 and ended_s < CANCEL_BOUND_S, (closing_s, ended_s)  # close: 0.1 ms measured
+    assert len(outcome) == 1 and isinstance(outcome[0], BackendError), outcome
+    assert "unloaded while it was in use" in str(outcome[0])
+    freed.result(timeout=CANCEL_BOUND_S)
+    assert not borrowed_stage.worker.backend.loaded
+    with pytest.raises(BackendError, match="unloaded"):
+        borrowed_stage.worker.submit(print)
+    print(f"\nclose: {closing_s * 1000:.1f} ms on the caller's thread; the test ended {ended_s * 1000:.0f} ms later")
 
 
 def test_a_damaged_results_file_starts_afresh(tmp_path: Path) -> None:

@@ -33,7 +33,8 @@ from engine.core.progress import Progress
 from engine.evaluation.metrics import ModelVersusFuzzy, evaluate
 from engine.linking.llm.backend import BackendSettings
 from engine.linking.llm.linker import LLMLinker
-from engine.linking.llm.session import LLMStage, open_llm_stage
+from engine.linking.llm.session import LLMStage, StageClosed, open_llm_stage
+from engine.linking.llm.worker import model_unloaded
 from engine.linking.pipeline import Pipeline
 from engine.models.store import ModelStore
 from engine.records.review import is_reviewed
@@ -101,8 +102,9 @@ def check_model(
     ``loaded`` is the model the window holds: when it is ``model``'s very file the test asks
     it, on its one worker thread, rather than hold a second copy of the weights in memory;
     otherwise the test loads its own and frees it at the end.  Raises ``ReviewError`` when
-    no reviewed document has an accepted or corrected mention, and ``Cancelled`` as soon as
-    ``progress`` says so.
+    no reviewed document has an accepted or corrected mention, ``Cancelled`` as soon as
+    ``progress`` says so, and ``BackendError`` when the window closes ``loaded`` meanwhile
+    (nothing measured is returned: a test cut short would understate the model).
     """
     corpus = reviewed_gold(results)
     if not corpus:
@@ -124,6 +126,8 @@ def check_model(
             pipeline.llm = LLMLinker(stage.linker.generate, pipeline.catalog, language, stage.linker.model,
                                      skip_margin=skip_margin)
             evaluate(pipeline, documents, "gold", progress, versus.add)
+    except StageClosed:
+        raise model_unloaded() from None
     finally:
         if stage is not None and stage is not shared:
             stage.close()

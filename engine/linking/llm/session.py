@@ -9,8 +9,8 @@ from concurrent.futures import TimeoutError as WaitTimeout
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from engine.core.errors import ModelFileError
-from engine.core.progress import Cancelled, Progress
+from engine.core.errors import BackendError, ModelFileError
+from engine.core.progress import Cancelled, CancelToken, Progress
 from engine.linking.llm.backend import BackendSettings, Generation, OnLoad, OnPrompt
 from engine.linking.llm.linker import LLMLinker, ModelIdentity
 from engine.linking.llm.worker import LLMWorker
@@ -20,10 +20,14 @@ from engine.models.memory import check_fits, estimate_memory
 from engine.models.store import ModelStore
 from engine.terms.catalog import Catalog
 
-__all__ = ["LLMStage", "model_file", "open_llm_stage"]
+__all__ = ["LLMStage", "StageClosed", "model_file", "open_llm_stage"]
 
 DEFAULT_CONTEXT = 8192  # a long discharge summary, its candidates and the example fit
 _CANCEL_POLL_S = 0.05
+
+
+class StageClosed(Cancelled):
+    """A generation stopped because its stage was closed under it (a model test borrowing the window's model)."""
 
 
 @dataclass
@@ -33,6 +37,7 @@ class LLMStage:
     worker: LLMWorker
     linker: LLMLinker
     path: Path  # the file loaded: a model test of the same file reuses this stage rather than load it twice
+    closing: CancelToken  # set by ``close``: every generation through this stage stops
 
     def serves(self, model: str, store: ModelStore | None = None) -> bool:
         """Whether ``model`` (an installed model's id, or a path) is the very file this stage has loaded."""
@@ -41,8 +46,15 @@ class LLMStage:
         except (ModelFileError, OSError):
             return False
 
-    def close(self) -> None:
-        self.worker.shutdown()
+    def close(self) -> Future[None]:
+        """Stop every generation through this stage and free the model, without waiting for either.
+
+        The window calls this on its UI thread, maybe while a model test borrows the stage: waiting
+        for the test's generation would freeze the window for as long.  Returns the freeing (done
+        once the worker thread has released the memory, within a decode node of the cancel).
+        """
+        self.closing.cancel()
+        return self.worker.shutdown(wait=False)
 
 
 def model_file(model: str, store: ModelStore | None = None) -> tuple[Path, str, str]:
@@ -88,6 +100,7 @@ def open_llm_stage(
     except BaseException:
         worker.shutdown()
         raise
+    closing = CancelToken()
 
     def generate(
         messages: list[dict[str, str]],
@@ -97,9 +110,16 @@ def open_llm_stage(
         on_text: Callable[[str], None] | None,
         on_prompt: OnPrompt | None = None,
     ) -> Generation:
-        return worker.generate_json(messages, schema, max_tokens, cancel, on_text=on_text, on_prompt=on_prompt).result()
+        watched = _UntilClosed(cancel, closing)
+        try:
+            return worker.generate_json(messages, schema, max_tokens, watched, on_text=on_text,
+                                        on_prompt=on_prompt).result()
+        except (Cancelled, BackendError):  # BackendError: submitted just after the close
+            if closing.cancelled() and not (cancel is not None and cancel.cancelled()):
+                raise StageClosed() from None
+            raise
 
-    return LLMStage(worker, LLMLinker(generate, catalog, language, ModelIdentity(name, sha256)), path)
+    return LLMStage(worker, LLMLinker(generate, catalog, language, ModelIdentity(name, sha256)), path, closing)
 
 
 def _wait(load: Future[None], cancel: Progress | None) -> None:
@@ -115,6 +135,20 @@ def _wait(load: Future[None], cancel: Progress | None) -> None:
         except WaitTimeout:
             if cancel is not None and cancel.cancelled():
                 raise Cancelled() from None
+
+
+class _UntilClosed:
+    """A generation's cancel: its caller's, or the stage's close."""
+
+    def __init__(self, cancel: Progress | None, closing: CancelToken) -> None:
+        self._cancel = cancel
+        self._closing = closing
+
+    def update(self, done: int, total: int, message: str) -> None:
+        """The backend reports through ``on_text`` and ``on_prompt``; it only polls this."""
+
+    def cancelled(self) -> bool:
+        return self._closing.cancelled() or (self._cancel is not None and self._cancel.cancelled())
 
 
 class _Watch:

@@ -12,7 +12,7 @@ from engine.core.errors import BackendError
 from engine.core.progress import Progress
 from engine.linking.llm.backend import BackendSettings, Generation, LlamaBackend, OnLoad, OnPrompt
 
-__all__ = ["LLMWorker"]
+__all__ = ["LLMWorker", "model_unloaded"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -28,6 +28,7 @@ class LLMWorker:
     def __init__(self, backend: LlamaBackend | None = None) -> None:
         self._backend = backend if backend is not None else LlamaBackend()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="icdlinker-llm")
+        self._freed: Future[None] | None = None
 
     @property
     def backend(self) -> LlamaBackend:
@@ -43,8 +44,7 @@ class LLMWorker:
         try:
             return self._executor.submit(fn, *args, **kwargs)
         except RuntimeError as error:
-            raise BackendError("The language model was unloaded while it was in use.",
-                               hint="Run it again: the model is loaded afresh.") from error
+            raise model_unloaded() from error
 
     def load(
         self,
@@ -72,13 +72,19 @@ class LLMWorker:
             self._backend.generate_json, messages, schema, max_tokens, cancel, temperature, on_text, on_prompt
         )
 
-    def shutdown(self, wait: bool = True) -> None:
-        """Let queued calls finish, free the model on the worker thread, and stop it; idempotent."""
+    def shutdown(self, wait: bool = True) -> Future[None]:
+        """Let queued calls finish, free the model on the worker thread, and stop it; idempotent.
+
+        Returns the freeing, done once the model's memory is released: ``wait=False`` returns at
+        once (the UI thread must not wait for a generation) and the worker thread frees it later.
+        """
         try:
-            self._executor.submit(self._backend.unload)
-        except RuntimeError:  # already shut down
-            return
+            self._freed = self._executor.submit(self._backend.unload)
+        except RuntimeError:  # already shut down: the first call set ``_freed`` before shutting down
+            pass
         self._executor.shutdown(wait=wait)
+        assert self._freed is not None
+        return self._freed
 
     def __enter__(self) -> LLMWorker:
         return self
@@ -87,3 +93,9 @@ class LLMWorker:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.shutdown()
+
+
+def model_unloaded() -> BackendError:
+    """What a caller sees when the model it was using is unloaded under it: a clear error, not a RuntimeError."""
+    return BackendError("The language model was unloaded while it was in use.",
+                        hint="Run it again: the model is loaded afresh.")
