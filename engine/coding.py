@@ -12,6 +12,7 @@ their edition, join the ICD-10 ones in text order.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from heapq import merge
 from operator import attrgetter
@@ -22,7 +23,7 @@ from engine.core.model import Assignment, Document, DocumentResult
 from engine.core.progress import Cancelled, Progress
 from engine.linking.llm.backend import BackendSettings
 from engine.linking.llm.linker import LinkProgress, LLMLinker
-from engine.linking.llm.session import LLMStage, open_llm_stage
+from engine.linking.llm.session import LLMStage, open_llm_stage, wait_for
 from engine.linking.morphology import no_morphology_note
 from engine.linking.pipeline import Pipeline, failed_result
 from engine.records.settings import AppSettings
@@ -59,6 +60,7 @@ class Coder:
         self.site = site  # the session database's site dictionaries; None: bundled dictionaries only
         self._pipelines: dict[tuple[str, Edition | None], Pipeline] = {}
         self._stage: LLMStage | None = None
+        self._freeing: Future[None] | None = None  # the model closed last, until its memory is released
         self._linkers: dict[tuple[str, Edition], LLMLinker] = {}
 
     def configure(self, settings: AppSettings) -> None:
@@ -105,8 +107,9 @@ class Coder:
         progress.update(total, total, "done")
 
     def close(self) -> None:
+        """Free the model without waiting (the window calls this on its UI thread)."""
         if self._stage is not None:
-            self._stage.close()
+            self._freeing = self._stage.close()
         self._stage = None
         self._linkers.clear()
 
@@ -194,6 +197,10 @@ class Coder:
                 n_threads=self.settings.threads,
                 n_ctx=self.settings.context_size,
             )
+            if self._freeing is not None:  # the model switched from still holds its memory for a moment,
+                progress.update(done, total, "freeing the previous model")  # which the new one's check counts
+                wait_for(self._freeing, progress)
+                self._freeing = None
             loading = f"loading model {self.settings.model}"
             progress.update(done, total, loading)
 

@@ -1,6 +1,7 @@
 """The batch coder the window runs: languages detected, bad files isolated, results streamed."""
 
 import csv
+import threading
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,36 @@ def test_llm_answers_stream_in_before_the_final_result(gemma_gguf: Path) -> None
             assert assignment.stage in (Stage.LLM, Stage.FUZZY)
             shown = assignment.provenance["candidates_shown"]  # or the code it was made specific from
             assert assignment.code in shown or assignment.provenance.get(NEEDS_SPECIFIC_CODE) in shown
+
+
+def test_a_model_switched_from_is_freed_before_the_next_one_loads(gemma_gguf: Path) -> None:
+    """Closing frees the model without waiting (the window's UI thread calls it); the next load waits
+    for that freeing, or the memory check would count both models."""
+    settings = AppSettings().with_changes(model=str(gemma_gguf), threads=1, context_size=2048)
+    coder = Coder(settings)
+    request = CodingRequest("d", Document("d", "Fumador con dispepsia.", "es"), "es")
+    coder.code([request], CancelToken(), lambda event: None)
+    old = coder.stage
+    assert old is not None and old.worker.backend.loaded
+    released = threading.Event()
+    old.worker.submit(released.wait, 30)  # the model thread is busy: the freeing waits behind this call
+    coder.configure(settings.with_changes(context_size=4096))  # a setting that reloads the model
+    assert coder.stage is None and old.worker.backend.loaded  # closed, not yet freed
+
+    old_loaded_at_load: list[bool] = []
+
+    class Watch(CancelToken):
+        def update(self, done: int, total: int, message: str) -> None:
+            if message.startswith("loading model") and not old_loaded_at_load:
+                old_loaded_at_load.append(old.worker.backend.loaded)
+
+    threading.Timer(0.5, released.set).start()
+    try:
+        coder.code([request], Watch(), lambda event: None)
+        assert coder.stage is not None and coder.stage is not old and coder.stage.worker.backend.loaded
+    finally:
+        coder.close()
+    assert old_loaded_at_load == [False]
 
 
 def _window_rows(sample: Path) -> list[tuple[str, str, str]]:

@@ -20,7 +20,7 @@ from engine.models.memory import check_fits, estimate_memory
 from engine.models.store import ModelStore
 from engine.terms.catalog import Catalog
 
-__all__ = ["LLMStage", "StageClosed", "model_file", "open_llm_stage"]
+__all__ = ["LLMStage", "StageClosed", "model_file", "open_llm_stage", "wait_for"]
 
 DEFAULT_CONTEXT = 8192  # a long discharge summary, its candidates and the example fit
 _CANCEL_POLL_S = 0.05
@@ -93,7 +93,7 @@ def open_llm_stage(
     sha256 = sha256 or stream_file(path, _Watch(cancel), "hashing")  # provenance names the exact file
     worker = LLMWorker()
     try:
-        _wait(worker.load(path, settings, cancel, on_load), cancel)
+        wait_for(worker.load(path, settings, cancel, on_load), cancel)
     except Cancelled:
         worker.shutdown(wait=False)
         raise
@@ -122,8 +122,9 @@ def open_llm_stage(
     return LLMStage(worker, LLMLinker(generate, catalog, language, ModelIdentity(name, sha256)), path, closing)
 
 
-def _wait(load: Future[None], cancel: Progress | None) -> None:
-    """The load's outcome, or ``Cancelled`` as soon as ``cancel`` says so.
+def wait_for(work: Future[None], cancel: Progress | None) -> None:
+    """The outcome of ``work`` on the model thread (a load, a freeing), or ``Cancelled`` as soon as
+    ``cancel`` says so.
 
     llama.cpp's progress callback aborts a load only once it reads tensors; a
     cancelled load still in the header, vocabulary or template check is left to
@@ -131,7 +132,7 @@ def _wait(load: Future[None], cancel: Progress | None) -> None:
     """
     while True:
         try:
-            return load.result(timeout=_CANCEL_POLL_S)
+            return work.result(timeout=_CANCEL_POLL_S)
         except WaitTimeout:
             if cancel is not None and cancel.cancelled():
                 raise Cancelled() from None
