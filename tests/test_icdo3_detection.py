@@ -8,8 +8,8 @@ import pytest
 
 from dictionaries import cantemist
 from engine.core.codes import Edition
-from engine.core.model import Document
-from engine.linking.detection import detect_mentions
+from engine.core.model import Document, Mention, Span
+from engine.linking.detection import detect_mentions, with_spans
 from engine.linking.morphology import staging_spans
 from engine.linking.pipeline import Pipeline
 from engine.text.abbreviations import defined_abbreviations
@@ -116,6 +116,22 @@ def test_a_document_of_thousands_of_parenthesised_short_forms_is_coded_in_bounde
     assert time.perf_counter() - started < 30  # measured 1.3 s
     assert found == {"CHC": "Carcinoma hepatocelular"}
     assert [a.code for a in result.assignments if a.mention.text == "CHC"] == ["8170/3", "8170/3"]
+
+
+def test_rule_spans_take_the_mentions_inside_them_and_never_overlap() -> None:
+    text = "carcinoma pT1N0M0 y TNE G2 metastásico"
+    document = Document("d", text, "es")
+
+    def at(words: str) -> tuple[int, int]:
+        return text.index(words), text.index(words) + len(words)
+
+    def mention(words: str) -> Mention:
+        return Mention((Span(*at(words)),), words)
+
+    mentions = [mention("carcinoma"), mention("T1N0"), mention("G2 metastásico")]
+    spans = [at("pT1N0M0"), at("M0 y"), at("TNE G2")]  # the second overlaps the first; the third a mention
+    kept = with_spans(document, mentions, spans)
+    assert [m.text for m in kept] == ["carcinoma", "pT1N0M0", "G2 metastásico"]
 
 
 def test_a_carcinoma_in_situ_stage_is_found() -> None:

@@ -47,8 +47,8 @@ def detect_mentions(
 
 
 def with_spans(document: Document, mentions: list[Mention], spans: list[tuple[int, int]]) -> list[Mention]:
-    """``mentions`` and a rule's ``spans`` (a regex's matches: they do not overlap each other) together:
-    a span takes the mentions inside it and gives way to any mention it only partly overlaps.
+    """``mentions`` and rules' ``spans`` (left to right; one overlapping a span before it is dropped)
+    together: a span takes the mentions inside it and gives way to any mention it only partly overlaps.
 
     One binary search per span, so a document with tens of thousands of stages and mentions takes
     milliseconds, not minutes."""
@@ -56,8 +56,10 @@ def with_spans(document: Document, mentions: list[Mention], spans: list[tuple[in
     starts = [m.start for m in ordered]
     reach = max((m.end - m.start for m in ordered), default=0)  # no mention starts further left and overlaps
     taken: set[int] = set()
-    added = []
+    added: list[Mention] = []
     for start, end in spans:
+        if added and start < added[-1].end:
+            continue
         low, high = bisect_left(starts, start - reach), bisect_left(starts, end)
         overlapping = [n for n in range(low, high) if ordered[n].end > start]
         if any(ordered[n].start < start or ordered[n].end > end for n in overlapping):
