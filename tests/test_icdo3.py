@@ -143,6 +143,15 @@ def test_the_spanish_morphology_dictionary_settles_and_leaves_out_a_split(pipeli
     [
         ("adenocarcinoma ductal de mama izquierda poco diferenciado", "8500/33"),
         ("implantes peritoneales de carcinoma urotelial", "8120/6"),
+        ("sarcoma pleomórfico retroperitoneal de alto grado", "8802/34"),  # high grade: 4
+        ("tumor Phyllodes mamario de bajo grado", "9020/11"),  # low grade: 1, and a /1 histology stays /1
+        ("melanocitoma cerebeloso de grado intermedio", "8726/02"),
+        ("adenocarcinoma de próstata con Gleason 4+4", "8140/33"),  # Gleason 8: poorly differentiated
+        ("carcinoma renal de células claras derecho, grado nuclear de Fuhrman 3", "8310/33"),
+        ("adenocarcinoma de colon derecho pT4bN2aM1a", "8140/6"),  # an M1 stage: spread
+        ("carcinoma epidermoide de laringe estadio IV", "8070/6"),
+        ("carcinoma ductal de mama izquierda in situ", "8500/2"),
+        ("tumor Phyllodes mamario maligno", "9020/3"),
     ],
 )
 def test_unknown_mentions_are_composed_from_histology_behaviour_and_grade(

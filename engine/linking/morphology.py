@@ -45,14 +45,15 @@ _METASTATIC = frozenset(
     "secundarias secundario secundarios metastatic metastases metastasis secondary".split()
 )
 _GENERIC_METASTATIC = "8000/6"
-# Grade (ICD-O-3 sixth digit) written in the mention.
+# Grade (ICD-O-3 sixth digit) written in the mention; Fuhrman's nuclear grade is the grade as written.
+# CANTEMIST train codes "alto grado" 4 (77 of 84) and "bajo grado" 1 (20 of 27).
 _GRADES = tuple(
-    (re.compile(rf"\b({words}|grado ({roman}|{digit})|g{digit}|grade ({roman}|{digit}))\b"), str(digit))
+    (re.compile(rf"\b({words}|(grado|grade|f(uhr|urh|hur)mann?) ({roman}|{digit})|g{digit})\b"), str(digit))
     for digit, roman, words in (
-        (1, "i", "bien diferenciad[oa]s?|well differentiated"),
-        (2, "ii", "moderadamente diferenciad[oa]s?|moderately differentiated"),
+        (1, "i", "bien diferenciad[oa]s?|well differentiated|bajo grado|low grade"),
+        (2, "ii", "moderadamente diferenciad[oa]s?|moderately differentiated|grado intermedio|intermediate grade"),
         (3, "iii", "(poco|pobremente|mal) diferenciad[oa]s?|poorly differentiated"),
-        (4, "iv", "indiferenciad[oa]s?|anaplasic[oa]s?|undifferentiated|anaplastic"),
+        (4, "iv", "indiferenciad[oa]s?|anaplasic[oa]s?|undifferentiated|anaplastic|alto grado|high grade"),
     )
 )
 
@@ -71,6 +72,17 @@ _STAGE = re.compile(
 _MIN_HEADED = 8
 
 
+# A stage that says the tumour has spread: CANTEMIST train codes every mention holding an M1 stage /6
+# (111 of 111), and every one holding "estadio IV" (77 of 77).
+_STAGE_IV = re.compile(r"\b(?:estadio|e|stage) (?:iv|4)[a-c]?\b")
+_M1 = re.compile(r"[cpy]{0,2}M1[a-d]?", re.IGNORECASE)
+
+
+def _distant(text: str, key: str) -> bool:
+    """Whether a mention (as written, and in ``term_key`` form) gives a distant-metastasis stage."""
+    return bool(_STAGE_IV.search(key)) or any(_M1.fullmatch(match.group("m")) for match in _STAGE.finditer(text))
+
+
 def staging_spans(text: str) -> list[tuple[int, int]]:
     """Where ``text`` writes a TNM stage, as CANTEMIST marks it: whole, or its M part if spaced out."""
     return [
@@ -79,6 +91,22 @@ def staging_spans(text: str) -> list[tuple[int, int]]:
     ]
 
 
+# A Gleason score ("Gleason 7", "Gleason 4+5", "Gleason 7 (3+4)") as CANTEMIST train grades it: up to 6
+# well (1), 7 moderately (2), 8 poorly (3), 9 and 10 undifferentiated (4).
+_GLEASON = re.compile(r"\bgleason (\d{1,2})(?: (\d))?\b")
+
+
+def _grade(key: str) -> str | None:
+    """The grade digit a mention's words (``term_key`` form) give, if any."""
+    if gleason := _GLEASON.search(key):
+        first, second = int(gleason.group(1)), gleason.group(2)
+        score = first + int(second) if second and first <= 5 else first
+        return {7: "2", 8: "3"}.get(score, "1" if score <= 6 else "4")
+    return next((digit for pattern, digit in _GRADES if pattern.search(key)), None)
+
+
+_GLEASON_WRITTEN = re.compile(r"\bgleason(?: +\d{1,2}){1,3}")  # folded: "Gleason (4+5)" is "gleason  4 5 "
+_WRITTEN_GRADES = (*(pattern for pattern, _ in _GRADES), _GLEASON_WRITTEN)
 _GRADE_REACH = 60  # characters after a mention in which its grade may follow
 _CLAUSE_END = re.compile(r"[.;\n]")
 
@@ -91,12 +119,14 @@ def graded_end(text: str, end: int, stop: int) -> int:
     folded = fold(window)
     if len(folded) != len(window):
         return end
-    found = [match.end() for pattern, _ in _GRADES if (match := pattern.search(folded))]
+    found = [match.end() for pattern in _WRITTEN_GRADES if (match := pattern.search(folded))]
     return end + min(found) if found else end
 
 
 _JOINERS = frozenset({"de", "por", "de un", "de una", "de la", "del"})
 _BENIGN = frozenset({"benigno", "benigna", "benignos", "benignas", "benign"})
+_MALIGNANT = frozenset({"maligno", "maligna", "malignos", "malignas", "malignant"})
+_IN_SITU = "in situ"
 
 
 def spread_joins(left: str, gap: str, right: str) -> bool:
@@ -126,7 +156,7 @@ class MorphologyComposer:
         key = term_key(text)
         words = key.split(" ")
         head = self._histology(words)
-        metastatic = any(word in _METASTATIC for word in words)
+        metastatic = any(word in _METASTATIC for word in words) or _distant(text, key)
         if head is None:
             if metastatic or _STAGE.fullmatch(text.strip()):
                 return Composed(_GENERIC_METASTATIC, "metastatic words" if metastatic else "TNM stage", 0.5, False)
@@ -135,13 +165,21 @@ class MorphologyComposer:
             return Composed(headed[0], f"{words[0]} ...", headed[1], False) if headed else None
         term, code, share = head
         histology, behaviour = code[:4], code[5]
-        grade = next((digit for pattern, digit in _GRADES if pattern.search(key)), code[6:7].strip("/"))
+        grade = _grade(key) or code[6:7].strip("/")
         modifiers = []
         if metastatic and behaviour != "6":
             behaviour = "6"
             modifiers.append("metastatic")
-        elif grade and grade != code[6:7] and behaviour in "01":
-            behaviour = "3"  # ICD-O-3 grades malignant neoplasms only: "tumor indiferenciado" is 8000/34
+        elif behaviour != "2" and f" {_IN_SITU} " in f" {key} " and not metastatic:
+            behaviour = "2"  # CANTEMIST train: every mention saying "in situ" (10 of 10)
+            modifiers.append("in situ")
+        elif behaviour in "01" and not _MALIGNANT.isdisjoint(words):
+            behaviour = "3"  # "tumor Phyllodes maligno" 9020/3; CANTEMIST train: 150 of 166 such mentions /3
+            modifiers.append("malignant")
+        elif grade in ("3", "4") and grade != code[6:7] and behaviour in "01":
+            # A high grade is a malignant neoplasm's: "tumor indiferenciado" is 8000/34; a low one stays
+            # as it is ("tumor Phyllodes de bajo grado" 9020/11, "melanocitoma de grado intermedio" 8726/02).
+            behaviour = "3"
         if grade and grade != code[6:7]:
             modifiers.append(f"grade {grade}")
         if not modifiers:
