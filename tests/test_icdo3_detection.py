@@ -65,8 +65,9 @@ def test_train_reports_get_their_stages_grades_and_spreads_without_train_in_the_
                 start, end = map(int, m.span.split())
                 found += spans.get((start, end)) == m.code
     # Measured: 29 of 40 with span and full code right (the 30 stages and grades: 7 before these rules,
-    # commit c7d22b9).
-    assert found >= 26
+    # commit c7d22b9); 23 since an M1 stage joins the tumour mention before it, as train marks 52 of 67
+    # such stages: 6 of these 20 stages are M1 stages annotated alone, the other convention.
+    assert found >= 21
 
 
 def test_a_mention_without_a_known_histology_takes_its_head_words_code(pipeline: Pipeline) -> None:
@@ -132,6 +133,22 @@ def test_rule_spans_take_the_mentions_inside_them_and_never_overlap() -> None:
     spans = [at("pT1N0M0"), at("M0 y"), at("TNE G2")]  # the second overlaps the first; the third a mention
     kept = with_spans(document, mentions, spans)
     assert [m.text for m in kept] == ["carcinoma", "pT1N0M0", "G2 metastásico"]
+
+
+def test_a_spread_stage_joins_the_tumour_before_it_and_an_m0_stage_stands_alone(pipeline: Pipeline) -> None:
+    text = ("Adenocarcinoma (ADC) de pulmón, estadio IV (cT2bN2M1b). "
+            "Carcinoma epidermoide de pulmón izquierdo cT2N3 M1a; control. "
+            "Adenocarcinoma de colon pT3N1M0. Metástasis hepática. pT1N0M1.")
+    found = {a.mention.text: a.code for a in pipeline.code(Document("d", text, "es")).assignments}
+    assert found["Adenocarcinoma (ADC) de pulmón, estadio IV (cT2bN2M1b"] == "8140/6"
+    assert found["Carcinoma epidermoide de pulmón izquierdo cT2N3 M1a"] == "8070/6"  # spaced: up to its M part
+    assert found["pT3N1M0"] == "8000/6" and "Adenocarcinoma de colon pT3N1M0" not in found
+    assert "pT1N0M1" in found  # another sentence's mention is not joined
+
+
+def test_a_grade_word_in_the_histologys_own_name_is_no_grade(pipeline: Pipeline) -> None:
+    assert pipeline.linker.composer.compose("carcinoma indiferenciado de laringe metastásico").code == "8020/6"
+    assert pipeline.linker.composer.compose("adenocarcinoma de recto de alto grado metastásico").code == "8140/64"
 
 
 def test_a_carcinoma_in_situ_stage_is_found() -> None:

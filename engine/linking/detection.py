@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections.abc import Callable
 
@@ -10,7 +11,7 @@ from engine.terms.dictionary import TermDictionary
 from engine.terms.site_dictionary import SiteDictionary, Verdict
 from engine.text.normalize import scan
 
-__all__ = ["detect_mentions", "extended", "joined", "with_spans", "without_repeated_inner"]
+__all__ = ["detect_mentions", "extended", "joined", "joined_back", "with_spans", "without_repeated_inner"]
 
 
 def detect_mentions(
@@ -85,6 +86,24 @@ def joined(document: Document, mentions: list[Mention], joins: Callable[[str, st
             kept[-1] = _mention(document, last.start, mention.end)
         else:
             kept.append(mention)
+    return kept
+
+
+def joined_back(document: Document, mentions: list[Mention], anchors: Callable[[str], bool], reach: int,
+                stop: re.Pattern[str]) -> list[Mention]:
+    """Each mention ``anchors`` accepts (left to right, not overlapping) made one with the mentions before
+    it that start at most ``reach`` characters before it, with no ``stop`` in between."""
+    text, kept = document.text, []
+    for mention in mentions:
+        if anchors(mention.text):
+            first = len(kept)
+            while first and kept[first - 1].start >= mention.start - reach and not stop.search(
+                    text, kept[first - 1].end, mention.start):
+                first -= 1
+            if first < len(kept):
+                mention = _mention(document, kept[first].start, mention.end)
+                del kept[first:]
+        kept.append(mention)
     return kept
 
 

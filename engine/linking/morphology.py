@@ -24,7 +24,10 @@ from engine.terms.catalog import Catalog
 from engine.terms.dictionary import EDITION_DICTIONARIES, LinkingRule, TermDictionary
 from engine.text.normalize import fold, term_key
 
-__all__ = ["Composed", "MorphologyComposer", "graded_end", "no_morphology_note", "spread_joins", "staging_spans"]
+__all__ = [
+    "CLAUSE_END", "STAGE_REACH", "Composed", "MorphologyComposer", "graded_end", "is_spread_stage", "no_morphology_note",
+    "spread_joins", "staging_spans",
+]
 
 
 def no_morphology_note(document: Document) -> str | None:
@@ -83,6 +86,18 @@ def _distant(text: str, key: str) -> bool:
     return bool(_STAGE_IV.search(key)) or any(_M1.fullmatch(match.group("m")) for match in _STAGE.finditer(text))
 
 
+def is_spread_stage(text: str) -> bool:
+    """Whether a mention is a TNM stage with distant metastasis (M1), which CANTEMIST marks as part of the
+    tumour mention before it ("Carcinoma renal de células claras pT1bN1M1": 52 of 67 such stages in
+    train), where an M0 or Mx stage stands alone (112 of 115)."""
+    stage = _STAGE.fullmatch(text)
+    return bool(_M1.fullmatch(stage.group("m")) if stage else _M1.fullmatch(text))
+
+
+STAGE_REACH = 80  # characters back to the tumour mention a spread stage belongs to
+CLAUSE_END = re.compile(r"[.;\n]")
+
+
 def staging_spans(text: str) -> list[tuple[int, int]]:
     """Where ``text`` writes a TNM stage, as CANTEMIST marks it: whole, or its M part if spaced out."""
     return [
@@ -108,14 +123,13 @@ def _grade(key: str) -> str | None:
 _GLEASON_WRITTEN = re.compile(r"\bgleason(?: +\d{1,2}){1,3}")  # folded: "Gleason (4+5)" is "gleason  4 5 "
 _WRITTEN_GRADES = (*(pattern for pattern, _ in _GRADES), _GLEASON_WRITTEN)
 _GRADE_REACH = 60  # characters after a mention in which its grade may follow
-_CLAUSE_END = re.compile(r"[.;\n]")
 
 
 def graded_end(text: str, end: int, stop: int) -> int:
     """Where a mention ending at ``end`` ends with the grade written after it in the same clause (before
     ``stop``), as CANTEMIST marks it ("carcinoma renal de células claras grado 3"); else ``end``."""
     window = text[end : min(stop, end + _GRADE_REACH)]
-    window = window[: m.start()] if (m := _CLAUSE_END.search(window)) else window
+    window = window[: m.start()] if (m := CLAUSE_END.search(window)) else window
     folded = fold(window)
     if len(folded) != len(window):
         return end
@@ -163,9 +177,10 @@ class MorphologyComposer:
             # A head word's code is a guess from its neighbours' terms: not where the text says benign.
             headed = self._headed.get(words[0]) if len(words) > 1 and _BENIGN.isdisjoint(words) else None
             return Composed(headed[0], f"{words[0]} ...", headed[1], False) if headed else None
-        term, code, share = head
+        term, code, share, (first, last) = head
         histology, behaviour = code[:4], code[5]
-        grade = _grade(key) or code[6:7].strip("/")
+        # A grade word of the histology's own name is not a grade: "carcinoma indiferenciado" is 8020/3.
+        grade = _grade(" ".join(words[:first] + words[last:])) or code[6:7].strip("/")
         modifiers = []
         if metastatic and behaviour != "6":
             behaviour = "6"
@@ -208,7 +223,7 @@ class MorphologyComposer:
                 settled[first] = (code, share)
         return settled
 
-    def _histology(self, words: list[str]) -> tuple[str, str, float] | None:
+    def _histology(self, words: list[str]) -> tuple[str, str, float, tuple[int, int]] | None:
         """The longest run of words that is a settled tumour term (not a bare metastatic word)."""
         for length in range(len(words) - 1, 0, -1):
             for start in range(len(words) - length + 1):
@@ -218,5 +233,5 @@ class MorphologyComposer:
                 entry = self.dictionary.entry(" ".join(part))
                 decided = self.rule.decide(entry) if entry else None
                 if decided and is_morphology(decided[0]) and decided[0] != _GENERIC_METASTATIC:
-                    return entry.display, decided[0], decided[1]
+                    return entry.display, decided[0], decided[1], (start, start + length)
         return None

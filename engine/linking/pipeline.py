@@ -18,11 +18,25 @@ from engine.core.model import Assignment, Document, DocumentResult, Mention, Rev
 from engine.core.progress import Cancelled, CancelToken, Progress, checkpoint
 from engine.linking.candidates import CandidateIndex
 from engine.linking.cross_lingual import CrossLingualIndex
-from engine.linking.detection import detect_mentions, extended, joined, with_spans, without_repeated_inner
+from engine.linking.detection import (
+    detect_mentions,
+    extended,
+    joined,
+    joined_back,
+    with_spans,
+    without_repeated_inner,
+)
 from engine.linking.dictionary_stage import DictionaryLinker, LinkerSettings
 from engine.linking.llm.linker import LinkProgress, LLMLinker
 from engine.linking.mention_checks import NOT_A_DIAGNOSIS
-from engine.linking.morphology import graded_end, spread_joins, staging_spans
+from engine.linking.morphology import (
+    CLAUSE_END,
+    STAGE_REACH,
+    graded_end,
+    is_spread_stage,
+    spread_joins,
+    staging_spans,
+)
 from engine.linking.site_stage import SiteLinker
 from engine.linking.specificity import SpecificityRule
 from engine.terms.catalog import Catalog
@@ -179,6 +193,7 @@ class Pipeline:
             if self.catalog.edition is Edition.ICDO3:  # TNM stages, as CANTEMIST marks them; ICD-10 unchanged
                 ruled = staging_spans(document.text) + self._defined_tumours(document, link)
                 detected = with_spans(document, detected, sorted(ruled))
+                detected = joined_back(document, detected, is_spread_stage, STAGE_REACH, CLAUSE_END)
                 detected = extended(document, joined(document, detected, spread_joins), graded_end)
             for mention in detected:
                 check()
