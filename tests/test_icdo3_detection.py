@@ -146,6 +146,15 @@ def test_a_spread_stage_joins_the_tumour_before_it_and_an_m0_stage_stands_alone(
     assert "pT1N0M1" in found  # another sentence's mention is not joined
 
 
+def test_a_named_tumour_and_the_word_that_says_it_spread_are_one_mention(pipeline: Pipeline) -> None:
+    text = ("Tumor germinal metastásico en 2010. Feocromocitoma con metástasis. "
+            "Lesiones óseas metastásicas.")
+    found = {a.mention.text: a.code for a in pipeline.code(Document("d", text, "es")).assignments}
+    assert found["Tumor germinal metastásico"].endswith("/6")
+    assert found["Feocromocitoma con metástasis"] == "8700/6"
+    assert "Lesiones óseas metastásicas" not in found  # no named histology: two mentions, as train marks them
+
+
 def test_a_grade_word_in_the_histologys_own_name_is_no_grade(pipeline: Pipeline) -> None:
     assert pipeline.linker.composer.compose("carcinoma indiferenciado de laringe metastásico").code == "8020/6"
     assert pipeline.linker.composer.compose("adenocarcinoma de recto de alto grado metastásico").code == "8140/64"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 
 from engine.core.codes import Edition
@@ -53,6 +53,7 @@ __all__ = ["LinkTask", "OnPartial", "Pipeline", "failed_result", "run_tasks"]
 OnPartial = Callable[[DocumentResult, LinkProgress | None], None]
 
 log = logging.getLogger(__name__)
+_UNSPECIFIED_NEOPLASM = "8000/"  # ICD-O-3 histology 8000: a neoplasm of no named histology
 _MAX_DEFINED = 64  # short forms a report defines that are checked for a tumour: a real one defines a few dozen at most
 
 
@@ -194,7 +195,12 @@ class Pipeline:
                 ruled = staging_spans(document.text) + self._defined_tumours(document, link)
                 detected = with_spans(document, detected, sorted(ruled))
                 detected = joined_back(document, detected, is_spread_stage, STAGE_REACH, CLAUSE_END)
-                detected = extended(document, joined(document, detected, spread_joins), graded_end)
+                def named(text: str) -> bool:  # a histology of its own, not the unspecified neoplasm 8000
+                    code = link(Mention((Span(0, len(text)),), text)).code
+                    return code is not None and not code.startswith(_UNSPECIFIED_NEOPLASM)
+
+                joins = partial(spread_joins, named=named)
+                detected = extended(document, joined(document, detected, joins), graded_end)
             for mention in detected:
                 check()
                 assignment = link(mention)
