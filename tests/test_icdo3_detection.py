@@ -153,6 +153,10 @@ def test_a_named_tumour_and_the_word_that_says_it_spread_are_one_mention(pipelin
     assert found["Tumor germinal metastásico"].endswith("/6")
     assert found["Feocromocitoma con metástasis"] == "8700/6"
     assert "Lesiones óseas metastásicas" not in found  # no named histology: two mentions, as train marks them
+    text = "Metástasis pulmonares múltiples de adenocarcinoma. Metástasis en 2010; adenocarcinoma de colon."
+    found = {a.mention.text: a.code for a in pipeline.code(Document("d", text, "es")).assignments}
+    assert found["Metástasis pulmonares múltiples de adenocarcinoma"] == "8140/6"  # a few words between
+    assert found["Metástasis"] == "8000/6" and found["adenocarcinoma"] == "8140/3"  # another clause: apart
 
 
 def test_a_grade_word_in_the_histologys_own_name_is_no_grade(pipeline: Pipeline) -> None:

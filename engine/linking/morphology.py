@@ -144,6 +144,7 @@ _MALIGNANT = frozenset({"maligno", "maligna", "malignos", "malignas", "malignant
 _IN_SITU = "in situ"
 _SPREAD_WORDS = _MALIGNANT | {"metastasico", "metastasica", "metastasicos", "metastasicas", "metastatic"}
 _SPREAD_NOUNS = frozenset({"metastasis"})
+_SPREAD_GAP_WORDS = 4
 
 
 def spread_joins(left: str, gap: str, right: str, named: Callable[[str], bool]) -> bool:
@@ -155,7 +156,10 @@ def spread_joins(left: str, gap: str, right: str, named: Callable[[str], bool]) 
     joiner, after = term_key(gap), term_key(right)
     if (not joiner and after in _SPREAD_WORDS) or (joiner == "con" and after in _SPREAD_NOUNS):
         return named(left)
-    return joiner in _JOINERS and any(word in _METASTATIC for word in term_key(left).split(" "))
+    words = joiner.split(" ")
+    spread = joiner in _JOINERS or (
+        len(words) <= _SPREAD_GAP_WORDS and words[-1] in _JOINERS and not CLAUSE_END.search(gap) and "," not in gap)
+    return spread and any(word in _METASTATIC for word in term_key(left).split(" "))
 
 
 @dataclass(frozen=True, slots=True)
