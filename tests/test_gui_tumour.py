@@ -33,6 +33,7 @@ from engine.terms.catalog import Catalog
 from engine.text.annotations import load_brat
 from gui.app import open_window
 from gui.code_picker import CodePickerDialog
+from gui.code_table import CodeSummary
 from gui.export_dialog import ExportDialog
 from gui.main_window import MainWindow
 from gui.settings_dialog import SettingsDialog
@@ -243,3 +244,24 @@ def test_the_export_dialog_offers_the_tumour_preset_and_remembers_it(qtbot: QtBo
     again = ExportDialog(None, remembered, True)
     qtbot.addWidget(again)
     assert again.preset.currentData() == "tumour" and not again.only_accepted.isChecked()
+
+
+def test_the_icdo3_summary_follows_every_mention_of_a_code_recoded_at_once(qtbot: QtBot) -> None:
+    """"Apply to every occurrence" recodes all of a term's mentions in one step: the summary moved them one by
+    one and looked for the old code's next first mention among ones not counted yet (StopIteration; raised
+    inside an undo command, PySide6 6.11 died of it)."""
+    tumours = tuple(Assignment(Mention((Span(s, s + 5),), "tumor"), "8000/1", Edition.ICDO3, "", Stage.DICTIONARY, 1.0)
+                    for s in (0, 7, 14))
+    summary = CodeSummary(morphology=True)
+    qtbot.addWidget(summary)
+    with qtbot.waitExposed(summary):
+        summary.show()
+    summary.show_assignments(tumours)
+    recoded = tuple(a.with_changes(code="8010/3", status=ReviewStatus.CORRECTED) for a in tumours)
+    rows = []
+    for shown in ((recoded[0], *tumours[1:]), recoded, (recoded[0], *tumours[1:]), tumours):  # do, then undo
+        summary.show_assignments(shown)
+        rows.append([(summary.cell(r, 0), summary.cell(r, 2)) for r in range(summary.model().rowCount())])
+    assert rows == [[("8010/3", "1"), ("8000/1", "2")], [("8010/3", "3")], [("8010/3", "1"), ("8000/1", "2")],
+                    [("8000/1", "3")]]
+    assert summary.codes.first(0) == 0  # the code's first mention, where a click on its row goes
