@@ -24,7 +24,7 @@ from engine.core.codes import (
     normalize_code,
     normalize_morphology,
 )
-from engine.core.model import Document, DocumentResult, Mention, Span
+from engine.core.model import Document, DocumentResult, Mention, ReviewStatus, Span
 from engine.linking import languages
 from engine.linking.pipeline import Pipeline
 from engine.records.export import TUMOUR_COLUMNS, ExportOptions, ExportPreset, csv_rows, write_csv
@@ -227,6 +227,22 @@ def test_tumour_rows_pair_overlapping_mentions_and_mark_every_gap(tmp_path: Path
         assert row["morphology"] or NO_MORPHOLOGY in row["gap"]
         assert not row["icd10_code"].startswith("I")  # hypertension is no tumour
     assert write_csv(tmp_path / "final.csv", [both], ExportOptions(ExportPreset.TUMOUR)).rows == 0  # none accepted
+
+
+def test_the_tumour_preset_counts_the_tumours_it_leaves_out_not_every_open_code(tmp_path: Path) -> None:
+    """It counted every open code (7, a hypertension among them) where unticking "only accepted" adds 4 tumours."""
+    text = "Adenocarcinoma de pulmón derecho. Metástasis hepáticas. Linfoma folicular. Hipertensión arterial."
+    document = Document("caso", text, "es")
+    both = DocumentResult(document, Pipeline.bundled("es").code(document).assignments
+                          + Pipeline.bundled("es", Edition.ICDO3).code(document).assignments)
+    lung = [i for i, a in enumerate(both.assignments) if a.mention.start == 0]
+    reviewed = DocumentResult(document, tuple(a.with_changes(status=ReviewStatus.ACCEPTED) if i in lung else a
+                                              for i, a in enumerate(both.assignments)))
+    every = write_csv(tmp_path / "all.csv", [reviewed], ExportOptions(ExportPreset.TUMOUR, only_accepted=False))
+    accepted = write_csv(tmp_path / "accepted.csv", [reviewed], ExportOptions(ExportPreset.TUMOUR))
+    assert accepted.rows == 1 and every.rows > 1
+    assert accepted.left_out == every.rows - accepted.rows  # what unticking "only accepted" adds
+    assert accepted.describe() == f"1 tumours written; {every.rows - 1} not yet accepted were left out"
 
 
 def test_a_morphology_pairs_with_the_site_of_its_own_words_not_a_part_of_them() -> None:
