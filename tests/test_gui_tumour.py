@@ -269,17 +269,14 @@ def test_the_icdo3_summary_follows_every_mention_of_a_code_recoded_at_once(qtbot
     assert summary.codes.first(0) == 0  # the code's first mention, where a click on its row goes
 
 
-def test_apply_to_every_occurrence_searches_and_recodes_hundreds_of_oncology_reports_without_freezing(
-    qtbot: QtBot, tmp_path: Path, user_dirs: Path,
-) -> None:
-    """"tumor" stands in nearly every oncology report, so the quick test for a missing word lets each one be
-    tokenized: 300 reports of 13 kB held the UI thread for seconds, to count and then to recode them."""
-    source = CANTEMIST_TRAIN / "cc_onco778.txt"  # 13 kB, "tumor" 18 times
+def _copies(qtbot: QtBot, tmp_path: Path, count: int) -> tuple[MainWindow, DocumentResult]:
+    """A window on ``count`` copies of a 13 kB oncology report ("tumor" 18 times), coded in both classifications."""
+    source = CANTEMIST_TRAIN / "cc_onco778.txt"
     document = Document("cc_onco778", source.read_text(encoding="utf-8"), "es")
     coded = DocumentResult(document, tuple(merge(Pipeline.bundled("es").code(document).assignments, Pipeline.bundled(
         "es", Edition.ICDO3).code(document).assignments, key=lambda a: a.mention.start)))
     session = ReviewSession()
-    for n in range(300):
+    for n in range(count):
         path = str(tmp_path / f"report{n}.txt")
         session.documents.append(SessionDocument(path, path, "es", result=coded))
     window = MainWindow(session, AppSettings(code_morphology=True), session_path=tmp_path / "session.json")
@@ -287,24 +284,65 @@ def test_apply_to_every_occurrence_searches_and_recodes_hundreds_of_oncology_rep
     with qtbot.waitActive(window):
         window.show()
         window.activateWindow()
-    tumour = next(i for i, a in enumerate(coded.assignments) if a.edition is Edition.ICDO3 and a.mention.text == "tumor")
-    window.select_mention(tumour)
+    return window, coded
+
+
+def _picker_for_a_tumour(qtbot: QtBot, window: MainWindow, code: str) -> CodePickerDialog:
+    """The picker of the first ICD-O-3 "tumor", ready, with ``code`` chosen."""
+    window.select_mention(next(i for i, a in enumerate(window.session.documents[0].result.assignments)  # type: ignore[union-attr]
+                               if a.edition is Edition.ICDO3 and a.mention.text == "tumor"))
     window.review.mention_actions[2].trigger()  # Change code…
     picker = window.dialog
     assert isinstance(picker, CodePickerDialog)
     qtbot.waitUntil(picker.is_ready, timeout=60_000)
-    picker.query.setText("8010/3")
+    picker.query.setText(code)
     picker.results.setCurrentRow(0)
-    assert picker.chosen_code() == "8010/3"
+    assert picker.chosen_code() == code
+    return picker
 
-    beat = Heartbeat(window)
+
+def _everywhere(qtbot: QtBot, window: MainWindow, picker: CodePickerDialog) -> None:
+    """OK in the picker, then "…and in the open documents" once the question comes."""
     picker.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
     qtbot.waitUntil(lambda: isinstance(window.dialog, QMessageBox), timeout=60_000)
-    question = window.dialog
-    next(b for b in question.buttons() if b.text() == "…and in the open documents").click()
+    next(b for b in window.dialog.buttons() if b.text() == "…and in the open documents").click()  # type: ignore[union-attr]
+
+
+def _tumour_codes(window: MainWindow) -> set[str | None]:
+    return {a.code for d in window.session for a in d.result.assignments  # type: ignore[union-attr]
+            if a.edition is Edition.ICDO3 and a.mention.text.casefold() == "tumor"}
+
+
+def test_apply_to_every_occurrence_searches_and_recodes_hundreds_of_oncology_reports_without_freezing(
+    qtbot: QtBot, tmp_path: Path, user_dirs: Path,
+) -> None:
+    """"tumor" stands in nearly every oncology report, so the quick test for a missing word lets each one be
+    tokenized: 300 reports of 13 kB held the UI thread for seconds, to count and then to recode them."""
+    window, _ = _copies(qtbot, tmp_path, 300)
+    picker = _picker_for_a_tumour(qtbot, window, "8010/3")
+    beat = Heartbeat(window)
+    _everywhere(qtbot, window, picker)
     qtbot.waitUntil(lambda: window.undo_stack.count() == 2, timeout=60_000)
     _, own = beat.report("searching and recoding 300 reports")
-    recoded = {a.code for d in session for a in d.result.assignments  # type: ignore[union-attr]
-               if a.edition is Edition.ICDO3 and a.mention.text.casefold() == "tumor"}
-    assert recoded == {"8010/3"}
+    assert _tumour_codes(window) == {"8010/3"}
     assert own < ASSERTED_GAP_S, f"the window froze for {own * 1000:.0f} ms"
+
+
+def test_a_decision_made_while_the_open_documents_are_recoded_is_kept(
+    qtbot: QtBot, tmp_path: Path, user_dirs: Path,
+) -> None:
+    """The recoding runs off the UI thread: a document the coder reviews meanwhile is recoded from what it
+    holds then, not from what it held when the recoding began."""
+    window, coded = _copies(qtbot, tmp_path, 3)
+    _everywhere(qtbot, window, _picker_for_a_tumour(qtbot, window, "8010/3"))  # recoding; the coder goes on at once
+    other = window.session.documents[1]
+    window.documents.select_key(other.key)
+    site = next(i for i, a in enumerate(coded.assignments) if a.edition is Edition.CM and a.code)
+    window.select_mention(site)
+    window.review.accept()
+    qtbot.waitUntil(lambda: window.undo_stack.count() == 3, timeout=60_000)
+    assert other.result is not None
+    accepted = next(a for a in other.result.assignments if a.mention == coded.assignments[site].mention
+                    and a.edition is Edition.CM)
+    assert accepted.status is ReviewStatus.ACCEPTED
+    assert _tumour_codes(window) == {"8010/3"}
