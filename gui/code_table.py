@@ -326,8 +326,7 @@ class SummaryModel(_PythonTableModel):
             return
         changed = changed_indices(self.assignments, assignments)
         old, self.assignments = self.assignments, assignments
-        for i in changed:
-            self._count(old[i], assignments[i], i)
+        self._recount(old, changed)
         codes = sorted(self._first, key=self._first.__getitem__)
         if codes != self._codes:
             self.beginResetModel()
@@ -385,24 +384,33 @@ class SummaryModel(_PythonTableModel):
         self._first = {code: first[code] for code in self._statuses}
         self._codes = sorted(self._first, key=self._first.__getitem__)
 
-    def _count(self, before: Assignment, after: Assignment, index: int) -> None:
-        """Mention ``index`` changed from ``before`` to ``after``: move it between the counts."""
-        old, new = self._code(before), self._code(after)
-        for a, code, sign in ((before, old, -1), (after, new, 1)):
-            if code:
-                statuses = self._statuses.setdefault(code, Counter())
-                statuses[a.status] += sign
-                if not statuses[a.status]:
-                    del statuses[a.status]
-        if old == new:
-            return
-        if new:
-            self._first[new] = min(self._first.get(new, index), index)
-        if old and not self._statuses[old]:
-            del self._statuses[old], self._first[old]
-        elif old and self._first[old] == index:  # its first mention changed code
-            self._first[old] = next(i for i in range(index + 1, len(self.assignments))
-                                    if self._code(self.assignments[i]) == old)
+    def _recount(self, old: tuple[Assignment, ...], changed: list[int]) -> None:
+        """Mentions ``changed`` moved from ``old`` to ``self.assignments``: every count first, then the first
+        mentions, so that several mentions of one code recoded at once ("apply to every occurrence", its undo)
+        never look for a first mention among counts not moved yet."""
+        moved = []
+        for i in changed:
+            before, after = self._code(old[i]), self._code(self.assignments[i])
+            self._add(before, old[i].status, -1)
+            self._add(after, self.assignments[i].status, 1)
+            if before != after:
+                moved.append((i, before, after))
+        for i, _, new in moved:
+            if new:
+                self._first[new] = min(self._first.get(new, i), i)
+        for i, gone, _ in moved:
+            if gone and gone in self._first and not self._statuses[gone]:
+                del self._statuses[gone], self._first[gone]
+            elif gone and self._first.get(gone) == i:  # its first mention changed code
+                self._first[gone] = next(j for j in range(i + 1, len(self.assignments))
+                                         if self._code(self.assignments[j]) == gone)
+
+    def _add(self, code: str | None, status: ReviewStatus, sign: int) -> None:
+        if code:
+            statuses = self._statuses.setdefault(code, Counter())
+            statuses[status] += sign
+            if not statuses[status]:
+                del statuses[status]
 
 
 class CodeSummary(QTableView):

@@ -26,12 +26,13 @@ from engine.records.review import (
     change_code,
     choose_candidate,
     code_everywhere,
+    code_everywhere_in,
     coded_edition,
-    codes_in,
     confirm_no_mentions,
     delete,
     is_open,
     is_reviewed,
+    pending_elsewhere,
     pending_occurrences,
     reject,
 )
@@ -42,6 +43,7 @@ from engine.terms.catalog import Catalog
 from gui.code_picker import CodePickerDialog
 from gui.document_pane import DocumentPane
 from gui.errors import show_error
+from gui.worker import BackgroundOp, TaskState, heavy_op
 
 __all__ = ["ReviewActions", "ReviewHost"]
 
@@ -268,20 +270,25 @@ class ReviewActions:
     def _offer_everywhere(self, key: str, term: str, code: str, catalog: Catalog, action: Action,
                           select: int | None) -> None:
         """After one mention got ``code``: offer it to every other occurrence of the term, in this document
-        and in the other open documents of the same language and edition (one undoable step)."""
+        and in the other open documents of the same language and edition (one undoable step).  The other
+        documents are searched off the UI thread: the question comes once they are."""
         now = self._result(key)
         if now is None:
             return
         language, edition = now.document.language, catalog.edition
         here = sum(map(len, pending_occurrences(now, term, code, edition)))
-        elsewhere = {}
-        for document in self.host.session:
-            result = None if document.key == key or document.coding else document.result
-            if (result is not None and result.document.language == language
-                    and codes_in(document.edition, result, edition)):
-                count = sum(map(len, pending_occurrences(result, term, code, edition)))
-                if count:
-                    elsewhere[document.key] = count
+        others = [(d.key, d.edition, d.result) for d in self.host.session
+                  if d.key != key and not d.coding and d.result is not None]
+
+        def search(state: TaskState) -> dict[str, int]:
+            with heavy_op():
+                return pending_elsewhere(others, language, term, code, edition)
+
+        BackgroundOp(self.parent, search, success=lambda elsewhere: self._ask_everywhere(
+            key, term, code, catalog, action, select, here, elsewhere)).run()
+
+    def _ask_everywhere(self, key: str, term: str, code: str, catalog: Catalog, action: Action, select: int | None,
+                        here: int, elsewhere: dict[str, int]) -> None:
         if not here and not elsewhere:
             return
         places = [f"{here} more time(s) in this document"] if here else []
@@ -305,21 +312,34 @@ class ReviewActions:
 
     def _apply_everywhere(self, keys: list[str], term: str, code: str, catalog: Catalog, action: Action,
                           select: int | None) -> None:
-        """One undo step of one review step per document: the audit log and the site learn each."""
+        """One undo step of one review step per document: the audit log and the site learn each.  The
+        documents are recoded off the UI thread; one the coder changed meanwhile is recoded again from
+        what it holds now."""
+        before = {key: result for key in keys if (result := self._result(key)) is not None}
+
+        def recode(state: TaskState) -> dict[str, DocumentResult]:
+            with heavy_op():
+                return code_everywhere_in(before, term, code, catalog)
+
+        BackgroundOp(self.parent, recode, success=lambda after: self._push_everywhere(
+            before, after, term, code, catalog, action, select)).run()
+
+    def _push_everywhere(self, before: dict[str, DocumentResult], after: dict[str, DocumentResult], term: str,
+                         code: str, catalog: Catalog, action: Action, select: int | None) -> None:
         current = self.host.current_document()
         text, steps = f"Give {code} to every “{term}”", []
-        for key in keys:
-            before = self._result(key)
-            if before is None:
+        for key, was in before.items():
+            now = self._result(key)
+            if now is None:
                 continue
             try:
-                after = code_everywhere(before, term, code, catalog)
+                changed = after.get(key, now) if now is was else code_everywhere(now, term, code, catalog)
             except ReviewError as error:
                 show_error(self.parent, error, "Apply to every occurrence")
                 return
-            if after is not before:
+            if changed is not now:
                 shown = current is not None and key == current.key
-                steps.append(_ResultChange(self.host, key, before, after, text, action,
+                steps.append(_ResultChange(self.host, key, now, changed, text, action,
                                            select if shown else None, select if shown else None, shown))
         if steps:
             self.host.undo_stack.push(_Together(text, steps))

@@ -12,12 +12,13 @@ import shutil
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from heapq import merge
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextFormat
-from PySide6.QtWidgets import QDialogButtonBox, QFileDialog
+from PySide6.QtWidgets import QDialogButtonBox, QFileDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from engine.core.codes import Edition
@@ -27,15 +28,17 @@ from engine.linking.pipeline import Pipeline
 from engine.records.audit import Action, ReviewStep, Step, audit_rows
 from engine.records.export import ExportOptions, ExportPreset, csv_rows
 from engine.records.review import accept_stage, code_everywhere
-from engine.records.session import ReviewSession, default_session_path
+from engine.records.session import ReviewSession, SessionDocument, default_session_path
 from engine.records.settings import AppSettings
 from engine.terms.catalog import Catalog
 from engine.text.annotations import load_brat
 from gui.app import open_window
 from gui.code_picker import CodePickerDialog
+from gui.code_table import CodeSummary
 from gui.export_dialog import ExportDialog
 from gui.main_window import MainWindow
 from gui.settings_dialog import SettingsDialog
+from tests.heartbeat import ASSERTED_GAP_S, Heartbeat
 
 pytestmark = pytest.mark.usefixtures("messages")
 
@@ -243,3 +246,103 @@ def test_the_export_dialog_offers_the_tumour_preset_and_remembers_it(qtbot: QtBo
     again = ExportDialog(None, remembered, True)
     qtbot.addWidget(again)
     assert again.preset.currentData() == "tumour" and not again.only_accepted.isChecked()
+
+
+def test_the_icdo3_summary_follows_every_mention_of_a_code_recoded_at_once(qtbot: QtBot) -> None:
+    """"Apply to every occurrence" recodes all of a term's mentions in one step: the summary moved them one by
+    one and looked for the old code's next first mention among ones not counted yet (StopIteration; raised
+    inside an undo command, PySide6 6.11 died of it)."""
+    tumours = tuple(Assignment(Mention((Span(s, s + 5),), "tumor"), "8000/1", Edition.ICDO3, "", Stage.DICTIONARY, 1.0)
+                    for s in (0, 7, 14))
+    summary = CodeSummary(morphology=True)
+    qtbot.addWidget(summary)
+    with qtbot.waitExposed(summary):
+        summary.show()
+    summary.show_assignments(tumours)
+    recoded = tuple(a.with_changes(code="8010/3", status=ReviewStatus.CORRECTED) for a in tumours)
+    rows = []
+    for shown in ((recoded[0], *tumours[1:]), recoded, (recoded[0], *tumours[1:]), tumours):  # do, then undo
+        summary.show_assignments(shown)
+        rows.append([(summary.cell(r, 0), summary.cell(r, 2)) for r in range(summary.model().rowCount())])
+    assert rows == [[("8010/3", "1"), ("8000/1", "2")], [("8010/3", "3")], [("8010/3", "1"), ("8000/1", "2")],
+                    [("8000/1", "3")]]
+    assert summary.codes.first(0) == 0  # the code's first mention, where a click on its row goes
+
+
+def _copies(qtbot: QtBot, tmp_path: Path, count: int) -> tuple[MainWindow, DocumentResult]:
+    """A window on ``count`` copies of a 13 kB oncology report ("tumor" 18 times), coded in both classifications."""
+    source = CANTEMIST_TRAIN / "cc_onco778.txt"
+    document = Document("cc_onco778", source.read_text(encoding="utf-8"), "es")
+    coded = DocumentResult(document, tuple(merge(Pipeline.bundled("es").code(document).assignments, Pipeline.bundled(
+        "es", Edition.ICDO3).code(document).assignments, key=lambda a: a.mention.start)))
+    session = ReviewSession()
+    for n in range(count):
+        path = str(tmp_path / f"report{n}.txt")
+        session.documents.append(SessionDocument(path, path, "es", result=coded))
+    window = MainWindow(session, AppSettings(code_morphology=True), session_path=tmp_path / "session.json")
+    qtbot.addWidget(window)
+    with qtbot.waitActive(window):
+        window.show()
+        window.activateWindow()
+    return window, coded
+
+
+def _picker_for_a_tumour(qtbot: QtBot, window: MainWindow, code: str) -> CodePickerDialog:
+    """The picker of the first ICD-O-3 "tumor", ready, with ``code`` chosen."""
+    window.select_mention(next(i for i, a in enumerate(window.session.documents[0].result.assignments)  # type: ignore[union-attr]
+                               if a.edition is Edition.ICDO3 and a.mention.text == "tumor"))
+    window.review.mention_actions[2].trigger()  # Change code…
+    picker = window.dialog
+    assert isinstance(picker, CodePickerDialog)
+    qtbot.waitUntil(picker.is_ready, timeout=60_000)
+    picker.query.setText(code)
+    picker.results.setCurrentRow(0)
+    assert picker.chosen_code() == code
+    return picker
+
+
+def _everywhere(qtbot: QtBot, window: MainWindow, picker: CodePickerDialog) -> None:
+    """OK in the picker, then "…and in the open documents" once the question comes."""
+    picker.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: isinstance(window.dialog, QMessageBox), timeout=60_000)
+    next(b for b in window.dialog.buttons() if b.text() == "…and in the open documents").click()  # type: ignore[union-attr]
+
+
+def _tumour_codes(window: MainWindow) -> set[str | None]:
+    return {a.code for d in window.session for a in d.result.assignments  # type: ignore[union-attr]
+            if a.edition is Edition.ICDO3 and a.mention.text.casefold() == "tumor"}
+
+
+def test_apply_to_every_occurrence_searches_and_recodes_hundreds_of_oncology_reports_without_freezing(
+    qtbot: QtBot, tmp_path: Path, user_dirs: Path,
+) -> None:
+    """"tumor" stands in nearly every oncology report, so the quick test for a missing word lets each one be
+    tokenized: 300 reports of 13 kB held the UI thread for seconds, to count and then to recode them."""
+    window, _ = _copies(qtbot, tmp_path, 300)
+    picker = _picker_for_a_tumour(qtbot, window, "8010/3")
+    beat = Heartbeat(window)
+    _everywhere(qtbot, window, picker)
+    qtbot.waitUntil(lambda: window.undo_stack.count() == 2, timeout=60_000)
+    _, own = beat.report("searching and recoding 300 reports")
+    assert _tumour_codes(window) == {"8010/3"}
+    assert own < ASSERTED_GAP_S, f"the window froze for {own * 1000:.0f} ms"
+
+
+def test_a_decision_made_while_the_open_documents_are_recoded_is_kept(
+    qtbot: QtBot, tmp_path: Path, user_dirs: Path,
+) -> None:
+    """The recoding runs off the UI thread: a document the coder reviews meanwhile is recoded from what it
+    holds then, not from what it held when the recoding began."""
+    window, coded = _copies(qtbot, tmp_path, 3)
+    _everywhere(qtbot, window, _picker_for_a_tumour(qtbot, window, "8010/3"))  # recoding; the coder goes on at once
+    other = window.session.documents[1]
+    window.documents.select_key(other.key)
+    site = next(i for i, a in enumerate(coded.assignments) if a.edition is Edition.CM and a.code)
+    window.select_mention(site)
+    window.review.accept()
+    qtbot.waitUntil(lambda: window.undo_stack.count() == 3, timeout=60_000)
+    assert other.result is not None
+    accepted = next(a for a in other.result.assignments if a.mention == coded.assignments[site].mention
+                    and a.edition is Edition.CM)
+    assert accepted.status is ReviewStatus.ACCEPTED
+    assert _tumour_codes(window) == {"8010/3"}

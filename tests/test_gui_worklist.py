@@ -344,12 +344,14 @@ def test_a_code_given_to_every_occurrence_in_the_open_documents_is_one_undo_step
     picker.results.setCurrentRow(row)
     picker.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
 
+    qtbot.waitUntil(lambda: isinstance(window.dialog, QMessageBox))  # the open documents are searched meanwhile
     question = window.dialog
     assert isinstance(question, QMessageBox)
     assert question.text() == ("“neumonía” occurs 1 more time(s) in this document and 1 time(s) in 1 other open "
                                "document(s) without J15.9. Give them J15.9 too?")
     everywhere = next(button for button in question.buttons() if button.text() == "…and in the open documents")
     everywhere.click()
+    qtbot.waitUntil(lambda: window.undo_stack.count() == 2)  # the change, then "everywhere", recoded off the UI thread
     pneumonias = [*codes_of(a, "neumonía"), *codes_of(b, "neumonía")]
     assert pneumonias == ["J15.9"] * 3
     given = [x for d in (a, b) for x in d.result.assignments if x.code == "J15.9"]  # type: ignore[union-attr]
@@ -364,6 +366,8 @@ def test_a_code_given_to_every_occurrence_in_the_open_documents_is_one_undo_step
     assert sorted(doc for doc, _ in decided) == sorted([a.key.encode()] * 2 + [b.key.encode()])
     assert learned == 3
 
+    with qtbot.waitActive(window):  # offscreen, nothing makes the window active again once the question closed
+        window.activateWindow()
     key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # the "everywhere" step, in both documents
     assert codes_of(b, "neumonía") == ["J18.9"] and codes_of(a, "neumonía") == ["J15.9", "J18.9"]
 

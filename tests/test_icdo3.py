@@ -24,10 +24,10 @@ from engine.core.codes import (
     normalize_code,
     normalize_morphology,
 )
-from engine.core.model import Document, DocumentResult, Mention, Span
+from engine.core.model import Document, DocumentResult, Mention, ReviewStatus, Span
 from engine.linking import languages
 from engine.linking.pipeline import Pipeline
-from engine.records.export import TUMOUR_COLUMNS, ExportOptions, ExportPreset, write_csv
+from engine.records.export import TUMOUR_COLUMNS, ExportOptions, ExportPreset, csv_rows, write_csv
 from engine.records.tumour_export import NO_MORPHOLOGY, NO_SITE
 from engine.terms.catalog import Catalog
 from engine.terms.dictionary import LinkingRule, TermDictionary, TermEntry
@@ -236,6 +236,36 @@ def test_tumour_rows_pair_overlapping_mentions_and_mark_every_gap(tmp_path: Path
         assert row["morphology"] or NO_MORPHOLOGY in row["gap"]
         assert not row["icd10_code"].startswith("I")  # hypertension is no tumour
     assert write_csv(tmp_path / "final.csv", [both], ExportOptions(ExportPreset.TUMOUR)).rows == 0  # none accepted
+
+
+def test_the_tumour_preset_counts_the_tumours_it_leaves_out_not_every_open_code(tmp_path: Path) -> None:
+    """It counted every open code (7, a hypertension among them) where unticking "only accepted" adds 4 tumours."""
+    text = "Adenocarcinoma de pulmón derecho. Metástasis hepáticas. Linfoma folicular. Hipertensión arterial."
+    document = Document("caso", text, "es")
+    both = DocumentResult(document, Pipeline.bundled("es").code(document).assignments
+                          + Pipeline.bundled("es", Edition.ICDO3).code(document).assignments)
+    lung = [i for i, a in enumerate(both.assignments) if a.mention.start == 0]
+    reviewed = DocumentResult(document, tuple(a.with_changes(status=ReviewStatus.ACCEPTED) if i in lung else a
+                                              for i, a in enumerate(both.assignments)))
+    every = write_csv(tmp_path / "all.csv", [reviewed], ExportOptions(ExportPreset.TUMOUR, only_accepted=False))
+    accepted = write_csv(tmp_path / "accepted.csv", [reviewed], ExportOptions(ExportPreset.TUMOUR))
+    assert accepted.rows == 1 and every.rows > 1
+    assert accepted.left_out == every.rows - accepted.rows  # what unticking "only accepted" adds
+    assert accepted.describe() == f"1 tumours written; {every.rows - 1} not yet accepted were left out"
+
+
+def test_a_morphology_pairs_with_the_site_of_its_own_words_not_a_part_of_them() -> None:
+    """The ICD-10 pipeline codes "linfoma" (C85.90) inside "linfoma difuso de células grandes B" (C83.30): the
+    diffuse large B-cell morphology (9680/3) of the whole words went to the first site in the text, C85.90."""
+    text = "Diagnosticado de linfoma difuso de células grandes B en 2015."
+    document = Document("ldcgb", text, "es")
+    icd10 = Pipeline.bundled("es").code(document).assignments
+    icdo = Pipeline.bundled("es", Edition.ICDO3).code(document).assignments
+    assert {(a.mention.text, a.code) for a in icd10} >= {("linfoma", "C85.90"),
+                                                         ("linfoma difuso de células grandes B", "C83.30")}
+    rows = csv_rows([DocumentResult(document, icd10 + icdo)], ExportOptions(ExportPreset.TUMOUR, only_accepted=False))
+    paired = {(row[2], row[6]) for row in rows}
+    assert ("C83.30", "9680/3") in paired and ("C85.90", "") in paired
 
 
 def test_code_with_the_tumour_preset_codes_both_classifications(user_dirs: Path, tmp_path: Path) -> None:

@@ -148,9 +148,10 @@ def _iter_rows(results: Iterable[DocumentResult], options: ExportOptions, audit:
             summary.left_out += len({a.code for a in ordered if a.code and a.status is not ReviewStatus.REJECTED}
                                     - {row[1] for row in rows})
         elif options.preset is ExportPreset.TUMOUR:
-            rows = tumour_rows(ids, kept, Catalog.bundled_topography(), _evidence)
-            summary.left_out += sum(1 for a in ordered if a.code and a.status is not ReviewStatus.REJECTED) - sum(
-                1 for a in kept if a.code and a.status is not ReviewStatus.REJECTED)
+            topography = Catalog.bundled_topography()
+            rows = tumour_rows(ids, kept, topography, _evidence)
+            if len(kept) < len(ordered):  # the tumours that unticking "only accepted" adds, not every open code
+                summary.left_out += max(0, len(tumour_rows(ids, ordered, topography, _evidence)) - len(rows))
         else:
             key = document_key(document)
             rows = [_full_row(ids, a, audit.decisions(key, a.mention.spans, a.edition)) for a in kept]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from itertools import accumulate
 from operator import attrgetter
@@ -18,6 +18,7 @@ from operator import attrgetter
 from engine.core.codes import Edition, canonical_code
 from engine.core.errors import ReviewError
 from engine.core.model import Assignment, DocumentResult, Mention, ReviewStatus, Span, Stage
+from engine.core.progress import give_way
 from engine.terms.catalog import Catalog
 from engine.terms.dictionary import DEFAULT_EDITIONS
 from engine.text.normalize import term_key, tokenize
@@ -30,6 +31,7 @@ __all__ = [
     "change_code",
     "choose_candidate",
     "code_everywhere",
+    "code_everywhere_in",
     "coded_edition",
     "codes_in",
     "confirm_no_mentions",
@@ -39,6 +41,7 @@ __all__ = [
     "needs_confirmation",
     "occurrences",
     "open_count",
+    "pending_elsewhere",
     "pending_occurrences",
     "reject",
     "review_counts",
@@ -195,6 +198,37 @@ def code_everywhere(result: DocumentResult, term: str, code: str, catalog: Catal
     for span in free:
         result = add_mention(result, [span], code, catalog)
     return result
+
+
+def pending_elsewhere(
+    documents: Iterable[tuple[str, Edition | None, DocumentResult]], language: str, term: str, code: str,
+    edition: Edition,
+) -> dict[str, int]:
+    """How many places ``code_everywhere`` would change in each open document (key, chosen edition, result) of
+    ``language`` that codes ``edition``; those with none are left out.  It tokenizes every such document
+    (500 oncology reports: a second), so the window runs it off the UI thread."""
+    counts = {}
+    for key, chosen, result in documents:
+        give_way()
+        if result.document.language == language and codes_in(chosen, result, edition):
+            count = sum(map(len, pending_occurrences(result, term, code, edition)))
+            if count:
+                counts[key] = count
+    return counts
+
+
+def code_everywhere_in(
+    results: Mapping[str, DocumentResult], term: str, code: str, catalog: Catalog
+) -> dict[str, DocumentResult]:
+    """``code_everywhere`` in each document, by key; the ones it leaves as they were are left out (off the UI
+    thread, as ``pending_elsewhere``)."""
+    changed = {}
+    for key, result in results.items():
+        give_way()
+        after = code_everywhere(result, term, code, catalog)
+        if after is not result:
+            changed[key] = after
+    return changed
 
 
 def delete(result: DocumentResult, index: int) -> DocumentResult:

@@ -3,7 +3,8 @@
 A document coded with ICD-10 and ICD-O-3 at once holds assignments of both
 editions.  A tumour row pairs an ICD-10 neoplasm code (chapter II, C00–D49) with an
 ICD-O-3 morphology only where their mentions overlap in the text ("adenocarcinoma de
-pulmón": C34.90 and 8140/3): that is evidence they are one tumour.  Anything else is
+pulmón": C34.90 and 8140/3): that is evidence they are one tumour; where several overlap, the closest
+pairs first (the same words before a part of them).  Anything else is
 its own row with the missing half marked in ``gap``, never paired by guess.  The
 topography is the ICD-10 code's site where ICD-O-3 topography has that code (C00–C80,
 four characters: C34.90 → C34.9); lymphomas, leukaemias and ill-defined codes give none,
@@ -17,6 +18,7 @@ registry reads ``histology``, ``behaviour`` and ``grade``.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 
 from engine.core.codes import Edition, is_morphology
@@ -53,14 +55,10 @@ def tumour_rows(
     coded = [a for a in assignments if a.code is not None and a.status is not ReviewStatus.REJECTED]
     sites = [a for a in coded if a.edition is not Edition.ICDO3 and is_neoplasm(a.code or "")]
     morphologies = [a for a in coded if a.edition is Edition.ICDO3 and is_morphology(a.code or "")]
-    paired: set[int] = set()
-    rows = []
-    for site in sites:
-        partner = next((m for m in morphologies if id(m) not in paired and _overlap(site, m)), None)
-        if partner is not None:
-            paired.add(id(partner))
-        rows.append((site, partner))
-    rows += [(None, m) for m in morphologies if id(m) not in paired]
+    partners = _pairs(sites, morphologies)
+    paired = set(partners.values())
+    rows = [(site, morphologies[partners[n]] if n in partners else None) for n, site in enumerate(sites)]
+    rows += [(None, m) for n, m in enumerate(morphologies) if n not in paired]
     rows.sort(key=lambda pair: min(a.mention.start for a in pair if a is not None))
     return [
         _row(ids, number, site, morphology, topography, describe)
@@ -68,8 +66,40 @@ def tumour_rows(
     ]
 
 
-def _overlap(a: Assignment, b: Assignment) -> bool:
-    return a.mention.start < b.mention.end and b.mention.start < a.mention.end
+def _pairs(sites: list[Assignment], morphologies: list[Assignment]) -> dict[int, int]:
+    """Site → morphology (indices), closest overlap first: the ICD-10 pipeline also codes the words inside a
+    longer mention ("linfoma" C85.90 inside "linfoma difuso de células grandes B" C83.30), and the morphology
+    of those same words (9680/3) belongs to the mention it matches, not to the first one in the text."""
+    order = sorted(range(len(morphologies)), key=lambda m: morphologies[m].mention.start)
+    starts = [morphologies[m].mention.start for m in order]
+    reach = max((a.mention.end - a.mention.start for a in morphologies), default=0)
+    overlaps = []  # only the morphologies that start near a site are looked at: a document may hold 100,000
+    for s, site in enumerate(sites):
+        near = order[bisect_left(starts, site.mention.start - reach):bisect_left(starts, site.mention.end)]
+        overlaps += [(-_closeness(site, morphologies[m]), s, m) for m in near if _shared(site, morphologies[m])]
+    overlaps.sort()
+    partners: dict[int, int] = {}
+    taken: set[int] = set()
+    for _, s, m in overlaps:
+        if s not in partners and m not in taken:
+            partners[s] = m
+            taken.add(m)
+    return partners
+
+
+def _shared(a: Assignment, b: Assignment) -> int:
+    """How many characters the two mentions share (span by span: a discontinuous mention's gap is not its)."""
+    return sum(max(0, min(x.end, y.end) - max(x.start, y.start)) for x in a.mention.spans for y in b.mention.spans)
+
+
+def _closeness(a: Assignment, b: Assignment) -> float:
+    """Shared characters over all the characters of the two: 1 for the same words."""
+    shared = _shared(a, b)
+    return shared / (_length(a) + _length(b) - shared)
+
+
+def _length(a: Assignment) -> int:
+    return sum(span.end - span.start for span in a.mention.spans)
 
 
 def _row(
