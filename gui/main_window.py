@@ -474,9 +474,9 @@ class MainWindow(QMainWindow):
         self.cancel_action = action("C&ancel coding", self.coding.cancel, "Escape")
         coding_actions = [self.code_new_action, self.code_selected_action, self.cancel_action]
         undo = self.undo_stack.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        undo.setShortcuts(QKeySequence.StandardKey.Undo)
         redo = self.undo_stack.createRedoAction(self, "&Redo")
-        redo.setShortcut(QKeySequence.StandardKey.Redo)
+        redo.setShortcuts(QKeySequence.StandardKey.Redo)  # Ctrl+Shift+Z and Ctrl+Y alike
         settings = action("&Settings…", self.edit_settings, QKeySequence.StandardKey.Preferences)
         find = [action("&Find in text…", self.pane.find_bar.start, QKeySequence.StandardKey.Find),
                 action("Find &next", self.pane.find_bar.find, QKeySequence.StandardKey.FindNext),

@@ -307,6 +307,10 @@ def test_keyboard_review_and_reviewed_only_when_every_mention_has_a_status(
     assert window.current_index == 2
     key("Z", Qt.KeyboardModifier.ControlModifier)  # undo the rejection
     assert document.result.assignments[1].status is ReviewStatus.PENDING
+    key("Z", Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)  # redo it, as the help says
+    assert document.result.assignments[1].status is ReviewStatus.REJECTED
+    key("Z", Qt.KeyboardModifier.ControlModifier)
+    assert document.result.assignments[1].status is ReviewStatus.PENDING
     assert window.current_index == 1
     for _ in range(count - 2):
         key("A")
