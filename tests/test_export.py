@@ -21,6 +21,7 @@ from engine.records.export import (
     REGISTRY_COLUMNS,
     ExportOptions,
     ExportPreset,
+    ExportSummary,
     check_writable,
     document_key,
     export_id,
@@ -225,3 +226,8 @@ def test_every_row_says_the_language_its_document_was_coded_in_beside_the_editio
     assert used == {("caso-ñ", "cm", "es"), ("brief", "gm", "de")}
     tumour = ExportOptions(ExportPreset.TUMOUR).columns  # its rows: tests/test_icdo3.py
     assert tumour.index("language") == tumour.index("icd10_edition") + 1
+
+
+def test_an_export_summary_speaks_of_one_row_in_the_singular() -> None:
+    assert ExportSummary(1, 1, "tumours").describe() == "1 tumour written; 1 not yet accepted was left out"
+    assert ExportSummary(2, 0, "codes").describe() == "2 codes written"

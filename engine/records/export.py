@@ -106,8 +106,10 @@ class ExportSummary:
 
     def describe(self) -> str:
         """"12 codes written; 3 not yet accepted were left out"."""
-        text = f"{self.rows} {self.unit} written"
-        return text + (f"; {self.left_out} not yet accepted were left out" if self.left_out else "")
+        unit = self.unit.removesuffix("s") if self.rows == 1 else self.unit  # "1 tumour", not "1 tumours"
+        text = f"{self.rows} {unit} written"
+        left_out = "1 not yet accepted was" if self.left_out == 1 else f"{self.left_out} not yet accepted were"
+        return text + (f"; {left_out} left out" if self.left_out else "")
 
 
 def document_key(document: Document) -> str:
