@@ -274,10 +274,9 @@ def _code(args: argparse.Namespace) -> int:
         summary = write_csv(args.output, results, options)
         # Written to a device or pipe (/dev/stdout), the CSV must not be followed by this line.
         report = sys.stdout if _is_regular_file(args.output) else sys.stderr
-        print(f"{summary.rows} codes from {coded} documents written to {args.output}", file=report)
+        print(f"{summary.count(summary.rows)} from {coded} documents written to {args.output}", file=report)
         if summary.left_out:
-            print(f"icdlinker: {summary.left_out} codes not yet accepted were left out of the registry export "
-                  "(--all-codes exports them too)", file=sys.stderr)
+            print(f"icdlinker: {summary.left_out_text()} (--all-codes exports them too)", file=sys.stderr)
     else:
         _print_table(csv_rows(results), sys.stdout)
     if failed:

@@ -158,9 +158,9 @@ def export_session(parent: QWidget, session: ReviewSession, current: SessionDocu
                     pass  # saving fails (shown already): what is on disk is all there is to read
                 audit = AuditLog.read(database.path)
             summary = write_csv(target, results, choice.options, audit)
-            left_out = (f" {summary.left_out} {summary.unit} not yet accepted were left out (untick "
-                        "“Only accepted and corrected codes” to export them)." if summary.left_out else "")
-            return f"Exported {summary.rows} {summary.unit} to {target}.{left_out}"
+            left_out = (f" {summary.left_out_text().capitalize()} (untick “Only accepted and corrected codes” "
+                        "to export them)." if summary.left_out else "")
+            return f"Exported {summary.count(summary.rows)} to {target}.{left_out}"
 
     BackgroundOp(parent, write, success=lambda text: show_info(parent, text),
                  failure=lambda error: show_error(parent, error, "Export failed")).run()

@@ -97,8 +97,8 @@ def test_the_registry_takes_accepted_codes_by_default_and_counts_what_it_left_ou
     open_codes = {a.code for a in reviewed.assignments if a.code and a.status in still_open} - accepted
     assert {r["code"] for r in rows} == accepted and {r["status"] for r in rows} == {"accepted"}
     assert (summary.rows, summary.left_out, summary.unit) == (len(accepted), len(open_codes), "codes")
-    assert open_codes and summary.describe().endswith(
-        f"{len(open_codes)} not yet accepted {'was' if len(open_codes) == 1 else 'were'} left out")
+    assert open_codes and summary.describe().endswith(f"{summary.count(len(open_codes))} not yet accepted "
+                                                      f"{'was' if len(open_codes) == 1 else 'were'} left out")
 
 
 def test_only_accepted(reviewed: DocumentResult, tmp_path: Path) -> None:
@@ -230,5 +230,5 @@ def test_every_row_says_the_language_its_document_was_coded_in_beside_the_editio
 
 
 def test_an_export_summary_speaks_of_one_row_in_the_singular() -> None:
-    assert ExportSummary(1, 1, "tumours").describe() == "1 tumour written; 1 not yet accepted was left out"
+    assert ExportSummary(1, 1, "tumours").describe() == "1 tumour written; 1 tumour not yet accepted was left out"
     assert ExportSummary(2, 0, "codes").describe() == "2 codes written"

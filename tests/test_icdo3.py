@@ -251,7 +251,7 @@ def test_the_tumour_preset_counts_the_tumours_it_leaves_out_not_every_open_code(
     accepted = write_csv(tmp_path / "accepted.csv", [reviewed], ExportOptions(ExportPreset.TUMOUR))
     assert accepted.rows == 1 and every.rows > 1
     assert accepted.left_out == every.rows - accepted.rows  # what unticking "only accepted" adds
-    assert accepted.describe() == f"1 tumour written; {every.rows - 1} not yet accepted were left out"
+    assert accepted.describe() == f"1 tumour written; {every.rows - 1} tumours not yet accepted were left out"
 
 
 def test_a_morphology_pairs_with_the_site_of_its_own_words_not_a_part_of_them() -> None:

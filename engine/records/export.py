@@ -104,12 +104,17 @@ class ExportSummary:
     left_out: int = 0
     unit: str = "mentions"  # what a row is: "mentions" (full) or "codes" (registry)
 
+    def count(self, rows: int) -> str:
+        """"12 codes", "1 tumour": so many rows of this export."""
+        return f"{rows} {self.unit.removesuffix('s') if rows == 1 else self.unit}"
+
+    def left_out_text(self) -> str:
+        """"3 codes not yet accepted were left out"."""
+        return f"{self.count(self.left_out)} not yet accepted {'was' if self.left_out == 1 else 'were'} left out"
+
     def describe(self) -> str:
-        """"12 codes written; 3 not yet accepted were left out"."""
-        unit = self.unit.removesuffix("s") if self.rows == 1 else self.unit  # "1 tumour", not "1 tumours"
-        text = f"{self.rows} {unit} written"
-        left_out = "1 not yet accepted was" if self.left_out == 1 else f"{self.left_out} not yet accepted were"
-        return text + (f"; {left_out} left out" if self.left_out else "")
+        """"12 codes written; 3 codes not yet accepted were left out"."""
+        return f"{self.count(self.rows)} written" + (f"; {self.left_out_text()}" if self.left_out else "")
 
 
 def document_key(document: Document) -> str:
