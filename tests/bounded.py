@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Bounded", "python_argv", "run_bounded"]
+__all__ = ["Bounded", "python_argv", "run_bounded", "run_window_day"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,3 +85,15 @@ def run_bounded(argv: list[str], *, timeout_s: float, max_memory_mb: int = 4096,
         reader.join(timeout=10)
     return Bounded(process.returncode, streams.get("out", b"").decode("utf-8", "replace"),
                    streams.get("err", b"").decode("utf-8", "replace"), seconds, usage.ru_maxrss / 1024, timed_out)
+
+
+def run_window_day(folder: Path, source: str, *args: str, timeout_s: float) -> Bounded:
+    """``source`` as a script in a child process on an offscreen Qt, under the bounds: a working day in
+    the window whose crash (PySide6 dies with a segfault, not an exception) fails the test, not pytest."""
+    script = folder / "window_day.py"
+    script.write_text(source, encoding="utf-8")
+    done = run_bounded([sys.executable, str(script), *args], timeout_s=timeout_s, max_memory_mb=8192,
+                       env={"QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, f"the review process died: {done.describe()}\n{done.stdout}"
+    assert "Fatal Python error" not in done.stderr
+    return done
