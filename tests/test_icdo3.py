@@ -24,7 +24,7 @@ from engine.core.codes import (
     normalize_code,
     normalize_morphology,
 )
-from engine.core.model import Document, DocumentResult, Mention, ReviewStatus, Span
+from engine.core.model import Assignment, Document, DocumentResult, Mention, ReviewStatus, Span, Stage
 from engine.linking import languages
 from engine.linking.pipeline import Pipeline
 from engine.records.export import TUMOUR_COLUMNS, ExportOptions, ExportPreset, csv_rows, write_csv
@@ -256,7 +256,8 @@ def test_the_tumour_preset_counts_the_tumours_it_leaves_out_not_every_open_code(
 
 def test_a_morphology_pairs_with_the_site_of_its_own_words_not_a_part_of_them() -> None:
     """The ICD-10 pipeline codes "linfoma" (C85.90) inside "linfoma difuso de células grandes B" (C83.30): the
-    diffuse large B-cell morphology (9680/3) of the whole words went to the first site in the text, C85.90."""
+    diffuse large B-cell morphology (9680/3) of the whole words went to the first site in the text, C85.90,
+    and the nested site, that tumour again, was a row of its own."""
     text = "Diagnosticado de linfoma difuso de células grandes B en 2015."
     document = Document("ldcgb", text, "es")
     icd10 = Pipeline.bundled("es").code(document).assignments
@@ -264,8 +265,24 @@ def test_a_morphology_pairs_with_the_site_of_its_own_words_not_a_part_of_them() 
     assert {(a.mention.text, a.code) for a in icd10} >= {("linfoma", "C85.90"),
                                                          ("linfoma difuso de células grandes B", "C83.30")}
     rows = csv_rows([DocumentResult(document, icd10 + icdo)], ExportOptions(ExportPreset.TUMOUR, only_accepted=False))
-    paired = {(row[2], row[6]) for row in rows}
-    assert ("C83.30", "9680/3") in paired and ("C85.90", "") in paired
+    assert [(row[2], row[6]) for row in rows] == [("C83.30", "9680/3")]  # one tumour: the nested site is not a row
+
+
+def test_a_site_around_the_paired_one_is_that_tumour_again_and_other_tumours_keep_their_rows() -> None:
+    text = "Adenocarcinoma de pulmón derecho. Cáncer de colon."
+    document = Document("d", text, "es")
+
+    def coded(words: str, code: str, edition: Edition) -> Assignment:
+        start = text.index(words)
+        return Assignment(Mention.from_spans(text, [(start, start + len(words))]), code, edition, "", Stage.DICTIONARY,
+                          1.0)
+
+    assignments = (coded("Adenocarcinoma de pulmón derecho", "C34.91", Edition.CM),  # around the paired one
+                   coded("Adenocarcinoma de pulmón", "C34.90", Edition.CM),
+                   coded("Adenocarcinoma de pulmón", "8140/3", Edition.ICDO3),
+                   coded("Cáncer de colon", "C18.9", Edition.CM))
+    rows = csv_rows([DocumentResult(document, assignments)], ExportOptions(ExportPreset.TUMOUR, only_accepted=False))
+    assert [(row[2], row[6], row[11]) for row in rows] == [("C34.90", "8140/3", ""), ("C18.9", "", NO_MORPHOLOGY)]
 
 
 def test_code_with_the_tumour_preset_codes_both_classifications(user_dirs: Path, tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ A document coded with ICD-10 and ICD-O-3 at once holds assignments of both
 editions.  A tumour row pairs an ICD-10 neoplasm code (chapter II, C00–D49) with an
 ICD-O-3 morphology only where their mentions overlap in the text ("adenocarcinoma de
 pulmón": C34.90 and 8140/3): that is evidence they are one tumour; where several overlap, the closest
-pairs first (the same words before a part of them).  Anything else is
+pairs first (the same words before a part of them), and an unpaired site inside another site's
+words, or around a paired one, is that tumour again, not a row.  Anything else is
 its own row with the missing half marked in ``gap``, never paired by guess.  The
 topography is the ICD-10 code's site where ICD-O-3 topography has that code (C00–C80,
 four characters: C34.90 → C34.9); lymphomas, leukaemias and ill-defined codes give none,
@@ -19,6 +20,7 @@ registry reads ``histology``, ``behaviour`` and ``grade``.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Callable
 
 from engine.core.codes import Edition, is_morphology
@@ -57,7 +59,9 @@ def tumour_rows(
     morphologies = [a for a in coded if a.edition is Edition.ICDO3 and is_morphology(a.code or "")]
     partners = _pairs(sites, morphologies)
     paired = set(partners.values())
-    rows = [(site, morphologies[partners[n]] if n in partners else None) for n, site in enumerate(sites)]
+    again = _same_tumour(sites, set(partners))
+    rows = [(site, morphologies[partners[n]] if n in partners else None)
+            for n, site in enumerate(sites) if n not in again]
     rows += [(None, m) for n, m in enumerate(morphologies) if n not in paired]
     rows.sort(key=lambda pair: min(a.mention.start for a in pair if a is not None))
     return [
@@ -85,6 +89,31 @@ def _pairs(sites: list[Assignment], morphologies: list[Assignment]) -> dict[int,
             partners[s] = m
             taken.add(m)
     return partners
+
+
+def _same_tumour(sites: list[Assignment], paired: set[int]) -> set[int]:
+    """The unpaired sites that are another site's tumour again: within its words ("linfoma", C85.90, inside
+    "linfoma difuso de células grandes B", C83.30: less specific), or around a site that has its morphology.
+    The ICD-10 pipeline codes nested mentions; a registry counts tumours.  One sweep in text order."""
+    order = sorted(range(len(sites)), key=lambda n: (sites[n].mention.start, -sites[n].mention.end))
+    again: set[int] = set()
+    outer: deque[int] = deque()  # unpaired sites inside no other, in text order: their ends rise along it
+    furthest = -1
+    for n in order:
+        start, end = sites[n].mention.start, sites[n].mention.end
+        while outer and sites[outer[0]].mention.end < start:  # ended before this one: holds no more sites
+            outer.popleft()
+        if n in paired:
+            for o in reversed(outer):
+                if sites[o].mention.end < end:
+                    break
+                again.add(o)
+        elif end <= furthest:
+            again.add(n)
+        else:
+            outer.append(n)
+        furthest = max(furthest, end)
+    return again
 
 
 def _shared(a: Assignment, b: Assignment) -> int:
