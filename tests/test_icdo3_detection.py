@@ -144,6 +144,9 @@ def test_a_spread_stage_joins_the_tumour_before_it_and_an_m0_stage_stands_alone(
     assert found["Carcinoma epidermoide de pulmón izquierdo cT2N3 M1a"] == "8070/6"  # spaced: up to its M part
     assert found["pT3N1M0"] == "8000/6" and "Adenocarcinoma de colon pT3N1M0" not in found
     assert "pT1N0M1" in found  # another sentence's mention is not joined
+    text = "carcinoma pT1N0M1 carcinoma pT2N0M1"  # no clause between them, and still two tumours
+    found = [a.mention.text for a in pipeline.code(Document("d", text, "es")).assignments]
+    assert found == ["carcinoma pT1N0M1", "carcinoma pT2N0M1"]
 
 
 def test_a_named_tumour_and_the_word_that_says_it_spread_are_one_mention(pipeline: Pipeline) -> None:

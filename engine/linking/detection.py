@@ -92,17 +92,19 @@ def joined(document: Document, mentions: list[Mention], joins: Callable[[str, st
 def joined_back(document: Document, mentions: list[Mention], anchors: Callable[[str], bool], reach: int,
                 stop: re.Pattern[str]) -> list[Mention]:
     """Each mention ``anchors`` accepts (left to right, not overlapping) made one with the mentions before
-    it that start at most ``reach`` characters before it, with no ``stop`` in between."""
-    text, kept = document.text, []
+    it that start at most ``reach`` characters before it, with no ``stop`` in between and no mention an
+    anchor ended (one anchor's mentions are not another's)."""
+    text, kept, anchored = document.text, [], set()
     for mention in mentions:
         if anchors(mention.text):
             first = len(kept)
-            while first and kept[first - 1].start >= mention.start - reach and not stop.search(
-                    text, kept[first - 1].end, mention.start):
+            while first and kept[first - 1].start >= mention.start - reach and kept[first - 1].end not in anchored \
+                    and not stop.search(text, kept[first - 1].end, mention.start):
                 first -= 1
             if first < len(kept):
                 mention = _mention(document, kept[first].start, mention.end)
                 del kept[first:]
+            anchored.add(mention.end)
         kept.append(mention)
     return kept
 
