@@ -15,6 +15,7 @@ offered.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -123,12 +124,18 @@ class FuzzyIndex:
             if weight:
                 for index in built.postings[stem]:
                     shared[index] += weight
-        # Dice of the informative words: both the mention and the choice covered.
-        overlap = {i: 2 * w / (query_weight + built.weights[i]) for i, w in shared.items()}
+        # Dice of the informative words: both the mention and the choice covered.  Only the shortlist's is
+        # worked out: a common word ("carcinoma") shares thousands of terms, and sorting them all cost
+        # most of a retrieval (nlargest is sorted(..., reverse=True)[:n], ties included).
+        weights = built.weights
+
+        def dice(index: int) -> float:
+            return 2 * shared[index] / (query_weight + weights[index])
+
         best: dict[str, tuple[float, int, str]] = {}
-        for index in sorted(overlap, key=overlap.__getitem__, reverse=True)[: self.shortlist]:
+        for index in heapq.nlargest(self.shortlist, shared, key=dice):
             choice = built.choices[index]
-            score = (overlap[index] + fuzz.token_sort_ratio(query, choice.key) / 100) / 2
+            score = (dice(index) + fuzz.token_sort_ratio(query, choice.key) / 100) / 2
             for code, weight in choice.codes:
                 rank = (score, weight, choice.source)
                 if code not in best or rank[:2] > best[code][:2]:
