@@ -171,17 +171,26 @@ class Pipeline:
         final = self.specificity.apply
         defined: dict[str, str] | None = None
 
-        def link(mention: Mention) -> Assignment:
+        def abbreviations() -> dict[str, str]:
+            """The short forms the report defines, read once per document when first needed."""
             nonlocal defined
+            if defined is None:
+                defined = defined_abbreviations(document.text)
+            return defined
+
+        def link(mention: Mention) -> Assignment:
             assignment = stage(mention)
-            if assignment.code is None and self.catalog.edition is Edition.ICDO3:
-                # Only measured on CANTEMIST (CHC, GCTS, ... defined in the report itself); ICD-10 unchanged.
-                defined = defined_abbreviations(document.text) if defined is None else defined
-                if long := defined.get(mention.text.strip()):
-                    expanded = stage(Mention(mention.spans, long))
-                    if expanded.code is not None:
-                        assignment = replace(expanded, mention=mention, evidence=f"{mention.text.strip()} = {long}")
+            # Only measured on CANTEMIST (CHC, GCTS, ... defined in the report itself); ICD-10 unchanged.
+            if assignment.code is None and self.catalog.edition is Edition.ICDO3 and (
+                    long := abbreviations().get(mention.text.strip())):
+                expanded = stage(Mention(mention.spans, long))
+                if expanded.code is not None:
+                    assignment = replace(expanded, mention=mention, evidence=f"{mention.text.strip()} = {long}")
             return final(assignment)
+
+        def link_text(text: str) -> Assignment:
+            """The decision for words alone: a long form, the mention before a join."""
+            return link(Mention((Span(0, len(text)),), text))
 
         if mentions is not None:
             assignments = []
@@ -191,16 +200,8 @@ class Pipeline:
         else:
             assignments = []
             detected = detect_mentions(document, self.dictionary, check, self.site)
-            if self.catalog.edition is Edition.ICDO3:  # TNM stages, as CANTEMIST marks them; ICD-10 unchanged
-                ruled = staging_spans(document.text) + self._defined_tumours(document, link)
-                detected = with_spans(document, detected, sorted(ruled))
-                detected = joined_back(document, detected, is_spread_stage, STAGE_REACH, CLAUSE_END)
-                def named(text: str) -> bool:  # a histology of its own, not the unspecified neoplasm 8000
-                    code = link(Mention((Span(0, len(text)),), text)).code
-                    return code is not None and not code.startswith(_UNSPECIFIED_NEOPLASM)
-
-                joins = partial(spread_joins, named=named)
-                detected = extended(document, joined(document, detected, joins), graded_end)
+            if self.catalog.edition is Edition.ICDO3:  # ICD-10 detection is unchanged
+                detected = self._tumour_mentions(document, detected, abbreviations(), link_text)
             for mention in detected:
                 check()
                 assignment = link(mention)
@@ -224,14 +225,22 @@ class Pipeline:
 
         return DocumentResult(document, tuple(map(final, self.llm.link(document, assignments, progress, update))))
 
-    def _defined_tumours(self, document: Document, link: Callable[[Mention], Assignment]) -> list[tuple[int, int]]:
-        """Where a report uses a short form it defined for a tumour ("hepatocarcinoma (HCC)" ... "el HCC"):
-        the dictionary holds few report-made abbreviations, so their uses would go unfound."""
-        tumours = []
-        for short, long in list(defined_abbreviations(document.text).items())[:_MAX_DEFINED]:
-            if link(Mention((Span(0, len(short)),), long)).stage is Stage.DICTIONARY:  # a term, not a guess
-                tumours.append(short)
-        return occurrences(document.text, tumours)
+    def _tumour_mentions(self, document: Document, detected: list[Mention], defined: dict[str, str],
+                         link_text: Callable[[str], Assignment]) -> list[Mention]:
+        """The detected mentions as CANTEMIST marks tumours: TNM stages and the uses of a short form the
+        report defined for one ("hepatocarcinoma (HCC)" ... "el HCC": the dictionary holds few report-made
+        abbreviations) added, spread stages and words joined to their tumour, a grade after it taken in."""
+        text = document.text
+        shorts = [short for short, long in list(defined.items())[:_MAX_DEFINED]
+                  if link_text(long).stage is Stage.DICTIONARY]  # a term, not a guess
+        detected = with_spans(document, detected, sorted(staging_spans(text) + occurrences(text, shorts)))
+        detected = joined_back(document, detected, is_spread_stage, STAGE_REACH, CLAUSE_END)
+
+        def named(words: str) -> bool:  # a histology of its own, not the unspecified neoplasm 8000
+            code = link_text(words).code
+            return code is not None and not code.startswith(_UNSPECIFIED_NEOPLASM)
+
+        return extended(document, joined(document, detected, partial(spread_joins, named=named)), graded_end)
 
     def run(
         self, tasks: Iterable[LinkTask | Path | Document], progress: Progress | None = None
